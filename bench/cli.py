@@ -1,0 +1,217 @@
+"""Command line: list, run, report, verify, perf and data; heavy imports happen per command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+KINDS = ("strategy", "task", "effect", "dataset")
+PLURAL = {"strategy": "Strategies", "task": "Tasks", "effect": "Effects", "dataset": "Datasets"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `python -m bench` (importing nothing heavy)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="afx-bench: compare ways to get gradients through audio effects.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="registered strategies, tasks, effects and datasets")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("run", help="tune and evaluate strategies on tasks (resumable)")
+    p.add_argument("--strategy", default="all", help="'all' or a comma list (default: all)")
+    p.add_argument("--task", default="all", help="'all' or a comma list (default: all)")
+    p.add_argument("--budget", default="quick", choices=("smoke", "quick", "full"),
+                   help="compute budget (default: quick)")
+    p.add_argument("--seed", type=int, default=0, help="base seed (default: 0)")
+    p.add_argument("--seeds", type=int, default=1, help="number of seeds from --seed (default 1)")
+    p.add_argument("--trials", type=int, default=None,
+                   help="Optuna trials per study (default: the budget's)")
+    p.add_argument("--storage", default=None,
+                   help="Optuna storage URL, e.g. postgresql://… (default: journal file in "
+                        "the results directory)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="fix a strategy hyperparameter (repeatable)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _common(p)
+
+    p = sub.add_parser("report", help="rebuild reports/ from the results")
+    p.add_argument("--results-dir", type=Path, action="append", default=None,
+                   help="results directory (repeatable; default: results)")
+    p.add_argument("--reports-dir", type=Path, default=Path("reports"),
+                   help="where to write (default: reports)")
+
+    p = sub.add_parser("verify", help="check effects (reference vs differentiable, gradcheck)")
+    p.add_argument("--effects", action="store_true", help="verify every registered effect")
+    p.add_argument("--settings", type=int, default=50, help="random settings per effect")
+
+    p = sub.add_parser("perf", help="kernel speed ratios on one thread (writes JSON)")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write results here")
+    p.add_argument("--results-dir", type=Path, default=Path("results"))
+
+    p = sub.add_parser("doctor", help="check (and with --install, install) Debian packages")
+    p.add_argument("--install", action="store_true",
+                   help="install what is missing with apt-get (needs root)")
+
+    p = sub.add_parser("data", help="build the embedded speech and music corpora")
+    dsub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    b = dsub.add_parser("build", help="build (or check) the corpora in the cache directory")
+    b.add_argument("--tier", default="default", choices=("smoke", "default", "full"))
+    _common(b, results=False)
+    return parser
+
+
+def _common(p: argparse.ArgumentParser, results: bool = True) -> None:
+    if results:
+        p.add_argument("--results-dir", type=Path, default=Path("results"),
+                       help="where Parquet results and the Optuna journal go (default: results)")
+    p.add_argument("--data-root", type=Path, default=None,
+                   help="directory holding research datasets (LibriTTS, DAPS, …)")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="built corpora and artefacts (default: $AFX_BENCH_CACHE or "
+                        "~/.cache/afx-bench)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run the command, turn user errors into one line and exit code 2."""
+    args = build_parser().parse_args(argv)
+    from bench.errors import BenchError
+
+    try:
+        return COMMANDS[args.command](args)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished work is saved; run the same command again to resume",
+              file=sys.stderr)
+        return 130
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print what is registered, with one-line descriptions and broken plugins."""
+    from bench.registry import discover, registry
+
+    failures = discover()
+    listing: dict[str, Any] = {
+        kind: [_entry(cls) for cls in registry(kind).classes()] for kind in KINDS
+    }
+    listing["broken_plugins"] = [{"module": f.module, "error": f.error} for f in failures]
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return 0
+    for kind in KINDS:
+        print(f"{PLURAL[kind]}:")
+        for e in listing[kind]:
+            flags = "".join(f" [{f}]" for f in e["flags"])
+            print(f"  {e['name']:<20} {e['description']}{flags}")
+        if not listing[kind]:
+            print("  (none)")
+    if failures:
+        print("Broken plugins (not loaded):")
+        for f in failures:
+            print(f"  {f.module}: {f.error}")
+    return 0
+
+
+def _entry(cls: type) -> dict[str, Any]:
+    flags = ["toy"] if getattr(cls, "toy", False) else []
+    available = getattr(cls, "available", None)
+    if callable(available):
+        reason = available()
+        if reason:
+            flags.append(f"unavailable: {reason}")
+    return {"name": cls.name, "version": cls.version, "description": cls.description,
+            "module": cls.__module__, "flags": flags}
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the selected matrix and print a summary."""
+    from bench.errors import BenchError
+    from bench.runner import RunOptions, run
+
+    params = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BenchError(f"--param {item!r} is not KEY=VALUE, e.g. --param lr=0.001")
+        params[key] = _literal(value)
+    start = time.perf_counter()
+    summary = run(RunOptions(
+        strategies=args.strategy, tasks=args.task, budget=args.budget, seed=args.seed,
+        seeds=args.seeds, trials=args.trials, storage=args.storage,
+        results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
+        params=params, progress=not args.no_progress,
+    ))
+    print(f"done: {summary.runs} runs ({summary.failed} failed), {summary.skipped_done} "
+          f"already done, {time.perf_counter() - start:.1f} s; results in {args.results_dir}")
+    return 0
+
+
+def _literal(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Rebuild the reports from the results directories."""
+    from bench.report import build_reports
+
+    dirs = args.results_dir or [Path("results")]
+    for path in build_reports(dirs, args.reports_dir):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Verify effects; exit 1 when any check fails."""
+    from bench.errors import BenchError
+
+    if not args.effects:
+        raise BenchError("nothing to verify: pass --effects")
+    from bench.dsp.verify import verify_effects
+
+    return 0 if verify_effects(n_settings=args.settings) else 1
+
+
+def cmd_perf(args: argparse.Namespace) -> int:
+    """Measure kernel speed ratios with one torch and one Numba thread."""
+    os.environ["NUMBA_NUM_THREADS"] = "1"
+    from bench.dsp.perf import run_perf
+
+    run_perf(args.json, args.results_dir)
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    """Build every embedded corpus (idempotent: cached files are checked, not rebuilt)."""
+    from bench.registry import registry
+
+    built = 0
+    for cls in registry("dataset").classes():
+        if getattr(cls, "embedded", False):
+            cls(cache_dir=args.cache_dir, data_root=args.data_root, tier=args.tier).prepare(
+                progress=True)
+            built += 1
+    print(f"{built} corpora ready")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check the system packages the project needs."""
+    from bench.doctor import doctor
+
+    return doctor(args.install)
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "verify": cmd_verify,
+            "perf": cmd_perf, "doctor": cmd_doctor, "data": cmd_data}

@@ -1,0 +1,78 @@
+"""Facts about where a run happens: machine id, library versions, git revision."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import platform
+import re
+import socket
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import bench
+
+ROOT = Path(bench.__file__).resolve().parent.parent
+
+
+@functools.cache
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (or the platform's processor string)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        match = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+        if match:
+            return match.group(1).strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown-cpu"
+
+
+@functools.cache
+def machine_id() -> str:
+    """A readable id of the hardware and Python: timings never compare across different ids."""
+    cpu = re.sub(r"[^A-Za-z0-9]+", "_", cpu_model()).strip("_")
+    py = ".".join(platform.python_version_tuple()[:2])
+    return f"{platform.system()}-{platform.machine()}-{cpu}-{os.cpu_count()}cpu-py{py}"
+
+
+@functools.cache
+def host_hash() -> str:
+    """A short, privacy-preserving host identifier."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:12]
+
+
+def package_version(name: str) -> str:
+    """Installed version of ``name``, or an empty string."""
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return ""
+
+
+@functools.cache
+def versions() -> dict[str, str]:
+    """Versions recorded with every result row."""
+    return {
+        "python_version": platform.python_version(),
+        "torch_version": package_version("torch"),
+        "numpy_version": package_version("numpy"),
+        "optuna_version": package_version("optuna"),
+        "bench_version": bench.__version__,
+    }
+
+
+@functools.cache
+def git_state() -> tuple[str, bool]:
+    """(sha, dirty) of the source tree; ('unknown', False) outside a git checkout."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              check=True, timeout=10).stdout.strip()
+    try:
+        sha = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+    return sha, dirty

@@ -1,0 +1,186 @@
+"""The tidy Parquet record of every run: schema, an atomic per-process writer and a reader.
+
+One row per (run, split, metric). Parquet is the record of truth; Optuna storage is only
+search state, so reports are rebuilt from these files alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import tempfile
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bench.errors import BenchError
+
+SCHEMA_VERSION = 1
+RUNS_SUBDIR = "runs"
+
+SCHEMA = pa.schema([
+    ("schema_version", pa.int16()),
+    ("run_key", pa.string()),
+    ("batch_id", pa.string()),
+    ("phase", pa.string()),             # tune | final
+    ("study_name", pa.string()),
+    ("trial_number", pa.int32()),
+    ("strategy", pa.string()),          # a registered strategy, or input / oracle
+    ("strategy_version", pa.string()),
+    ("is_reference", pa.bool_()),
+    ("task", pa.string()),
+    ("task_version", pa.string()),
+    ("task_family", pa.string()),
+    ("budget", pa.string()),
+    ("split", pa.string()),
+    ("seed", pa.int64()),
+    ("base_seed", pa.int64()),
+    ("repetition", pa.int16()),
+    ("params_json", pa.string()),
+    ("metric", pa.string()),
+    ("value", pa.float64()),
+    ("unit", pa.string()),
+    ("higher_is_better", pa.bool_()),
+    ("is_main_metric", pa.bool_()),
+    ("status", pa.string()),            # ok | failed | pruned | skipped
+    ("error", pa.string()),
+    ("n_steps", pa.int64()),
+    ("n_dsp_evals", pa.int64()),
+    ("n_grad_estimates", pa.int64()),
+    ("setup_s", pa.float64()),
+    ("solve_s", pa.float64()),
+    ("eval_s", pa.float64()),
+    ("extra_json", pa.string()),
+    ("device", pa.string()),
+    ("machine_id", pa.string()),
+    ("host_hash", pa.string()),
+    ("python_version", pa.string()),
+    ("torch_version", pa.string()),
+    ("numpy_version", pa.string()),
+    ("optuna_version", pa.string()),
+    ("bench_version", pa.string()),
+    ("git_sha", pa.string()),
+    ("git_dirty", pa.bool_()),
+    ("started_at", pa.timestamp("us", tz="UTC")),
+    ("finished_at", pa.timestamp("us", tz="UTC")),
+])
+STATUSES = ("ok", "failed", "pruned", "skipped")
+
+
+class ResultsError(BenchError):
+    """A results file or directory that cannot be written or read."""
+
+
+def run_key(**parts: Any) -> str:
+    """Stable id of a unit of work: sha256 of its canonical JSON description."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def canonical_json(obj: Any) -> str:
+    """Sorted, compact JSON: the same object always gives the same string."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def utcnow() -> datetime:
+    """Current UTC time at microsecond precision."""
+    return datetime.now(UTC)
+
+
+class ResultWriter:
+    """Accumulates this process's rows and rewrites its own Parquet file atomically."""
+
+    def __init__(self, results_dir: Path, batch_id: str | None = None) -> None:
+        self.batch_id = batch_id or (
+            f"{utcnow():%Y%m%dT%H%M%S}-{socket.gethostname()}-{os.getpid()}"
+        )
+        self.path = Path(results_dir) / RUNS_SUBDIR / f"{self.batch_id}.parquet"
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Validate and append rows, then flush everything written so far to disk."""
+        new = [validate_row({**row, "batch_id": self.batch_id}) for row in rows]
+        self.rows.extend(new)
+        self.flush()
+
+    def flush(self) -> None:
+        """Write all rows to a temporary file and rename it over this process's file."""
+        if not self.rows:
+            return
+        table = pa.Table.from_pylist(self.rows, schema=SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+                                       dir=self.path.parent)
+            os.close(fd)
+            os.chmod(tmp, 0o644)
+            try:
+                pq.write_table(table, tmp)
+                os.replace(tmp, self.path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        except OSError as exc:
+            raise ResultsError(
+                f"cannot write results to {self.path.parent}: {exc.strerror or exc}; "
+                f"free space or choose another --results-dir"
+            ) from exc
+
+
+def validate_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a row against the schema: no missing or unknown columns, known status."""
+    names = set(SCHEMA.names)
+    missing = names - set(row) - {"batch_id"}
+    extra = set(row) - names
+    if missing or extra:
+        raise ResultsError(f"bad result row: missing {sorted(missing)}, unknown {sorted(extra)}")
+    if row["status"] not in STATUSES:
+        raise ResultsError(f"bad result row: status {row['status']!r} not in {STATUSES}")
+    return dict(row)
+
+
+def result_files(results_dir: Path) -> list[Path]:
+    """Every Parquet file under ``results_dir`` (temporary files excluded), sorted."""
+    return sorted(p for p in Path(results_dir).rglob("*.parquet") if not p.name.startswith("."))
+
+
+def read_results(results_dir: Path | Iterable[Path]) -> pd.DataFrame:  # noqa: F821
+    """Read, validate and concatenate result files; later rows of a (run_key, metric) win."""
+
+    dirs = [Path(results_dir)] if isinstance(results_dir, (str, Path)) else list(results_dir)
+    tables = []
+    for path in (f for d in dirs for f in result_files(d)):
+        try:
+            table = pq.read_table(path)
+        except Exception as exc:
+            raise ResultsError(f"cannot read results file {path}: {exc}") from exc
+        tables.append(_conform(table, path))
+    if not tables:
+        return SCHEMA.empty_table().to_pandas()
+    frame = pa.concat_tables(tables).to_pandas()
+    frame = frame.sort_values(["finished_at", "batch_id"], kind="stable")
+    frame = frame.drop_duplicates(["run_key", "metric"], keep="last")
+    return frame.reset_index(drop=True)
+
+
+def _conform(table: pa.Table, path: Path) -> pa.Table:
+    """Check a file's columns and schema version; upgrade older versions here when they exist."""
+    missing = [f.name for f in SCHEMA if f.name not in table.schema.names]
+    if missing:
+        raise ResultsError(f"results file {path} lacks columns {missing}; not an afx-bench file")
+    versions = set(table.column("schema_version").to_pylist())
+    if versions - {SCHEMA_VERSION}:
+        raise ResultsError(
+            f"results file {path} has schema version {sorted(versions)}; this afx-bench reads "
+            f"{SCHEMA_VERSION}: upgrade afx-bench"
+        )
+    try:
+        return table.select(SCHEMA.names).cast(SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise ResultsError(f"results file {path} has mistyped columns: {exc}") from exc

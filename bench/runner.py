@@ -1,0 +1,389 @@
+"""The sweep: for each (task, strategy, seed) tune on validation, then re-run the best on test.
+
+Every unit of work has a run key; work whose key already has rows in ``results/`` is skipped,
+so re-running the same command resumes. Failures are recorded as rows, never raised.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import env
+from bench.base import MetricFailure, Outcome, Pruned, RunContext, Strategy, Task
+from bench.budgets import Budget, get_budget
+from bench.data import default_cache_dir
+from bench.errors import BenchError
+from bench.registry import registry
+from bench.results import (
+    SCHEMA_VERSION,
+    ResultWriter,
+    canonical_json,
+    read_results,
+    run_key,
+    utcnow,
+)
+from bench.seeding import derive_seed, seed_everything
+from bench.tuning import (
+    counted,
+    heartbeat,
+    open_storage,
+    reclaim_stale,
+    wait_a_moment,
+    worker_tag,
+)
+
+MAX_FAILED_TRIALS = 20
+
+
+@dataclass
+class RunOptions:
+    """Everything `python -m bench run` was asked to do."""
+
+    strategies: str = "all"
+    tasks: str = "all"
+    budget: str = "quick"
+    seed: int = 0
+    seeds: int = 1
+    trials: int | None = None
+    storage: str | None = None
+    results_dir: Path = Path("results")
+    data_root: Path | None = None
+    cache_dir: Path | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    progress: bool = True
+
+
+@dataclass
+class Summary:
+    """Counts of what one `run` invocation did, printed at the end."""
+
+    runs: int = 0
+    skipped_done: int = 0
+    failed: int = 0
+    lines: list[str] = field(default_factory=list)
+
+
+def run(opts: RunOptions) -> Summary:
+    """Run the selected matrix; returns a summary (failures are in the results, not raised)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    budget = get_budget(opts.budget)
+    tasks = registry("task").select(opts.tasks)
+    strategies = registry("strategy").select(opts.strategies)
+    if opts.seeds < 1:
+        raise BenchError(f"--seeds must be at least 1, got {opts.seeds}")
+    if opts.trials is not None and opts.trials < 1:
+        raise BenchError(f"--trials must be at least 1, got {opts.trials}")
+    known = {k for cls in strategies for k in cls.defaults}
+    unknown = sorted(set(opts.params) - known)
+    if unknown:
+        raise BenchError(f"--param {', '.join(unknown)} is not a hyperparameter of the selected "
+                         f"strategies; known: {', '.join(sorted(known)) or 'none'}")
+    results_dir = Path(opts.results_dir)
+    writer = ResultWriter(results_dir)
+    done = _done_keys(results_dir)
+    storage = open_storage(opts.storage, results_dir)
+    summary = Summary()
+    for task_cls in tasks:
+        task = task_cls()
+        for strategy_cls in strategies:
+            overrides = {k: v for k, v in opts.params.items() if k in strategy_cls.defaults}
+            for i in range(opts.seeds):
+                cell = Cell(task, strategy_cls, overrides, budget, opts.seed + i, opts,
+                            writer, done, storage, summary)
+                cell.run()
+    return summary
+
+
+def _done_keys(results_dir: Path) -> set[str]:
+    """Run keys that already have a successful (or deliberately skipped) row set."""
+    frame = read_results(results_dir)
+    return set(frame.loc[frame["status"].isin(["ok", "skipped"]), "run_key"])
+
+
+class Cell:
+    """One (task, strategy, seed) of the matrix: its Optuna study and its final runs."""
+
+    def __init__(self, task: Task, strategy_cls: type[Strategy], overrides: dict[str, Any],
+                 budget: Budget, base_seed: int, opts: RunOptions, writer: ResultWriter,
+                 done: set[str], storage: Any, summary: Summary) -> None:
+        self.task, self.strategy_cls, self.overrides = task, strategy_cls, overrides
+        self.budget, self.base_seed, self.opts = budget, base_seed, opts
+        self.writer, self.done, self.storage, self.summary = writer, done, storage, summary
+        suffix = f"/{run_key(**overrides)[:8]}" if overrides else ""
+        self.study_name = (f"{task.name}@{task.version}/{strategy_cls.name}@"
+                           f"{strategy_cls.version}/{budget.name}/seed{base_seed}{suffix}")
+        self.main = task.metric(task.main_metric)
+
+    # -- public -------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Tune (or skip), then run the final repetitions and the reference rows."""
+        start = time.perf_counter()
+        reason = self.strategy_cls(**self.overrides).skip_reason(self.task)
+        if reason:
+            self._skip(reason)
+            return
+        best = self._tune()
+        finals = [self._final(rep, best) for rep in range(self.budget.final_seeds)]
+        for rep in range(self.budget.final_seeds):
+            for which in self.task.references:
+                self._reference(which, rep)
+        shown = [f"{v:.4g}" for v in finals if v is not None]
+        self.summary.lines.append(
+            f"{self.study_name}: final {self.main.name}={', '.join(shown) or 'failed'} "
+            f"({time.perf_counter() - start:.1f} s)"
+        )
+        print(self.summary.lines[-1], flush=True)
+
+    # -- tuning -------------------------------------------------------------------------------
+    def _tune(self) -> dict[str, Any] | None:
+        """Run trials until the requested number have finished; return the best params."""
+        import optuna
+        from optuna.trial import TrialState
+
+        tunable = self.strategy_cls.search_space.__func__ is not Strategy.search_space.__func__
+        n = (self.opts.trials or self.budget.trials) if tunable else 1
+        direction = "maximize" if self.main.higher_is_better else "minimize"
+        study = optuna.create_study(
+            study_name=self.study_name, storage=self.storage, direction=direction,
+            load_if_exists=True,
+            sampler=optuna.samplers.TPESampler(
+                seed=derive_seed(self.base_seed, self.study_name,
+                                 len(_existing(self.storage, self.study_name)))),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+        )
+        if not study.trials:
+            defaults = {k: v for k, v in self.strategy_cls.defaults.items()
+                        if k not in self.overrides}
+            study.enqueue_trial(defaults, skip_if_exists=True)
+        bar = _bar(n, f"tune {self.task.name}/{self.strategy_cls.name}", self.opts.progress)
+        while True:
+            reclaim_stale(study)
+            trials = [t for t in study.get_trials(deepcopy=False) if counted(t)]
+            finished = [t for t in trials if t.state.is_finished()]
+            bar.n = min(len(finished), n)
+            bar.refresh()
+            failed = sum(t.state == TrialState.FAIL for t in finished)
+            if len(finished) >= n or failed >= MAX_FAILED_TRIALS:
+                break
+            if len(trials) >= n and not any(t.state == TrialState.WAITING for t in trials):
+                wait_a_moment()  # the last trials belong to other workers
+                continue
+            trial = study.ask()
+            trial.set_user_attr("worker", worker_tag())
+            ahead = sum(1 for t in trials if t.number < trial.number)
+            if ahead >= n:
+                trial.set_user_attr("surplus", True)
+                study.tell(trial, state=TrialState.FAIL)
+                continue
+            with heartbeat(study, trial):
+                self._trial(study, trial)
+        bar.close()
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        return study.best_trial.user_attrs["resolved"] if complete else None
+
+    def _trial(self, study: Any, trial: Any) -> None:
+        """Run one trial on the validation split, write its rows, then tell Optuna."""
+        from optuna.trial import TrialState
+
+        params = self._params(trial)
+        key = trial.user_attrs.get("run_key") or run_key(study=self.study_name,
+                                                          trial=trial.number)
+        trial.set_user_attr("run_key", key)
+        trial.set_user_attr("resolved", params)
+        if key in self.done:  # rows written before a crash: reuse them, do not recompute
+            value = self._stored_value(key)
+            study.tell(trial, value) if value is not None else study.tell(
+                trial, state=TrialState.FAIL)
+            return
+        ctx = self._context("val", derive_seed(self.base_seed, self.study_name, "tune"))
+
+        def report(step: int, value: float) -> bool:
+            trial.report(value, step)
+            return trial.should_prune()
+
+        ctx.report = report
+        status, value = self._execute(ctx, params, key, phase="tune", trial=trial.number)
+        if status == "ok":
+            study.tell(trial, value)
+        else:
+            study.tell(trial, state=TrialState.PRUNED if status == "pruned" else TrialState.FAIL)
+
+    def _params(self, trial: Any) -> dict[str, Any]:
+        """Resolved hyperparameters of a trial: defaults, then suggestions, then --param."""
+        suggested = self.strategy_cls.search_space(trial)
+        fixed = {k: v for k, v in trial.params.items() if k not in suggested}
+        return {**self.strategy_cls.defaults, **fixed, **suggested, **self.overrides}
+
+    def _stored_value(self, key: str) -> float | None:
+        frame = read_results(Path(self.opts.results_dir))
+        rows = frame[(frame.run_key == key) & frame.is_main_metric & (frame.status == "ok")]
+        return float(rows.value.iloc[0]) if len(rows) else None
+
+    # -- final and reference rows ---------------------------------------------------------------
+    def _final(self, rep: int, params: dict[str, Any] | None) -> float | None:
+        """Re-run the best params on the test split with a fresh seed shared by all strategies."""
+        seed = self._final_seed(rep)
+        if params is None:
+            key = run_key(study=self.study_name, final=rep, params=None)
+            if key not in self.done:
+                self._write(self._rows(key, "final", None, {}, Outcome({}), seed, rep,
+                                       status="failed", error="no tuning trial succeeded"))
+            return None
+        key = run_key(task=self.task.name, task_version=self.task.version,
+                      strategy=self.strategy_cls.name, version=self.strategy_cls.version,
+                      budget=self.budget.name, base_seed=self.base_seed, rep=rep,
+                      params=canonical_json(params))
+        if key in self.done:
+            self.summary.skipped_done += 1
+            return self._stored_value(key)
+        ctx = self._context("test", seed)
+        status, value = self._execute(ctx, params, key, phase="final", rep=rep)
+        return value if status == "ok" else None
+
+    def _reference(self, which: str, rep: int) -> None:
+        """Write the task's input/oracle rows once per (task, budget, seed, repetition)."""
+        key = run_key(task=self.task.name, task_version=self.task.version, reference=which,
+                      budget=self.budget.name, base_seed=self.base_seed, rep=rep)
+        if key in self.done:
+            return
+        ctx = self._context("test", self._final_seed(rep))
+        try:
+            seed_everything(ctx.seed)
+            outcome = self.task.reference(which, ctx)
+        except NotImplementedError:
+            return
+        except Exception as exc:
+            self._write(self._rows(key, "final", None, {}, Outcome({}), ctx.seed, rep,
+                                   status="failed", error=_error(exc), strategy=which))
+            return
+        self._write(self._rows(key, "final", None, {}, outcome, ctx.seed, rep, strategy=which))
+
+    def _final_seed(self, rep: int) -> int:
+        return derive_seed(self.base_seed, self.task.name, "final", rep)
+
+    # -- execution and rows ---------------------------------------------------------------------
+    def _context(self, split: str, seed: int) -> RunContext:
+        return RunContext(
+            budget=self.budget, seed=seed, split=split,
+            results_dir=Path(self.opts.results_dir),
+            cache_dir=Path(self.opts.cache_dir) if self.opts.cache_dir else default_cache_dir(),
+            data_root=self.opts.data_root, progress=self.opts.progress,
+        )
+
+    def _execute(self, ctx: RunContext, params: dict[str, Any], key: str, *, phase: str,
+                 trial: int | None = None, rep: int | None = None) -> tuple[str, float | None]:
+        """Run the task with the strategy; write rows; return (status, main metric value)."""
+        started = utcnow()
+        status, error, outcome = "ok", None, None
+        try:
+            seed_everything(ctx.seed)
+            outcome = self.task.run(self.strategy_cls(**params), ctx)
+        except Pruned as exc:
+            status, error = "pruned", str(exc)
+        except Exception as exc:
+            status, error = "failed", _error(exc)
+        if outcome is None:
+            outcome = Outcome({}, ctx.counters, dict(ctx.seconds))
+        value = outcome.metrics.get(self.main.name)
+        if status == "ok" and not isinstance(value, float):
+            status = "failed"
+            error = (value.error if isinstance(value, MetricFailure)
+                     else f"main metric {self.main.name} was not reported")
+        self._write(self._rows(key, phase, trial, params, outcome, ctx.seed, rep,
+                               status=status, error=error, started=started))
+        self.summary.runs += 1
+        self.summary.failed += status == "failed"
+        return status, value if status == "ok" else None
+
+    def _rows(self, key: str, phase: str, trial: int | None, params: dict[str, Any],
+              outcome: Outcome, seed: int, rep: int | None, *, status: str = "ok",
+              error: str | None = None, strategy: str | None = None,
+              started: Any = None) -> list[dict[str, Any]]:
+        """Tidy rows, one per metric; a run that failed as a whole gets one main-metric row."""
+        finished = utcnow()
+        sha, dirty = env.git_state()
+        is_ref = strategy is not None
+        base = {
+            "schema_version": SCHEMA_VERSION, "run_key": key, "phase": phase,
+            "study_name": None if is_ref else self.study_name, "trial_number": trial,
+            "strategy": strategy or self.strategy_cls.name,
+            "strategy_version": "" if is_ref else self.strategy_cls.version,
+            "is_reference": is_ref, "task": self.task.name, "task_version": self.task.version,
+            "task_family": self.task.family, "budget": self.budget.name,
+            "split": "val" if phase == "tune" else "test", "seed": seed,
+            "base_seed": self.base_seed, "repetition": rep,
+            "params_json": canonical_json(params),
+            "n_steps": outcome.counters.steps, "n_dsp_evals": outcome.counters.dsp_evals,
+            "n_grad_estimates": outcome.counters.grad_estimates,
+            "setup_s": outcome.seconds.get("setup", 0.0),
+            "solve_s": outcome.seconds.get("solve", 0.0),
+            "eval_s": outcome.seconds.get("eval", 0.0),
+            "extra_json": canonical_json(outcome.extra) if outcome.extra else None,
+            "device": "cpu", "machine_id": env.machine_id(), "host_hash": env.host_hash(),
+            **env.versions(), "git_sha": sha, "git_dirty": dirty,
+            "started_at": started or finished, "finished_at": finished,
+        }
+        metrics = outcome.metrics if status == "ok" else {}
+        if not metrics:
+            metrics = {self.main.name: MetricFailure(error or "no metrics")}
+        rows = []
+        for metric in self.task.metrics:
+            if metric.name not in metrics:
+                continue
+            value = metrics[metric.name]
+            failed = isinstance(value, MetricFailure)
+            row_status = status if status != "ok" else ("failed" if failed else "ok")
+            rows.append({
+                **base, "metric": metric.name,
+                "value": math.nan if failed else float(value),
+                "unit": metric.unit, "higher_is_better": metric.higher_is_better,
+                "is_main_metric": metric.name == self.main.name,
+                "status": row_status,
+                "error": (value.error if failed and status == "ok" else error),
+            })
+        return rows
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        self.writer.add(rows)
+        if any(r["status"] in ("ok", "skipped") for r in rows):
+            self.done.add(rows[0]["run_key"])
+
+    def _skip(self, reason: str) -> None:
+        key = run_key(task=self.task.name, strategy=self.strategy_cls.name, skip=True,
+                      version=self.strategy_cls.version, budget=self.budget.name,
+                      base_seed=self.base_seed)
+        line = f"{self.study_name}: skipped ({reason})"
+        if key not in self.done:
+            rows = self._rows(key, "final", None, {}, Outcome({}), self._final_seed(0), 0,
+                              status="skipped", error=reason)
+            self._write(rows)
+        self.summary.lines.append(line)
+        print(line, flush=True)
+
+
+def _existing(storage: Any, study_name: str) -> list[Any]:
+    """Trials already in a study (empty when it does not exist yet)."""
+    import optuna
+
+    try:
+        return optuna.load_study(study_name=study_name, storage=storage).trials
+    except KeyError:
+        return []
+
+
+def _error(exc: BaseException) -> str:
+    """One line: exception type and the first line of its message."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _bar(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="trial", disable=not enabled, leave=False)

@@ -1,0 +1,1 @@
+"""Corpus builder, research-dataset loaders and example generators."""

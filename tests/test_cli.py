@@ -1,0 +1,90 @@
+"""CLI: help and list, one-line errors with non-zero exits, report determinism."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT, bench_cmd
+
+
+def test_help_lists_every_command(tmp_path):
+    out = bench_cmd("--help", cwd=tmp_path)
+    assert out.returncode == 0
+    for command in ("list", "run", "report", "verify", "perf", "data"):
+        assert command in out.stdout
+    run_help = bench_cmd("run", "--help", cwd=tmp_path).stdout
+    for flag in ("--budget", "--seed", "--seeds", "--trials", "--storage", "--results-dir",
+                 "--data-root", "--strategy", "--task"):
+        assert flag in run_help
+
+
+def test_list_json_describes_every_kind(tmp_path):
+    out = bench_cmd("list", "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    listing = json.loads(out.stdout)
+    assert set(listing) >= {"strategy", "task", "effect", "dataset", "broken_plugins"}
+    toy = {e["name"]: e for e in listing["strategy"]}["toy_search"]
+    assert toy["description"] and toy["version"] == "1" and "toy" in toy["flags"]
+
+
+def test_list_stays_light():
+    """`list` must not pay for torch or numba imports (it has to answer in well under 3 s)."""
+    code = ("import sys; from bench.cli import main; main(['list']); "
+            "heavy = [m for m in ('torch', 'numba', 'optuna') if m in sys.modules]; "
+            "print('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "HEAVY []" in out.stdout
+
+
+def test_broken_plugin_is_reported_by_list(tmp_path):
+    (tmp_path / "broken_for_cli.py").write_text("import not_a_real_module_xyz\n")
+    out = bench_cmd("list", cwd=tmp_path, plugins="broken_for_cli")
+    assert out.returncode == 0
+    assert "Broken plugins" in out.stdout and "not_a_real_module_xyz" in out.stdout
+    assert "toy_search" in out.stdout
+
+
+def one_line_error(out: subprocess.CompletedProcess, *needles: str) -> None:
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_unknown_names_exit_nonzero_with_the_closest_names(tmp_path):
+    one_line_error(bench_cmd("run", "--strategy", "toy_serch", "--task", "toy", cwd=tmp_path),
+                   "unknown strategy 'toy_serch'", "toy_search")
+    one_line_error(bench_cmd("run", "--strategy", "toy_search", "--task", "tooy", cwd=tmp_path),
+                   "unknown task 'tooy'", "toy")
+
+
+def test_bad_param_and_counts_are_one_line_errors(tmp_path):
+    base = ("run", "--strategy", "toy_search", "--task", "toy", "--budget", "smoke")
+    one_line_error(bench_cmd(*base, "--param", "nope=1", cwd=tmp_path), "--param nope")
+    one_line_error(bench_cmd(*base, "--param", "novalue", cwd=tmp_path), "KEY=VALUE")
+    one_line_error(bench_cmd(*base, "--seeds", "0", cwd=tmp_path), "--seeds")
+    assert not (tmp_path / "results" / "runs").exists()
+
+
+def test_unreachable_storage_is_one_line_error(tmp_path):
+    out = bench_cmd("run", "--strategy", "toy_search", "--task", "toy", "--budget", "smoke",
+                    "--storage", "postgresql://nobody@127.0.0.1:1/none", cwd=tmp_path)
+    one_line_error(out, "cannot open storage")
+
+
+def test_report_is_deterministic_and_shows_runs(tmp_path):
+    run = bench_cmd("run", "--strategy", "toy_search", "--task", "toy", "--budget", "smoke",
+                    "--seeds", "2", "--trials", "2", "--no-progress", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert bench_cmd("report", cwd=tmp_path).returncode == 0
+    names = ("leaderboard.md", "leaderboard.csv", "leaderboard.tex")
+    first = {n: (tmp_path / "reports" / n).read_bytes() for n in names}
+    assert bench_cmd("report", cwd=tmp_path).returncode == 0
+    assert first == {n: (tmp_path / "reports" / n).read_bytes() for n in names}
+    md = first["leaderboard.md"].decode()
+    assert "## toy" in md and "(n=2)" in md and "_oracle_" in md and "param_mae ↓" in md

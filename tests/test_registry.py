@@ -1,0 +1,95 @@
+"""Registry: self-registration, duplicate and unknown names, broken plugins, entry points."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+
+import pytest
+
+from bench.base import Strategy
+from bench.registry import RegistryError
+
+
+def test_subclass_with_name_registers(isolated_registry):
+    class Mine(Strategy):
+        """One-line description."""
+
+        name = "mine_for_test"
+        version = "3"
+
+    reg = isolated_registry.registry("strategy")
+    assert reg.get("mine_for_test") is Mine
+    assert Mine.description == "One-line description."
+
+
+def test_name_without_version_is_rejected(isolated_registry):
+    with pytest.raises(RegistryError, match="no version"):
+        class NoVersion(Strategy):
+            name = "no_version_for_test"
+
+
+def test_duplicate_name_names_both_modules(isolated_registry):
+    class First(Strategy):
+        name = "dup_for_test"
+        version = "1"
+
+    with pytest.raises(RegistryError) as err:
+        class Second(Strategy):
+            name = "dup_for_test"
+            version = "1"
+
+    message = str(err.value)
+    assert "First" in message and "Second" in message and __name__ in message
+
+
+def test_unknown_name_suggests_closest(isolated_registry):
+    reg = isolated_registry.registry("strategy")
+    with pytest.raises(RegistryError, match=r"unknown strategy 'toy_serch'.*mean toy_search"):
+        reg.get("toy_serch")
+
+
+def test_all_excludes_toy_plugins(isolated_registry):
+    reg = isolated_registry.registry("strategy")
+    assert "toy_search" in reg.names()
+    assert all(not c.toy for c in reg.select("all"))
+    assert [c.name for c in reg.select("toy_search")] == ["toy_search"]
+
+
+def test_broken_plugin_is_recorded_and_others_load(isolated_registry, tmp_path, monkeypatch):
+    (tmp_path / "broken_plugin_for_test.py").write_text("raise ImportError('missing libfoo')\n")
+    (tmp_path / "good_plugin_for_test.py").write_text(textwrap.dedent("""
+        from bench.base import Strategy
+        class Good(Strategy):
+            name = "good_plugin_for_test"
+            version = "1"
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for mod in ("broken_plugin_for_test", "good_plugin_for_test"):
+        isolated_registry._import(mod)
+    assert isolated_registry.registry("strategy").get("good_plugin_for_test")
+    failure = isolated_registry.FAILURES[-1]
+    assert failure.module == "broken_plugin_for_test"
+    assert "missing libfoo" in failure.error
+
+
+def test_entry_point_plugins_are_loaded(isolated_registry, tmp_path, monkeypatch):
+    """An installed distribution's `afx_bench.plugins` entry point adds its strategy."""
+    (tmp_path / "ep_plugin_for_test.py").write_text(textwrap.dedent("""
+        from bench.base import Strategy
+        class FromEntryPoint(Strategy):
+            name = "from_entry_point_for_test"
+            version = "1"
+    """))
+    dist = tmp_path / "ep_plugin_for_test-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ep-plugin-for-test\n"
+                                   "Version: 1.0\n")
+    (dist / "entry_points.txt").write_text("[afx_bench.plugins]\nmine = ep_plugin_for_test\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    monkeypatch.setattr(isolated_registry, "_discovered", False)
+    isolated_registry.discover()
+    assert isolated_registry.REGISTRIES["strategy"].get("from_entry_point_for_test")
+    assert "ep_plugin_for_test" in sys.modules

@@ -1,0 +1,111 @@
+"""Results: schema round trip, atomic per-process files, validation, dedup on read."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from bench.results import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    ResultsError,
+    ResultWriter,
+    read_results,
+    result_files,
+)
+
+
+def make_row(**over) -> dict:
+    """A complete, valid row with overridable fields."""
+    t = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    row = {name: None for name in SCHEMA.names}
+    row.update(
+        schema_version=SCHEMA_VERSION, run_key="k1", phase="final", study_name="s",
+        trial_number=None, strategy="toy_search", strategy_version="1", is_reference=False,
+        task="toy", task_version="1", task_family="toy", budget="smoke", split="test", seed=7,
+        base_seed=0, repetition=0, params_json='{"a":1}', metric="l1", value=0.25, unit="",
+        higher_is_better=False, is_main_metric=True, status="ok", error=None, n_steps=3,
+        n_dsp_evals=120, n_grad_estimates=0, setup_s=0.1, solve_s=0.2, eval_s=0.3,
+        extra_json=None, device="cpu", machine_id="m", host_hash="h", python_version="3.11",
+        torch_version="2.13.0", numpy_version="2", optuna_version="5", bench_version="0.1",
+        git_sha="abc", git_dirty=False, started_at=t, finished_at=t,
+    )
+    row.pop("batch_id")
+    row.update(over)
+    return row
+
+
+def test_round_trip_preserves_every_column(tmp_path):
+    writer = ResultWriter(tmp_path, batch_id="b1")
+    writer.add([make_row(), make_row(metric="param_mae", value=math.nan, status="failed",
+                                     error="ValueError: x", is_main_metric=False)])
+    frame = read_results(tmp_path)
+    assert list(frame.columns) == SCHEMA.names
+    assert len(frame) == 2
+    ok = frame[frame.metric == "l1"].iloc[0]
+    assert ok.value == 0.25 and ok.n_dsp_evals == 120 and ok.batch_id == "b1"
+    assert ok.started_at == datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    failed = frame[frame.metric == "param_mae"].iloc[0]
+    assert math.isnan(failed.value) and failed.status == "failed"
+    assert failed.error == "ValueError: x"
+    assert pq.read_schema(writer.path).equals(SCHEMA, check_metadata=False)
+
+
+def test_each_flush_rewrites_one_file_atomically(tmp_path):
+    writer = ResultWriter(tmp_path, batch_id="b2")
+    writer.add([make_row(run_key="a")])
+    writer.add([make_row(run_key="b")])
+    assert result_files(tmp_path) == [writer.path]
+    assert not [p for p in writer.path.parent.iterdir() if p.name.startswith(".")]
+    assert len(pq.read_table(writer.path)) == 2
+
+
+def test_files_of_several_processes_are_concatenated_and_deduplicated(tmp_path):
+    early = datetime(2026, 1, 1, tzinfo=UTC)
+    late = datetime(2026, 1, 3, tzinfo=UTC)
+    ResultWriter(tmp_path, batch_id="p1").add([make_row(run_key="x", value=1.0,
+                                                        finished_at=early)])
+    ResultWriter(tmp_path, batch_id="p2").add([make_row(run_key="x", value=2.0,
+                                                        finished_at=late),
+                                               make_row(run_key="y", value=3.0)])
+    frame = read_results(tmp_path)
+    assert sorted(frame.run_key) == ["x", "y"]
+    assert frame.set_index("run_key").loc["x", "value"] == 2.0
+
+
+def test_row_with_unknown_column_or_status_is_rejected(tmp_path):
+    writer = ResultWriter(tmp_path)
+    with pytest.raises(ResultsError, match="unknown"):
+        writer.add([make_row(bogus=1)])
+    with pytest.raises(ResultsError, match="status"):
+        writer.add([make_row(status="great")])
+    assert result_files(tmp_path) == []
+
+
+def test_reader_names_a_foreign_or_newer_file(tmp_path):
+    (tmp_path / "runs").mkdir()
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "runs" / "foreign.parquet")
+    with pytest.raises(ResultsError, match=r"foreign\.parquet lacks columns"):
+        read_results(tmp_path)
+    (tmp_path / "runs" / "foreign.parquet").unlink()
+    newer = pa.Table.from_pylist([make_row(schema_version=SCHEMA_VERSION + 1,
+                                           batch_id="z")], schema=SCHEMA)
+    pq.write_table(newer, tmp_path / "runs" / "newer.parquet")
+    with pytest.raises(ResultsError, match="upgrade afx-bench"):
+        read_results(tmp_path)
+
+
+def test_unwritable_results_dir_is_one_clear_error(tmp_path):
+    target = tmp_path / "file-not-dir"
+    target.write_text("")
+    with pytest.raises(ResultsError, match="cannot write results"):
+        ResultWriter(target).add([make_row()])
+
+
+def test_empty_results_dir_reads_as_empty_frame(tmp_path):
+    frame = read_results(tmp_path)
+    assert frame.empty and list(frame.columns) == SCHEMA.names

@@ -1,0 +1,111 @@
+"""Runner end to end on the toy task: tuning, final runs, failures, resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pandas as pd
+
+from bench.results import read_results, result_files
+from bench.tuning import open_storage
+from tests.conftest import ROOT, bench_cmd
+
+SMOKE = ("run", "--task", "toy", "--budget", "smoke", "--no-progress")
+
+
+def load_study(results, name):
+    return optuna.load_study(study_name=name, storage=open_storage(None, results))
+
+
+def test_sweep_tunes_then_runs_final_and_reference_rows(tmp_path):
+    out = bench_cmd(*SMOKE, "--strategy", "toy_search", "--trials", "3", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    frame = read_results(tmp_path / "results")
+    tune = frame[frame.phase == "tune"]
+    assert sorted(tune.trial_number.unique()) == [0, 1, 2]
+    assert set(tune.split) == {"val"} and set(tune.status) <= {"ok", "pruned"}
+    assert tune[tune.status == "pruned"].error.str.startswith("pruned at step").all()
+    final = frame[(frame.phase == "final") & (frame.strategy == "toy_search")]
+    assert set(final.split) == {"test"} and set(final.metric) == {"param_mae", "l1"}
+    assert final.n_dsp_evals.iloc[0] > 0 and final.solve_s.iloc[0] > 0
+    best = json.loads(final.params_json.iloc[0])
+    refs = frame[frame.is_reference]
+    assert set(refs.strategy) == {"input", "oracle"}
+    assert refs[(refs.strategy == "oracle") & (refs.metric == "param_mae")].value.iloc[0] == 0
+    study = load_study(tmp_path / "results", "toy@1/toy_search@1/smoke/seed0")
+    assert study.trials[0].params == {"n_candidates": 16, "shrink": 0.5}  # defaults first
+    assert best == study.best_trial.user_attrs["resolved"]
+    # fresh seeds on test: the final seed differs from the tuning seed
+    assert final.seed.iloc[0] not in set(tune.seed)
+
+
+def test_rerun_resumes_and_duplicates_nothing(tmp_path):
+    args = (*SMOKE, "--strategy", "toy_search", "--trials", "2", "--seeds", "2")
+    assert bench_cmd(*args, cwd=tmp_path).returncode == 0
+    before = read_results(tmp_path / "results")
+    again = bench_cmd(*args, cwd=tmp_path)
+    assert again.returncode == 0 and "done: 0 runs" in again.stdout
+    after = read_results(tmp_path / "results")
+    assert len(after) == len(before)
+    raw = pd.concat(pd.read_parquet(f) for f in result_files(tmp_path / "results"))
+    assert not raw.duplicated(["run_key", "metric"]).any()
+
+
+def test_raising_and_nan_trials_are_recorded_and_the_sweep_goes_on(tmp_path):
+    out = bench_cmd(*SMOKE, "--strategy", "toy_flaky", "--trials", "8", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    tune = read_results(tmp_path / "results").query("phase == 'tune' and is_main_metric")
+    assert len(tune) == 8
+    modes = tune.params_json.map(lambda s: json.loads(s)["mode"])
+    raised = tune[modes == "raise"]
+    assert len(raised) >= 1 and (raised.status == "failed").all()
+    assert raised.error.str.contains("RuntimeError: deliberate failure").all()
+    assert raised.value.isna().all()
+    nan = tune[modes == "nan"]
+    assert (nan.status == "failed").all() and nan.error.str.contains("non-finite").all()
+    assert set(tune[modes == "ok"].status) <= {"ok", "pruned"} and "ok" in set(tune.status)
+    study = load_study(tmp_path / "results", "toy@1/toy_flaky@1/smoke/seed0")
+    assert sum(t.state.is_finished() for t in study.trials) == 8
+
+
+def test_sigkill_mid_trial_then_rerun_finishes_without_loss_or_duplicates(tmp_path):
+    args = [sys.executable, "-m", "bench", *SMOKE, "--strategy", "toy_slow", "--trials", "4",
+            "--param", "sleep_s=0.4"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_PLUGINS": "tests.plugins.flaky"}
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    results = tmp_path / "results"
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until trial 0 is on disk, then kill inside trial 1
+        if result_files(results) and len(read_results(results).query("phase=='tune'")):
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = read_results(results)
+    assert set(first.trial_number.dropna()) == {0}  # killed inside trial 1
+    study = load_study(results, "toy@1/toy_slow@1/smoke/seed0/" + first.study_name.iloc[0][-8:])
+    assert any(t.state.name == "RUNNING" for t in study.trials)
+
+    out = bench_cmd(*SMOKE, "--strategy", "toy_slow", "--trials", "4", "--param",
+                    "sleep_s=0.4", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    frame = read_results(results)
+    tune = frame[(frame.phase == "tune") & frame.is_main_metric]
+    assert len(tune) == 4 and tune.run_key.is_unique
+    assert first.run_key.iloc[0] in set(tune.run_key)  # nothing lost
+    trials = load_study(results, first.study_name.iloc[0]).trials
+    stale = [t for t in trials if t.user_attrs.get("stale")]
+    assert len(stale) == 1 and stale[0].state.name == "FAIL"
+    retried = [t for t in trials if t.user_attrs.get("retry_of") == stale[0].number]
+    assert len(retried) == 1 and retried[0].params == stale[0].params
+    assert len(frame[(frame.phase == "final") & (frame.strategy == "toy_slow")]) == 2
+    raw = pd.concat(pd.read_parquet(f) for f in result_files(results))
+    assert not raw.duplicated(["run_key", "metric"]).any()
