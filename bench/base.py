@@ -71,6 +71,7 @@ class RunContext:
     counters: Counters = field(default_factory=Counters)
     seconds: dict[str, float] = field(default_factory=dict)
     report: Callable[[int, float], bool] | None = None  # (step, val loss) -> should prune
+    extra: dict[str, Any] = field(default_factory=dict)  # facts for the results (proxy fidelity…)
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -87,8 +88,8 @@ class RunContext:
             raise Pruned(f"pruned at step {step} (value {value:.4g})")
 
     def outcome(self, metrics: dict[str, float | MetricFailure], **extra: Any) -> Outcome:
-        """Package metrics with this context's counters and timings."""
-        return Outcome(metrics, self.counters, dict(self.seconds), extra)
+        """Package metrics with this context's counters, timings and extra facts."""
+        return Outcome(metrics, self.counters, dict(self.seconds), {**self.extra, **extra})
 
 
 class Strategy(Registered, ABC):
@@ -132,6 +133,7 @@ class Task(Registered, ABC):
     metrics: ClassVar[tuple[Metric, ...]]
     main_metric: ClassVar[str]
     references: ClassVar[tuple[str, ...]] = ("input", "oracle")
+    tuned_by: ClassVar[str | None] = None  # reuse this task's tuned params and trained models
 
     def metric(self, name: str) -> Metric:
         """The declared metric called ``name``."""

@@ -128,7 +128,7 @@ class Cell:
         if reason:
             self._skip(reason)
             return
-        best = self._tune()
+        best = self._tuned_elsewhere() if self.task.tuned_by else self._tune()
         finals = [self._final(rep, best) for rep in range(self.budget.final_seeds)]
         for rep in range(self.budget.final_seeds):
             for which in self.task.references:
@@ -214,6 +214,14 @@ class Cell:
         else:
             study.tell(trial, state=TrialState.PRUNED if status == "pruned" else TrialState.FAIL)
 
+    def _tuned_elsewhere(self) -> dict[str, Any] | None:
+        """Best params of the task this one reuses (tuning it first if needed), so that its
+        trained models are reused rather than retrained."""
+        source = registry("task").get(self.task.tuned_by)()
+        cell = Cell(source, self.strategy_cls, self.overrides, self.budget, self.base_seed,
+                    self.opts, self.writer, self.done, self.storage, self.summary)
+        return cell._tune()
+
     def _params(self, trial: Any) -> dict[str, Any]:
         """Resolved hyperparameters of a trial: defaults, then suggestions, then --param."""
         suggested = self.strategy_cls.search_space(trial)
@@ -265,7 +273,9 @@ class Cell:
         self._write(self._rows(key, "final", None, {}, outcome, ctx.seed, rep, strategy=which))
 
     def _final_seed(self, rep: int) -> int:
-        return derive_seed(self.base_seed, self.task.name, "final", rep)
+        """Shared by every strategy and task, so results pair up and trained models are reused
+        by the tasks that evaluate them (realistic style transfer, probes)."""
+        return derive_seed(self.base_seed, "final", rep)
 
     # -- execution and rows ---------------------------------------------------------------------
     def _context(self, split: str, seed: int) -> RunContext:

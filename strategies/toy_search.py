@@ -6,10 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from bench.base import RunContext, Strategy
+from bench.base import RunContext
+from bench.search import SearchStrategy
 
 
-class ToySearch(Strategy):
+class ToySearch(SearchStrategy):
     """Per-example random search that shrinks around the best candidate (toy task only)."""
 
     name = "toy_search"

@@ -1,0 +1,48 @@
+"""Cached training artefacts (trained models, proxies) keyed by everything that determines them.
+
+An artefact is a torch state dict plus JSON-able metadata, saved atomically under
+``<cache>/artefacts/<kind>/<key>.pt``; a damaged file is rebuilt, never trusted.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.results import canonical_json, run_key
+
+
+def artefact_path(cache_dir: Path, kind: str, parts: dict[str, Any]) -> Path:
+    """Where the artefact described by ``parts`` lives."""
+    return Path(cache_dir) / "artefacts" / kind / f"{run_key(**parts)}.pt"
+
+
+def load_or_build(path: Path, module: Any, build: Callable[[], dict[str, Any]],
+                  parts: dict[str, Any]) -> dict[str, Any]:
+    """Load ``module``'s weights from ``path`` or call ``build()`` (which trains ``module`` in
+    place and returns metadata) and save; returns the metadata with ``reused`` set."""
+    import torch
+
+    if path.exists():
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=False)
+            if saved.get("parts") == canonical_json(parts):
+                module.load_state_dict(saved["state"])
+                return {**saved["meta"], "reused": True}
+        except Exception:
+            pass
+    meta = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save({"parts": canonical_json(parts), "state": module.state_dict(), "meta": meta},
+                   tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return {**meta, "reused": False}

@@ -1,0 +1,50 @@
+"""Gradient-free strategies and the per-example search problem tasks hand them."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bench.base import Counters, RunContext, Strategy
+from bench.parallel import render
+
+
+@dataclass
+class SearchProblem:
+    """Estimate chain parameters for each example by rendering ``x[i]`` and scoring the result.
+
+    ``score(y, idx)`` returns one loss per rendered row (lower is better) against example
+    ``idx``'s target — the style reference, or the wet signal in blind estimation.
+    ``reference`` is the style reference audio when the task has one (rule-based DSP needs it).
+    """
+
+    chain: Any
+    sample_rate: int
+    x: np.ndarray
+    score: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    counters: Counters
+    reference: np.ndarray | None = None
+
+    @property
+    def n_params(self) -> int:
+        """Length of the chain's normalized parameter vector."""
+        return self.chain.n_params
+
+    def loss(self, idx: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """Render ``x[idx]`` with ``p`` (rows aligned) on all threads and score each row."""
+        idx = np.asarray(idx)
+        y = render(self.chain, self.x[idx], np.clip(p, 0.0, 1.0), self.sample_rate)
+        self.counters.dsp_evals += len(idx)
+        return np.asarray(self.score(y, idx), dtype=np.float64)
+
+
+class SearchStrategy(Strategy):
+    """A strategy that needs no gradient: it maps a search problem to parameters directly."""
+
+    @abstractmethod
+    def solve(self, problem: SearchProblem, ctx: RunContext) -> np.ndarray:
+        """Normalized parameters (examples, n_params) for the examples of ``problem``."""

@@ -1,0 +1,97 @@
+"""Torch effect layers of the gradient strategies (imported lazily: this module imports torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.base import Counters
+from bench.parallel import render
+
+
+class ExactLayer(torch.nn.Module):
+    """The chain's exact differentiable implementation; each backward is one gradient/example."""
+
+    def __init__(self, chain: Any, sample_rate: int, counters: Counters) -> None:
+        super().__init__()
+        self.chain, self.sample_rate, self.counters = chain, sample_rate, counters
+
+    def forward(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """Render with autograd tracking."""
+        if torch.is_grad_enabled() and p.requires_grad:
+            self.counters.grad_estimates += len(x)
+        return self.chain.torch_process(x, p, self.sample_rate)
+
+
+@dataclass
+class SpsaConfig:
+    """What the SPSA backward needs besides the tensors."""
+
+    chain: Any
+    sample_rate: int
+    epsilon: float
+    perturbations: int
+    rng: np.random.Generator
+    counters: Counters
+    workers: int | None = None
+
+
+def spsa_gradient(cfg: SpsaConfig, x: np.ndarray, p: np.ndarray,
+                  grad_y: np.ndarray) -> np.ndarray:
+    """Two-sided SPSA estimate of d<grad_y, chain(x, p)>/dp, averaged over perturbations.
+
+    Rademacher directions Δ; each coordinate steps ±h_i around a centre c_i with
+    h_i = min(ε, p_i, 1 − p_i) (floored at ε/10) and c_i = clip(p_i, h_i, 1 − h_i), so every
+    perturbed point stays inside [0, 1] and the difference stays symmetric. Dividing by the
+    coordinate's own 2·h_i·Δ_i keeps the estimate unbiased to first order (cross terms
+    h_j·Δ_j/(h_i·Δ_i) still have zero mean); naive clipping with a 2ε divisor halves the
+    estimate at the boundary. All 2·K·B renders run in parallel threads.
+    """
+    b, n_params = p.shape
+    k = cfg.perturbations
+    delta = cfg.rng.choice(np.array([-1.0, 1.0]), size=(b, k, n_params))
+    h = np.clip(np.minimum(p, 1.0 - p), cfg.epsilon / 10, cfg.epsilon)[:, None, :]
+    centre = np.clip(p[:, None, :], h, 1.0 - h)
+    plus, minus = centre + h * delta, centre - h * delta
+    xs = np.repeat(x, k, axis=0)
+    y = render(cfg.chain, np.concatenate([xs, xs]),
+               np.concatenate([plus.reshape(-1, n_params), minus.reshape(-1, n_params)]),
+               cfg.sample_rate, cfg.workers)
+    diff = (y[: b * k] - y[b * k:]).reshape(b, k, -1)
+    dj = np.einsum("bkn,bn->bk", diff, grad_y.astype(np.float64))
+    cfg.counters.dsp_evals += 2 * b * k
+    cfg.counters.grad_estimates += b
+    return (dj[:, :, None] / (2.0 * h * delta)).mean(axis=1)
+
+
+class _SpsaFunction(torch.autograd.Function):
+    """Forward through the reference DSP, backward by SPSA (no gradient for the audio input)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, p: torch.Tensor, cfg: SpsaConfig) -> torch.Tensor:  # type: ignore[override]
+        x_np = x.detach().cpu().numpy().astype(np.float64)
+        p_np = p.detach().cpu().numpy().astype(np.float64)
+        ctx.cfg, ctx.x, ctx.p = cfg, x_np, p_np
+        cfg.counters.dsp_evals += len(x_np)
+        y = render(cfg.chain, x_np, p_np, cfg.sample_rate, cfg.workers)
+        return torch.from_numpy(y).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad_y: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        g = spsa_gradient(ctx.cfg, ctx.x, ctx.p, grad_y.detach().cpu().numpy())
+        return None, torch.from_numpy(g).to(grad_y.dtype), None
+
+
+class SpsaLayer(torch.nn.Module):
+    """Reference DSP forward, SPSA gradient backward."""
+
+    def __init__(self, cfg: SpsaConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+
+    def forward(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """Render with the reference DSP; gradients w.r.t. p by SPSA."""
+        return _SpsaFunction.apply(x, p, self.cfg)

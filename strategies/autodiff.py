@@ -1,0 +1,25 @@
+"""Automatic differentiation through the exact differentiable DSP chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bench.base import RunContext
+from bench.gradient import GradientStrategy
+
+
+class Autodiff(GradientStrategy):
+    """Exact autograd through the differentiable effect chain (DeepAFx-ST, DDSP)."""
+
+    name = "autodiff"
+    version = "1"
+    needs_torch_effect = True
+
+    def effect_layer(self, chain: Any, sample_rate: int, ctx: RunContext,
+                     audio: np.ndarray) -> Any:
+        """The exact differentiable chain."""
+        from strategies._layers import ExactLayer
+
+        return ExactLayer(chain, sample_rate, ctx.counters)

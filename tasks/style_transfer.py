@@ -1,0 +1,230 @@
+"""Audio-production style transfer (DeepAFx-ST): make an input sound like a reference.
+
+``synthetic_*``: one clip, two random chain settings — input = first half with setting A,
+reference = second half with setting B, target = first half with setting B — so a target and
+true parameters exist. ``realistic_*``: five named production styles, input and reference from
+different recordings, every ordered style pair; the model trained for the synthetic task of the
+same domain is reused, never retrained.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.base import MetricFailure, Outcome, RunContext, Strategy, Task, safe_metric
+from bench.gradient import GradientStrategy
+from bench.metrics import METRICS
+from bench.parallel import render
+from bench.search import SearchProblem, SearchStrategy
+from bench.seeding import derive_seed
+from tasks import _data
+
+CHAIN = "peq>compressor"
+L1_WEIGHT = 100.0
+TRAIN_FFTS = (256, 1024, 4096)
+
+
+@dataclass
+class Examples:
+    """Inputs, references and (when known) targets and true parameters, aligned by row."""
+
+    x: np.ndarray
+    reference: np.ndarray
+    target: np.ndarray | None = None
+    params: np.ndarray | None = None
+    labels: list[str] | None = None
+
+
+class StyleTransfer(Task):
+    """Shared protocol of the style-transfer tasks (subclasses fix domain and data)."""
+
+    family = "style_transfer"
+    domain: ClassVar[str]
+    main_metric = "mrstft"
+
+    @functools.cached_property
+    def chain(self) -> Any:
+        """The effect chain every strategy controls."""
+        from bench.dsp import Chain
+
+        return Chain.parse(CHAIN)
+
+    def examples(self, split: str, ctx: RunContext, n: int) -> Examples:
+        """``n`` examples of ``split`` (deterministic for ``ctx.seed``)."""
+        raise NotImplementedError
+
+    # -- running a strategy ----------------------------------------------------------------
+    def run(self, strategy: Strategy, ctx: RunContext) -> Outcome:
+        """Estimate parameters for the evaluation examples with ``strategy`` and score them."""
+        sr = ctx.budget.sample_rate
+        with ctx.timed("setup"):
+            test = self.examples(ctx.split, ctx, ctx.budget.eval_examples)
+        if isinstance(strategy, GradientStrategy):
+            model, layer = self.trained(strategy, ctx)
+            with ctx.timed("solve"):
+                p = predict(model, test.x, test.reference)
+                y = strategy.render(layer, self.chain, test.x, p, sr, ctx)
+        elif isinstance(strategy, SearchStrategy):
+            with ctx.timed("solve"):
+                problem = SearchProblem(self.chain, sr, test.x, style_score(test.reference, sr),
+                                        ctx.counters, reference=test.reference)
+                p = strategy.solve(problem, ctx)
+                y = render(self.chain, test.x, p, sr)
+                ctx.counters.dsp_evals += len(y)
+        else:
+            raise TypeError(f"{strategy.name} is neither a gradient nor a search strategy")
+        with ctx.timed("eval"):
+            return self.score(y, test, ctx)
+
+    def reference(self, which: str, ctx: RunContext) -> Outcome:
+        """``input``: the unprocessed input; ``oracle``: the true target setting (synthetic)."""
+        test = self.examples(ctx.split, ctx, ctx.budget.eval_examples)
+        if which == "input":
+            return self.score(test.x, test, ctx)
+        if which == "oracle" and test.params is not None:
+            y = render(self.chain, test.x, test.params, ctx.budget.sample_rate)
+            return self.score(y, test, ctx)
+        raise NotImplementedError(which)
+
+    def score(self, y: np.ndarray, test: Examples, ctx: RunContext) -> Outcome:
+        """Every declared metric of ``y`` against the target (or the reference)."""
+        against = test.target if test.target is not None else test.reference
+        sr = ctx.budget.sample_rate
+        metrics: dict[str, float | MetricFailure] = {
+            m.name: safe_metric(functools.partial(METRICS[m.name].fn, y, against, sr))
+            for m in self.metrics
+        }
+        return ctx.outcome(metrics)
+
+    # -- the learner --------------------------------------------------------------------------
+    def trained(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Any, Any]:
+        """The encoder+controller trained through ``strategy`` (cached; see subclasses)."""
+        raise NotImplementedError
+
+
+def predict(model: Any, x: np.ndarray, reference: np.ndarray, batch: int = 8) -> np.ndarray:
+    """Controller parameters for every (input, reference) row."""
+    import torch
+
+    with torch.no_grad():
+        out = [model(torch.from_numpy(x[i:i + batch]).float(),
+                     torch.from_numpy(reference[i:i + batch]).float()).double().numpy()
+               for i in range(0, len(x), batch)]
+    return np.clip(np.concatenate(out), 0.0, 1.0)
+
+
+def style_score(reference: np.ndarray, sample_rate: int) -> Any:
+    """Search loss for gradient-free strategies: production-style distance to the reference.
+
+    The reference is another recording, so waveforms cannot be compared: the loss is the L1
+    distance of mean log-mel spectra (timbre) plus RMS and crest-factor differences in dB/10
+    (level and dynamics).
+    """
+    from bench.metrics import crest_factor_db, rms_db
+    from bench.metrics.spectral import mel_filterbank, stft_magnitude
+
+    fb = mel_filterbank(sample_rate, 1024, 64)
+
+    def descriptor(y: np.ndarray) -> np.ndarray:
+        mel = np.einsum("mf,bft->bm", fb, stft_magnitude(y, 1024, 256) ** 2)
+        t = y.shape[-1] // 256 + 1
+        return np.concatenate([10 * np.log10(mel / t + 1e-10) / 10,
+                               rms_db(y)[:, None] / 10, crest_factor_db(y)[:, None] / 10], 1)
+
+    ref_desc = descriptor(reference)
+
+    def score(y: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        return np.abs(descriptor(y) - ref_desc[idx]).mean(axis=1)
+
+    return score
+
+
+# -- synthetic -----------------------------------------------------------------------------
+class SyntheticStyleTransfer(StyleTransfer):
+    """Self-supervised pairs from one clip and two random chain settings."""
+
+    def examples(self, split: str, ctx: RunContext, n: int) -> Examples:
+        """Input/reference/target triples with the target setting as true parameters."""
+        sr, half = ctx.budget.sample_rate, ctx.budget.clip_seconds
+        audio = _data.clip_audio(self.domain, split, ctx, 2 * half)
+        rng = np.random.default_rng(derive_seed(ctx.seed, self.name, split, n))
+        from datasets.examples import synthetic_pairs
+
+        x, reference, target, params = synthetic_pairs(
+            audio[_data.sample_rows(audio, n, rng)], self.chain, sr, rng)
+        return Examples(x, reference, target, params)
+
+    def trained(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Any, Any]:
+        """Train (or load) the learner on this domain's synthetic training pairs."""
+        return train_style_model(self, strategy, ctx)
+
+
+def train_style_model(task: SyntheticStyleTransfer, strategy: GradientStrategy,
+                      ctx: RunContext) -> tuple[Any, Any]:
+    """Encoder + controller trained end to end through the strategy's effect layer on an audio
+    loss (MR-STFT + L1); cached by everything that determines the result."""
+    import torch
+
+    from bench.artefacts import artefact_path, load_or_build
+    from bench.metrics import mrstft_loss
+    from bench.results import canonical_json
+    from tasks._models import StyleModel
+
+    sr, budget = ctx.budget.sample_rate, ctx.budget
+    torch.manual_seed(ctx.seed)
+    model = StyleModel(sr, task.chain.n_params)
+    with ctx.timed("setup"):
+        train = task.examples("train", ctx, budget.train_examples)
+        val = task.examples("val", ctx, min(budget.eval_examples, 8))
+        layer = strategy.effect_layer(task.chain, sr, ctx, train.x)
+    parts = {"task": task.name, "task_version": task.version, "strategy": strategy.name,
+             "strategy_version": strategy.version, "params": canonical_json(strategy.params),
+             "budget": budget.as_dict(), "seed": ctx.seed, "chain": CHAIN}
+    loss_fn = mrstft_loss(TRAIN_FFTS)
+    rng = np.random.default_rng(ctx.seed)
+
+    def audio_loss(y: Any, target: Any) -> Any:
+        return loss_fn(y[:, None], target[:, None]) + L1_WEIGHT * (y - target).abs().mean()
+
+    def batch_loss(step: int) -> Any:
+        rows = rng.choice(len(train.x), size=min(budget.batch_size, len(train.x)),
+                          replace=False)
+        x, ref, tgt = (torch.from_numpy(a[rows]).float()
+                       for a in (train.x, train.reference, train.target))
+        return audio_loss(layer(x, model(x, ref)), tgt)
+
+    def val_loss() -> float:
+        x, ref, tgt = (torch.from_numpy(a).float() for a in (val.x, val.reference, val.target))
+        return float(audio_loss(layer(x, model(x, ref)), tgt))
+
+    def build() -> dict[str, Any]:
+        return strategy.fit([model], batch_loss, ctx, val_loss).summary()
+
+    with ctx.timed("solve"):
+        meta = load_or_build(artefact_path(ctx.cache_dir, "style_model", parts), model, build,
+                             parts)
+    ctx.extra["training"] = meta
+    model.eval()
+    return model, layer
+
+
+class SyntheticSpeech(SyntheticStyleTransfer):
+    """Synthetic style transfer on speech (held-out speakers); PESQ included."""
+
+    name = "synthetic_speech"
+    version = "1"
+    domain = "speech"
+    metrics = tuple(METRICS[m].metric for m in ("mrstft", "pesq", "msd", "sce", "rms", "lufs"))
+
+
+class SyntheticMusic(SyntheticStyleTransfer):
+    """Synthetic style transfer on music (held-out songs and pieces)."""
+
+    name = "synthetic_music"
+    version = "1"
+    domain = "music"
+    metrics = tuple(METRICS[m].metric for m in ("mrstft", "msd", "sce", "rms", "lufs"))
