@@ -1,7 +1,7 @@
 """Cached training artefacts (trained models, proxies) keyed by everything that determines them.
 
 An artefact is a torch state dict plus JSON-able metadata, saved atomically under
-``<cache>/artefacts/<kind>/<key>.pt``; a damaged file is rebuilt, never trusted.
+``<artefact_dir>/<kind>/<key>.pt``; a damaged file is rebuilt, never trusted.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 from bench.results import canonical_json, run_key
 
 
-def artefact_path(cache_dir: Path, kind: str, parts: dict[str, Any]) -> Path:
-    """Where the artefact described by ``parts`` lives."""
-    return Path(cache_dir) / "artefacts" / kind / f"{run_key(**parts)}.pt"
+def artefact_path(artefact_dir: Path, kind: str, parts: dict[str, Any]) -> Path:
+    """Where the artefact described by ``parts`` lives (``RunContext.artefact_dir``)."""
+    return Path(artefact_dir) / kind / f"{run_key(**parts)}.pt"
 
 
 def load_or_build(path: Path, module: Any, build: Callable[[], dict[str, Any]],
@@ -32,7 +32,7 @@ def load_or_build(path: Path, module: Any, build: Callable[[], dict[str, Any]],
             if saved.get("parts") == canonical_json(parts):
                 module.load_state_dict(saved["state"])
                 return {**saved["meta"], "reused": True}
-        except Exception:
+        except Exception:  # noqa: BLE001 - recorded, not raised
             pass
     meta = build()
     path.parent.mkdir(parents=True, exist_ok=True)

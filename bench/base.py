@@ -72,6 +72,12 @@ class RunContext:
     seconds: dict[str, float] = field(default_factory=dict)
     report: Callable[[int, float], bool] | None = None  # (step, val loss) -> should prune
     extra: dict[str, Any] = field(default_factory=dict)  # facts for the results (proxy fidelity…)
+    artefacts: Path | None = None  # trained models and proxies; default <cache_dir>/artefacts
+
+    @property
+    def artefact_dir(self) -> Path:
+        """Where cached trained models and proxies go."""
+        return self.artefacts or self.cache_dir / "artefacts"
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -142,6 +148,10 @@ class Task(Registered, ABC):
                 return m
         raise KeyError(f"task {self.name!r} declares no metric {name!r}")
 
+    def skip_reason(self, strategy: Strategy) -> str | None:
+        """Why this task cannot evaluate ``strategy`` (recorded as a skipped row), or None."""
+        return None
+
     @abstractmethod
     def run(self, strategy: Strategy, ctx: RunContext) -> Outcome:
         """Train or solve with ``strategy`` and evaluate on ``ctx.split``."""
@@ -155,7 +165,7 @@ def safe_metric(fn: Callable[[], float]) -> float | MetricFailure:
     """Evaluate one metric; an exception or a non-finite value becomes a MetricFailure."""
     try:
         value = float(fn())
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - recorded, not raised
         return MetricFailure(f"{type(exc).__name__}: {exc}")
     if not math.isfinite(value):
         return MetricFailure(f"non-finite value {value}")

@@ -48,8 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports-dir", type=Path, default=Path("reports"),
                    help="where to write (default: reports)")
 
-    p = sub.add_parser("verify", help="check effects (reference vs differentiable, gradcheck)")
+    p = sub.add_parser("verify", help="check effects (reference vs differentiable, gradcheck) "
+                                      "and the strategy contract")
     p.add_argument("--effects", action="store_true", help="verify every registered effect")
+    p.add_argument("--strategies", nargs="?", const="all", default=None, metavar="NAMES",
+                   help="run the contract for all (or the named) strategies on every task "
+                        "at the smoke budget")
     p.add_argument("--settings", type=int, default=50, help="random settings per effect")
 
     p = sub.add_parser("perf", help="kernel speed ratios on one thread (writes JSON)")
@@ -176,11 +180,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """Verify effects; exit 1 when any check fails."""
     from bench.errors import BenchError
 
-    if not args.effects:
-        raise BenchError("nothing to verify: pass --effects")
-    from bench.dsp.verify import verify_effects
+    if not args.effects and not args.strategies:
+        raise BenchError("nothing to verify: pass --effects and/or --strategies")
+    ok = True
+    if args.effects:
+        from bench.dsp.verify import verify_effects
 
-    return 0 if verify_effects(n_settings=args.settings) else 1
+        ok = verify_effects(n_settings=args.settings)
+    if args.strategies:
+        from bench.contract import verify_strategies
+
+        ok = verify_strategies(args.strategies) and ok
+    return 0 if ok else 1
 
 
 def cmd_perf(args: argparse.Namespace) -> int:

@@ -64,50 +64,58 @@ class GradientStrategy(Strategy):
         return chain.process(x, p, sample_rate)
 
     def fit(self, modules: list[Any], batch_loss: Callable[[int], Any], ctx: RunContext,
-            val_loss: Callable[[], float] | None = None, evals: int = 8) -> TrainingLog:
-        """Adam on ``modules`` for ``ctx.budget.steps`` steps of ``batch_loss(step)``.
+            val_loss: Callable[[], float] | None = None) -> TrainingLog:
+        """Train ``modules`` with the shared loop and this strategy's optimizer settings."""
+        return train(modules, batch_loss, ctx, lr=float(self.params["lr"]),
+                     grad_clip=float(self.params["grad_clip"]), val_loss=val_loss,
+                     label=self.name)
 
-        ``val_loss`` is evaluated ``evals`` times (and reported to the tuner for pruning);
-        a non-finite training loss stops the run with an error.
-        """
-        import torch
-        from tqdm.auto import tqdm
 
-        params = [p for m in modules for p in m.parameters() if p.requires_grad]
-        if not params:
-            raise ValueError("nothing to train: the learner has no trainable parameters")
-        opt = torch.optim.Adam(params, lr=float(self.params["lr"]))
-        steps = ctx.budget.steps
-        every = max(1, steps // max(1, evals))
-        log = TrainingLog()
-        for m in modules:
-            m.train()
-        bar = tqdm(range(steps), desc=f"train {self.name}", unit="step", leave=False,
-                   disable=not ctx.progress)
-        for step in bar:
-            start = time.perf_counter()
-            opt.zero_grad(set_to_none=True)
-            loss = batch_loss(step)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"training loss became {loss.item()} at step {step}")
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, float(self.params["grad_clip"]))
-            opt.step()
-            ctx.counters.steps += 1
-            log.step_seconds.append(time.perf_counter() - start)
-            bar.set_postfix(loss=f"{loss.item():.4g}")
-            if val_loss is not None and ((step + 1) % every == 0 or step + 1 == steps):
-                for m in modules:
-                    m.eval()
-                with torch.no_grad():
-                    value = float(val_loss())
-                for m in modules:
-                    m.train()
-                log.curve.append({"step": step + 1, "dsp_evals": ctx.counters.dsp_evals,
-                                  "grad_estimates": ctx.counters.grad_estimates,
-                                  "val_loss": value})
-                ctx.intermediate(step + 1, value)
-        bar.close()
-        for m in modules:
-            m.eval()
-        return log
+def train(modules: list[Any], batch_loss: Callable[[int], Any], ctx: RunContext, *, lr: float,
+          grad_clip: float, val_loss: Callable[[], float] | None = None, evals: int = 8,
+          label: str = "train") -> TrainingLog:
+    """The one training loop: Adam on ``modules`` for ``ctx.budget.steps`` of ``batch_loss``.
+
+    ``val_loss`` is evaluated ``evals`` times and reported to the tuner (pruning); a
+    non-finite training loss stops the run with an error.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    params = [p for m in modules for p in m.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("nothing to train: the learner has no trainable parameters")
+    opt = torch.optim.Adam(params, lr=lr)
+    steps = ctx.budget.steps
+    every = max(1, steps // max(1, evals))
+    log = TrainingLog()
+    for m in modules:
+        m.train()
+    bar = tqdm(range(steps), desc=label, unit="step", leave=False, disable=not ctx.progress)
+    for step in bar:
+        start = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = batch_loss(step)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"training loss became {loss.item()} at step {step}")
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        opt.step()
+        ctx.counters.steps += 1
+        log.step_seconds.append(time.perf_counter() - start)
+        bar.set_postfix(loss=f"{loss.item():.4g}")
+        if val_loss is not None and ((step + 1) % every == 0 or step + 1 == steps):
+            for m in modules:
+                m.eval()
+            with torch.no_grad():
+                value = float(val_loss())
+            for m in modules:
+                m.train()
+            log.curve.append({"step": step + 1, "dsp_evals": ctx.counters.dsp_evals,
+                              "grad_estimates": ctx.counters.grad_estimates,
+                              "val_loss": value})
+            ctx.intermediate(step + 1, value)
+    bar.close()
+    for m in modules:
+        m.eval()
+    return log

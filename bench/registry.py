@@ -137,7 +137,7 @@ def discover() -> list[PluginFailure]:
             if exc.name != package:  # an absent optional package is fine; a broken one is not
                 _record(package, exc)
             continue
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - recorded, not raised
             _record(package, exc)
             continue
         for info in pkgutil.iter_modules(pkg.__path__, prefix=f"{package}."):
@@ -155,7 +155,7 @@ def _import(module: str) -> None:
         importlib.import_module(module)
     except RegistryError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - recorded, not raised
         _record(module, exc)
 
 

@@ -7,6 +7,7 @@ so re-running the same command resumes. Failures are recorded as rows, never rai
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,7 @@ def run(opts: RunOptions) -> Summary:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    set_threads()
     budget = get_budget(opts.budget)
     tasks = registry("task").select(opts.tasks)
     strategies = registry("strategy").select(opts.strategies)
@@ -100,6 +102,14 @@ def run(opts: RunOptions) -> Summary:
     return summary
 
 
+def set_threads() -> None:
+    """One torch thread unless ``AFX_BENCH_TORCH_THREADS`` says otherwise: on a small shared
+    CPU two intra-op threads stall badly, and the DSP renders use their own thread pool."""
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("AFX_BENCH_TORCH_THREADS", "1")))
+
+
 def _done_keys(results_dir: Path) -> set[str]:
     """Run keys that already have a successful (or deliberately skipped) row set."""
     frame = read_results(results_dir)
@@ -124,7 +134,8 @@ class Cell:
     def run(self) -> None:
         """Tune (or skip), then run the final repetitions and the reference rows."""
         start = time.perf_counter()
-        reason = self.strategy_cls(**self.overrides).skip_reason(self.task)
+        strategy = self.strategy_cls(**self.overrides)
+        reason = strategy.skip_reason(self.task) or self.task.skip_reason(strategy)
         if reason:
             self._skip(reason)
             return
@@ -266,7 +277,7 @@ class Cell:
             outcome = self.task.reference(which, ctx)
         except NotImplementedError:
             return
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - recorded, not raised
             self._write(self._rows(key, "final", None, {}, Outcome({}), ctx.seed, rep,
                                    status="failed", error=_error(exc), strategy=which))
             return
@@ -296,7 +307,7 @@ class Cell:
             outcome = self.task.run(self.strategy_cls(**params), ctx)
         except Pruned as exc:
             status, error = "pruned", str(exc)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - recorded, not raised
             status, error = "failed", _error(exc)
         if outcome is None:
             outcome = Outcome({}, ctx.counters, dict(ctx.seconds))

@@ -43,19 +43,17 @@ def spsa_gradient(cfg: SpsaConfig, x: np.ndarray, p: np.ndarray,
                   grad_y: np.ndarray) -> np.ndarray:
     """Two-sided SPSA estimate of d<grad_y, chain(x, p)>/dp, averaged over perturbations.
 
-    Rademacher directions Δ; each coordinate steps ±h_i around a centre c_i with
-    h_i = min(ε, p_i, 1 − p_i) (floored at ε/10) and c_i = clip(p_i, h_i, 1 − h_i), so every
-    perturbed point stays inside [0, 1] and the difference stays symmetric. Dividing by the
-    coordinate's own 2·h_i·Δ_i keeps the estimate unbiased to first order (cross terms
-    h_j·Δ_j/(h_i·Δ_i) still have zero mean); naive clipping with a 2ε divisor halves the
-    estimate at the boundary. All 2·K·B renders run in parallel threads.
+    Rademacher directions Δ scaled by ε around a centre c = clip(p, ε, 1 − ε), so both
+    perturbed points stay inside [0, 1] and the difference stays symmetric and divided by its
+    true width 2ε. Away from the boundary c = p; within ε of it the estimate is the gradient
+    at a point at most ε away. Naive clipping of p ± εΔ with a 2ε divisor (DeepAFx-ST) makes
+    the difference one-sided and halves the estimate there. All 2·K·B renders run in parallel.
     """
     b, n_params = p.shape
-    k = cfg.perturbations
+    k, eps = cfg.perturbations, cfg.epsilon
     delta = cfg.rng.choice(np.array([-1.0, 1.0]), size=(b, k, n_params))
-    h = np.clip(np.minimum(p, 1.0 - p), cfg.epsilon / 10, cfg.epsilon)[:, None, :]
-    centre = np.clip(p[:, None, :], h, 1.0 - h)
-    plus, minus = centre + h * delta, centre - h * delta
+    centre = np.clip(p, eps, 1.0 - eps)[:, None, :]
+    plus, minus = centre + eps * delta, centre - eps * delta
     xs = np.repeat(x, k, axis=0)
     y = render(cfg.chain, np.concatenate([xs, xs]),
                np.concatenate([plus.reshape(-1, n_params), minus.reshape(-1, n_params)]),
@@ -64,7 +62,7 @@ def spsa_gradient(cfg: SpsaConfig, x: np.ndarray, p: np.ndarray,
     dj = np.einsum("bkn,bn->bk", diff, grad_y.astype(np.float64))
     cfg.counters.dsp_evals += 2 * b * k
     cfg.counters.grad_estimates += b
-    return (dj[:, :, None] / (2.0 * h * delta)).mean(axis=1)
+    return (dj[:, :, None] / (2.0 * eps * delta)).mean(axis=1)
 
 
 class _SpsaFunction(torch.autograd.Function):

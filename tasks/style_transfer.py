@@ -23,7 +23,7 @@ from bench.search import SearchProblem, SearchStrategy
 from bench.seeding import derive_seed
 from tasks import _data
 
-CHAIN = "peq>compressor"
+CHAIN = ("peq", "compressor")
 L1_WEIGHT = 100.0
 TRAIN_FFTS = (256, 1024, 4096)
 
@@ -51,7 +51,7 @@ class StyleTransfer(Task):
         """The effect chain every strategy controls."""
         from bench.dsp import Chain
 
-        return Chain.parse(CHAIN)
+        return Chain(list(CHAIN))
 
     def examples(self, split: str, ctx: RunContext, n: int) -> Examples:
         """``n`` examples of ``split`` (deterministic for ``ctx.seed``)."""
@@ -149,14 +149,15 @@ class SyntheticStyleTransfer(StyleTransfer):
 
     def examples(self, split: str, ctx: RunContext, n: int) -> Examples:
         """Input/reference/target triples with the target setting as true parameters."""
-        sr, half = ctx.budget.sample_rate, ctx.budget.clip_seconds
-        audio = _data.clip_audio(self.domain, split, ctx, 2 * half)
-        rng = np.random.default_rng(derive_seed(ctx.seed, self.name, split, n))
-        from datasets.examples import synthetic_pairs
+        from datasets.examples import style_transfer_pairs
 
-        x, reference, target, params = synthetic_pairs(
-            audio[_data.sample_rows(audio, n, rng)], self.chain, sr, rng)
-        return Examples(x, reference, target, params)
+        sr, half = ctx.budget.sample_rate, ctx.budget.clip_seconds
+        pairs = style_transfer_pairs(_data.sources(self.domain, split, ctx), sr, n=n,
+                                     seconds=half, seed=derive_seed(ctx.seed, self.name, split),
+                                     effects=CHAIN)
+        return Examples(*(np.stack([getattr(q, f) for q in pairs])
+                          for f in ("input", "reference", "target")),
+                        params=np.stack([q.target_setting.normalized for q in pairs]))
 
     def trained(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Any, Any]:
         """Train (or load) the learner on this domain's synthetic training pairs."""
@@ -183,7 +184,7 @@ def train_style_model(task: SyntheticStyleTransfer, strategy: GradientStrategy,
         layer = strategy.effect_layer(task.chain, sr, ctx, train.x)
     parts = {"task": task.name, "task_version": task.version, "strategy": strategy.name,
              "strategy_version": strategy.version, "params": canonical_json(strategy.params),
-             "budget": budget.as_dict(), "seed": ctx.seed, "chain": CHAIN}
+             "budget": budget.as_dict(), "seed": ctx.seed, "chain": list(CHAIN)}
     loss_fn = mrstft_loss(TRAIN_FFTS)
     rng = np.random.default_rng(ctx.seed)
 
@@ -205,7 +206,7 @@ def train_style_model(task: SyntheticStyleTransfer, strategy: GradientStrategy,
         return strategy.fit([model], batch_loss, ctx, val_loss).summary()
 
     with ctx.timed("solve"):
-        meta = load_or_build(artefact_path(ctx.cache_dir, "style_model", parts), model, build,
+        meta = load_or_build(artefact_path(ctx.artefact_dir, "style_model", parts), model, build,
                              parts)
     ctx.extra["training"] = meta
     model.eval()
@@ -228,3 +229,79 @@ class SyntheticMusic(SyntheticStyleTransfer):
     version = "1"
     domain = "music"
     metrics = tuple(METRICS[m].metric for m in ("mrstft", "msd", "sce", "rms", "lufs"))
+
+
+# -- realistic -----------------------------------------------------------------------------
+class RealisticStyleTransfer(StyleTransfer):
+    """Five production styles; input and reference are different recordings; 25 style pairs."""
+
+    main_metric = "msd"
+    references = ("input",)
+    metrics = tuple(METRICS[m].metric for m in ("msd", "sce", "rms", "lufs"))
+
+    @property
+    def synthetic(self) -> SyntheticStyleTransfer:
+        """The synthetic task of the same domain, whose trained model this task evaluates."""
+        from bench.registry import registry
+
+        return registry("task").get(self.tuned_by)()
+
+    def examples(self, split: str, ctx: RunContext, n: int) -> Examples:
+        """``n`` examples per ordered style pair (at least one), input ≠ reference recording."""
+        from datasets.examples import style_examples
+        from datasets.styles import STYLES
+
+        sr, seconds = ctx.budget.sample_rate, ctx.budget.clip_seconds
+        per_pair = max(1, n // len(STYLES) ** 2)
+        styled = style_examples(_data.sources(self.domain, split, ctx), sr,
+                                per_style=max(2, per_pair * len(STYLES)), seconds=seconds,
+                                seed=derive_seed(ctx.seed, self.name, split))
+        by_style = {s: [e for e in styled if e.style == s] for s in STYLES}
+        rng = np.random.default_rng(derive_seed(ctx.seed, self.name, split, "pairs"))
+        x, ref, labels = [], [], []
+        for a in STYLES:
+            for b in STYLES:
+                for _ in range(per_pair):
+                    inp = by_style[a][rng.integers(len(by_style[a]))]
+                    others = [e for e in by_style[b] if e.source != inp.source] or by_style[b]
+                    r = others[rng.integers(len(others))]
+                    x.append(inp.audio)
+                    ref.append(r.audio)
+                    labels.append(f"{a}->{b}")
+        return Examples(np.stack(x), np.stack(ref), labels=labels)
+
+    def trained(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Any, Any]:
+        """The synthetic task's model for the same strategy, params and seed (reused)."""
+        return self.synthetic.trained(strategy, ctx)
+
+    def score(self, y: np.ndarray, test: Examples, ctx: RunContext) -> Outcome:
+        """Averages over all pairs, plus a per-pair table in the extra facts."""
+        outcome = super().score(y, test, ctx)
+        sr, table = ctx.budget.sample_rate, {}
+        labels = np.array(test.labels)
+        for pair in dict.fromkeys(test.labels):
+            rows = labels == pair
+            table[pair] = {m.name: safe_metric(functools.partial(
+                METRICS[m.name].fn, y[rows], test.reference[rows], sr)) for m in self.metrics}
+        outcome.extra["per_pair"] = {
+            pair: {k: (v if isinstance(v, float) else None) for k, v in row.items()}
+            for pair, row in table.items()}
+        return outcome
+
+
+class RealisticSpeech(RealisticStyleTransfer):
+    """Realistic style transfer on speech: five styles, all 25 ordered pairs."""
+
+    name = "realistic_speech"
+    version = "1"
+    domain = "speech"
+    tuned_by = "synthetic_speech"
+
+
+class RealisticMusic(RealisticStyleTransfer):
+    """Realistic style transfer on music: five styles, all 25 ordered pairs."""
+
+    name = "realistic_music"
+    version = "1"
+    domain = "music"
+    tuned_by = "synthetic_music"

@@ -1,0 +1,9 @@
+"""Effects: one parameter spec each, Numba reference kernels, exact differentiable versions.
+
+Import-light on purpose (no torch, no numba): effect discovery imports this package.
+"""
+
+from bench.dsp.chain import Chain, get_effect
+from bench.dsp.spec import Effect, EffectUnavailable, NotDifferentiable, Param
+
+__all__ = ["Chain", "Effect", "EffectUnavailable", "NotDifferentiable", "Param", "get_effect"]

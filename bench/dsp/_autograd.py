@@ -1,0 +1,94 @@
+"""torch.autograd Functions whose forward and backward are the Numba kernels (exact adjoints).
+
+Imported lazily by :mod:`bench.dsp.ops` on the first tensor call, so effect discovery never pays
+for torch. Inputs are float64 CPU tensors; the backward is not itself differentiable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.autograd.function import once_differentiable
+
+from bench.dsp import _kernels_ballistics as kbal
+from bench.dsp import _kernels_biquad as kbq
+from bench.dsp import _kernels_comb as kcomb
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(t.detach().numpy())
+
+
+def _grads(ctx: object, *arrays: np.ndarray) -> tuple[torch.Tensor | None, ...]:
+    """Wrap kernel gradients as tensors, None where the input needs no gradient."""
+    needs = ctx.needs_input_grad  # type: ignore[attr-defined]
+    return tuple(torch.from_numpy(a) if need else None for a, need in zip(arrays, needs))
+
+
+class SosFilter(torch.autograd.Function):
+    """y = biquad cascade(x) per batch item; gradients w.r.t. x and every coefficient."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, sos: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        xn, sn = _np(x), _np(sos)
+        y = np.empty_like(xn)
+        if any(ctx.needs_input_grad):
+            trace = np.zeros((xn.shape[0], sn.shape[1] + 1, kbq.PAD + xn.shape[1]))
+            trace[:, 0, kbq.PAD :] = xn
+        else:
+            trace = np.zeros((xn.shape[0], 0, 0))
+        kbq.cascade(xn, sn, y, trace)
+        ctx.state = (sn, trace)
+        return torch.from_numpy(y)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        sn, trace = ctx.state
+        gy = _np(grad_y)
+        gx, gs = np.empty_like(gy), np.empty_like(sn)
+        kbq.cascade_adjoint(gy, sn, trace, gx, gs)
+        return _grads(ctx, gx, gs)
+
+
+class Ballistics(torch.autograd.Function):
+    """Attack/release one-pole smoothing with the branch mask recorded for the backward."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, attack: torch.Tensor, release: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        xn, an, rn = _np(x), _np(attack), _np(release)
+        y = np.empty_like(xn)
+        mask = np.empty(xn.shape, dtype=np.bool_)
+        kbal.smooth(xn, an, rn, y, mask)
+        ctx.state = (xn, y, mask, an, rn)
+        return torch.from_numpy(y)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        xn, y, mask, an, rn = ctx.state
+        gx, ga, gr = np.empty_like(xn), np.empty_like(an), np.empty_like(rn)
+        kbal.smooth_adjoint(_np(grad_y), xn, y, mask, an, rn, gx, ga, gr)
+        return _grads(ctx, gx, ga, gr)
+
+
+class FeedbackComb(torch.autograd.Function):
+    """Damped feedback comb with a cubic fractional read; gradients w.r.t. x, delay, feedback."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx, x: torch.Tensor, delay: torch.Tensor, feedback: torch.Tensor, damping: float
+    ) -> torch.Tensor:
+        xn, dn, fn = _np(x), _np(delay), _np(feedback)
+        s, w = np.empty_like(xn), np.empty_like(xn)
+        kcomb.comb(xn, dn, fn, damping, s, w)
+        ctx.state = (s, w, dn, fn, damping)
+        return torch.from_numpy(s)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_s: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        s, w, dn, fn, damping = ctx.state
+        gx, gd, gf = np.empty_like(s), np.empty_like(dn), np.empty_like(fn)
+        kcomb.comb_adjoint(_np(grad_s), s, w, dn, fn, damping, gx, gd, gf)
+        return (*_grads(ctx, gx, gd, gf), None)

@@ -1,0 +1,324 @@
+"""Pre-trained, cached, frozen neural proxies of the chain's effects, and the two proxy layers.
+
+One proxy per effect, pre-trained on the task's audio (random patches at random levels) with
+uniform random parameters against the reference DSP, then cached as an artefact keyed by
+everything that determines it. Its fidelity (MR-STFT, LUFS error) against the DSP on held-out
+clips and its CPU real-time factor are measured once, at build time, and kept with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.artefacts import artefact_path, load_or_build
+from bench.base import Counters, RunContext
+from bench.metrics.audio import DEEPAFX_FFT_SIZES, mrstft_loss
+from bench.parallel import render
+from strategies._proxy_config import (
+    ANALYTIC_GAIN,
+    DEFAULT_MEMORY_SECONDS,
+    MEMORY_SECONDS,
+    PRETRAIN,
+    PROXY_VERSION,
+    ProxyConfig,
+)
+from strategies._proxy_nets import ConditionalTcn, HyperGru, matched_dilations
+
+PRETRAIN_SEED = 0
+"""Proxies are shared by every task and seed, so their own seed is fixed (and in the key)."""
+
+RENDER_BATCH = 8
+
+
+def fingerprint(audio: np.ndarray) -> str:
+    """sha256 of the audio's shape and float32 samples: the data part of a proxy's cache key."""
+    a = np.ascontiguousarray(audio, dtype=np.float32)
+    return hashlib.sha256(repr(a.shape).encode() + a.tobytes()).hexdigest()
+
+
+class EffectProxy(nn.Module):
+    """One effect's proxy network plus its exact output gain: ``(x, p_effect) -> y``.
+
+    The network is conditioned on every parameter but the analytic gain (if the effect has
+    one, see ``ANALYTIC_GAIN``); that gain multiplies the output, read from ``p`` without
+    modifying it.
+    """
+
+    def __init__(self, effect: Any, sample_rate: int, net: nn.Module) -> None:
+        super().__init__()
+        specs = effect.params(sample_rate)
+        names = [s.name for s in specs]
+        gain = ANALYTIC_GAIN.get(effect.name)
+        self.gain_index = names.index(gain) if gain in names else None
+        self.gain_param = specs[self.gain_index] if self.gain_index is not None else None
+        cond = [i for i in range(len(specs)) if i != self.gain_index]
+        self.register_buffer("cond_index", torch.tensor(cond), persistent=False)
+        self.n_params = len(specs)
+        self.net = net
+
+    def forward(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """Proxy output for x (B, N) and this effect's normalized parameters p (B, n_params)."""
+        y = self.net(x, p.index_select(1, self.cond_index))
+        if self.gain_param is None:
+            return y
+        gain_db = self.gain_param.to_physical(p[:, self.gain_index])
+        return y * (10 ** (gain_db / 20))[:, None]
+
+    def neutral_gain(self, p: np.ndarray) -> np.ndarray:
+        """A copy of ``p`` with the analytic gain at 0 dB (the level the network learns at)."""
+        p = p.copy()
+        if self.gain_param is not None:
+            p[:, self.gain_index] = self.gain_param.to_normalized(0.0)
+        return p
+
+
+def build_network(effect: Any, sample_rate: int, arch: str, cfg: ProxyConfig) -> EffectProxy:
+    """A freshly initialised proxy of ``arch`` sized by ``cfg`` (seeded by the caller)."""
+    gain = ANALYTIC_GAIN.get(effect.name)
+    n_cond = effect.n_params - any(s.name == gain for s in effect.params(sample_rate))
+    if arch == "tcn":
+        memory = round(MEMORY_SECONDS.get(effect.name, DEFAULT_MEMORY_SECONDS) * sample_rate)
+        dilations = matched_dilations(cfg.tcn.kernel, cfg.tcn.blocks, cfg.tcn.growth, memory)
+        net: nn.Module = ConditionalTcn(n_cond, cfg.tcn, dilations)
+    else:
+        net = HyperGru(n_cond, cfg.arch(arch), sample_rate)
+    return EffectProxy(effect, sample_rate, net)
+
+
+@dataclass
+class Pretraining:
+    """What a proxy is pre-trained and measured on (all of it is in the cache key)."""
+
+    effect: Any
+    sample_rate: int
+    arch: str
+    cfg: ProxyConfig
+    audio: np.ndarray
+
+    def key(self) -> dict[str, Any]:
+        """Cache-key parts: effect, sample rate, architecture, data, training config, version."""
+        return {"kind": "effect_proxy", "effect": self.effect.name,
+                "effect_version": self.effect.version, "sample_rate": self.sample_rate,
+                **self.cfg.key(self.arch), "data": fingerprint(self.audio),
+                "seed": PRETRAIN_SEED, "version": PROXY_VERSION, "torch": torch.__version__}
+
+    def split(self) -> tuple[np.ndarray, np.ndarray]:
+        """Training and held-out clips (a seeded permutation; at least one clip each)."""
+        n = len(self.audio)
+        if n < 2:
+            raise ValueError(f"proxy pre-training needs at least 2 training clips, got {n}")
+        order = np.random.default_rng(PRETRAIN_SEED).permutation(n)
+        held = min(n - 1, max(1, round(self.cfg.train.heldout_fraction * n)))
+        return self.audio[order[held:]], self.audio[order[:held]]
+
+
+def random_level(rng: np.random.Generator, x: np.ndarray,
+                 peak_db: tuple[float, float]) -> np.ndarray:
+    """Each row scaled to a uniformly random peak level (dBFS) in ``peak_db``."""
+    target = 10 ** (rng.uniform(*peak_db, size=(len(x), 1)) / 20)
+    peak = np.maximum(np.abs(x).max(axis=1, keepdims=True), 1e-4)
+    return (x * (target / peak)).astype(np.float32)
+
+
+def random_patches(rng: np.random.Generator, clips: np.ndarray, length: int, batch: int,
+                   peak_db: tuple[float, float]) -> np.ndarray:
+    """``batch`` random excerpts of ``length`` samples from random clips, at random levels."""
+    rows = rng.integers(0, len(clips), size=batch)
+    starts = rng.integers(0, clips.shape[1] - length + 1, size=batch)
+    x = np.stack([clips[r, s:s + length] for r, s in zip(rows, starts, strict=True)])
+    return random_level(rng, x, peak_db)
+
+
+def random_params(rng: np.random.Generator, proxy: EffectProxy, batch: int) -> np.ndarray:
+    """Uniform random normalized parameters, analytic gain at 0 dB."""
+    return proxy.neutral_gain(rng.uniform(size=(batch, proxy.n_params)))
+
+
+class PatchLoss:
+    """MR-STFT + weighted L1 against the DSP, each example scaled by 1 / its input peak so
+    quiet and loud patches weigh alike (levels span tens of dB)."""
+
+    def __init__(self, job: Pretraining, length: int) -> None:
+        tc = job.cfg.train
+        self.job, self.l1_weight = job, tc.l1_weight
+        self.mrstft = mrstft_loss(fft_sizes=[n for n in tc.fft_sizes if n <= length])
+
+    def __call__(self, proxy: EffectProxy, x: np.ndarray, p: np.ndarray) -> torch.Tensor:
+        """Loss of ``proxy`` on inputs ``x`` with parameters ``p`` (renders the target)."""
+        target = torch.from_numpy(render(self.job.effect, x, p, self.job.sample_rate))
+        scale = torch.from_numpy(1 / np.maximum(np.abs(x).max(axis=1, keepdims=True), 1e-4))
+        y = proxy(torch.from_numpy(x), torch.from_numpy(p).float()) * scale
+        target = target * scale
+        return (self.mrstft(y[:, None], target[:, None])
+                + self.l1_weight * (y - target).abs().mean())
+
+
+def pretrain(proxy: EffectProxy, job: Pretraining) -> dict[str, Any]:
+    """Train ``proxy`` in place against the DSP and measure it; returns the metadata.
+
+    ``val_loss_before``/``after`` are the loss on one fixed batch of held-out patches.
+    """
+    tc = job.cfg.train
+    train, held = job.split()
+    length = min(round(tc.patch_seconds * job.sample_rate), train.shape[1])
+    loss_fn = PatchLoss(job, length)
+    rng = np.random.default_rng(PRETRAIN_SEED)
+    val_x = random_patches(rng, held, length, tc.batch, tc.peak_db)
+    val_p = random_params(rng, proxy, tc.batch)
+    with torch.no_grad():
+        before = float(loss_fn(proxy, val_x, val_p))
+    opt = torch.optim.Adam(proxy.parameters(), lr=tc.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, tc.steps, eta_min=tc.lr / 10)
+    proxy.train()
+    start = time.perf_counter()
+    for _ in range(tc.steps):
+        x = random_patches(rng, train, length, tc.batch, tc.peak_db)
+        loss = loss_fn(proxy, x, random_params(rng, proxy, tc.batch))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(proxy.parameters(), tc.grad_clip)
+        opt.step()
+        sched.step()
+    seconds = time.perf_counter() - start
+    proxy.eval()
+    with torch.no_grad():
+        after = float(loss_fn(proxy, val_x, val_p))
+    return {"pretrain_s": seconds, "pretrain_steps": tc.steps,
+            "pretrain_dsp_evals": tc.steps * tc.batch, "val_loss_before": before,
+            "val_loss_after": after, **fidelity(proxy, job, held[: tc.eval_clips])}
+
+
+def lufs_error(estimate: np.ndarray, reference: np.ndarray, sample_rate: int) -> float:
+    """Mean absolute integrated-loudness difference (LU) over pairs where both are measurable."""
+    import pyloudnorm
+
+    meter = pyloudnorm.Meter(sample_rate)
+    diffs = [meter.integrated_loudness(e.astype(np.float64))
+             - meter.integrated_loudness(r.astype(np.float64))
+             for e, r in zip(estimate, reference, strict=True)]
+    finite = [abs(d) for d in diffs if np.isfinite(d)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def fidelity(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> dict[str, float]:
+    """Proxy vs reference DSP on whole held-out clips, seeded random parameters and levels.
+
+    MR-STFT uses DeepAFx-ST's resolutions that fit the clip (all of them from 0.7 s at 24 kHz);
+    RTF is proxy CPU seconds per second of audio (no gradient, batches of ``RENDER_BATCH``).
+    """
+    rng = np.random.default_rng(PRETRAIN_SEED + 1)
+    x = random_level(rng, clips, job.cfg.train.peak_db)
+    p = random_params(rng, proxy, len(x))
+    reference = render(job.effect, x, p, job.sample_rate)
+    start = time.perf_counter()
+    y = proxy_render(proxy, x, p)
+    rtf = (time.perf_counter() - start) / (x.size / job.sample_rate)
+    sizes = [n for n in DEEPAFX_FFT_SIZES if n // 2 < x.shape[1]]
+    loss = mrstft_loss(fft_sizes=sizes)
+    with torch.no_grad():
+        mrstft = np.mean([float(loss(torch.from_numpy(e)[None, None],
+                                     torch.from_numpy(r)[None, None]))
+                          for e, r in zip(y, reference, strict=True)])
+    return {"mrstft": float(mrstft), "lufs_error": lufs_error(y, reference, job.sample_rate),
+            "rtf": rtf, "heldout_clips": len(x)}
+
+
+def proxy_render(module: nn.Module, x: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Render numpy audio with a proxy module, without gradients, in small batches."""
+    with torch.no_grad():
+        return np.concatenate([
+            module(torch.from_numpy(np.ascontiguousarray(x[i:i + RENDER_BATCH], np.float32)),
+                   torch.from_numpy(np.asarray(p[i:i + RENDER_BATCH], np.float32))).numpy()
+            for i in range(0, len(x), RENDER_BATCH)]).astype(x.dtype)
+
+
+def pretrained_proxy(job: Pretraining, cache_dir: Path) -> tuple[EffectProxy, dict[str, Any]]:
+    """The cached proxy for ``job`` (pre-trained and saved on a miss), frozen, with metadata."""
+    with torch.random.fork_rng():
+        torch.manual_seed(PRETRAIN_SEED)
+        proxy = build_network(job.effect, job.sample_rate, job.arch, job.cfg)
+    parts = job.key()
+    meta = load_or_build(artefact_path(cache_dir, "proxy", parts), proxy,
+                         lambda: pretrain(proxy, job), parts)
+    proxy.requires_grad_(False)
+    proxy.eval()
+    return proxy, meta
+
+
+class ProxyChain(nn.Module):
+    """Frozen effect proxies applied in chain order, each on its slice of ``p``.
+
+    Stays in eval mode even when a training loop calls ``train()`` (no state may drift).
+    """
+
+    def __init__(self, proxies: list[EffectProxy], counters: Counters) -> None:
+        super().__init__()
+        self.proxies = nn.ModuleList(proxies)
+        self.counters = counters
+
+    def train(self, mode: bool = True) -> ProxyChain:
+        """Keep the frozen proxies in eval mode whatever ``mode`` is."""
+        super().train(mode)
+        self.proxies.eval()
+        return self
+
+    def forward(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """Proxy chain output; a backward gives one gradient estimate per example."""
+        if torch.is_grad_enabled() and p.requires_grad:
+            self.counters.grad_estimates += len(x)
+        y, start = x, 0
+        for proxy in self.proxies:
+            y = proxy(y, p[:, start:start + proxy.n_params])
+            start += proxy.n_params
+        return y
+
+
+def proxy_chain(chain: Any, sample_rate: int, ctx: RunContext, audio: np.ndarray,
+                arch: str) -> ProxyChain:
+    """Pre-trained (or cached) proxies for every effect of ``chain`` at ``ctx``'s budget.
+
+    Each proxy's fidelity, real-time factor and pre-training cost go to
+    ``ctx.extra["proxies"][effect name]``.
+    """
+    cfg = PRETRAIN[ctx.budget.name]
+    report = ctx.extra.setdefault("proxies", {})
+    built: dict[str, EffectProxy] = {}
+    for effect in chain.effects:
+        if effect.name not in built:
+            job = Pretraining(effect, sample_rate, arch, cfg, audio)
+            built[effect.name], meta = pretrained_proxy(job, ctx.cache_dir)
+            report[effect.name] = {**meta, "arch": arch, "parameters": sum(
+                p.numel() for p in built[effect.name].parameters())}
+    return ProxyChain([built[e.name] for e in chain.effects], ctx.counters)
+
+
+class HybridLayer(nn.Module):
+    """Straight-through hybrid: reference-DSP forward, proxy gradient.
+
+    y = dsp(x, p) + (proxy(x, p) − proxy(x, p).detach()): the value is exactly the DSP's
+    (the bracket is exactly zero) and d/dp is the proxy's. Without gradients only the DSP runs.
+    """
+
+    def __init__(self, proxies: ProxyChain, chain: Any, sample_rate: int) -> None:
+        super().__init__()
+        self.proxies, self.chain, self.sample_rate = proxies, chain, sample_rate
+
+    def forward(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """DSP value with the proxy's gradient attached."""
+        x_np = x.detach().cpu().numpy()
+        hard = render(self.chain, x_np, p.detach().cpu().numpy().astype(np.float64),
+                      self.sample_rate)
+        self.proxies.counters.dsp_evals += len(x_np)
+        hard_t = torch.from_numpy(hard).to(x.device, x.dtype)
+        if not (torch.is_grad_enabled() and (p.requires_grad or x.requires_grad)):
+            return hard_t
+        soft = self.proxies(x, p)
+        return hard_t + (soft - soft.detach())

@@ -1,0 +1,119 @@
+"""Proxy architectures and pre-training sizes per budget: the one table every cache key reads.
+
+Kept free of torch so the strategy modules that import it stay light for discovery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+PROXY_VERSION = "1"
+"""Bump when the networks, the data pipeline or the fidelity protocol change (cache key)."""
+
+ARCHS = ("tcn", "hypergru")
+
+MEMORY_SECONDS = {"compressor": 0.3, "delay": 1.0, "reverb": 4.2, "distortion": 0.02}
+"""How far back an effect's output depends on its input (cTCN receptive-field target).
+
+0.3 s for the compressor as DeepAFx-ST (292.5 ms); the longest delay time and reverb tail for
+the time-based effects; effects not listed (the EQ: its IIR ringing is short next to this)
+use :data:`DEFAULT_MEMORY_SECONDS`, the size DeepAFx-ST used for its EQ proxy too.
+"""
+DEFAULT_MEMORY_SECONDS = 0.3
+
+ANALYTIC_GAIN = {"compressor": "makeup", "distortion": "output_gain"}
+"""Output-gain parameters applied analytically (exactly) instead of being learned.
+
+The proxy is trained with the gain at 0 dB and is not conditioned on it; at use its output is
+multiplied by the gain read from the parameter (DeepAFx-ST's choice for the compressor), without
+touching the caller's parameter tensor.
+"""
+
+
+@dataclass(frozen=True)
+class TcnConfig:
+    """Conditional TCN (micro-TCN / steerable-NAFx block): conv → FiLM → PReLU, residual."""
+
+    channels: int
+    kernel: int
+    blocks: int
+    growth: int
+    cond_dim: int
+
+
+@dataclass(frozen=True)
+class GruConfig:
+    """HyperGRU: frame-rate GRU whose weights an MLP generates from the parameters, driving a
+    time-varying FiLM of a sample-rate conv path."""
+
+    hidden: int
+    channels: int
+    frame_seconds: float
+    sample_kernel: int
+    cond_dim: int
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Pre-training: steps of Adam (cosine decay to lr/10) on random patches of the task audio."""
+
+    steps: int
+    batch: int
+    patch_seconds: float
+    lr: float
+    grad_clip: float
+    l1_weight: float
+    fft_sizes: tuple[int, ...]    # MR-STFT resolutions of the loss (those <= patch length)
+    peak_db: tuple[float, float]  # input patches are scaled to a random peak in this range
+    heldout_fraction: float       # clips kept out of pre-training for the fidelity measurement
+    eval_clips: int               # at most this many held-out clips are measured
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """Everything sized by the budget: both architectures and the pre-training run."""
+
+    tcn: TcnConfig
+    gru: GruConfig
+    train: TrainConfig
+
+    def arch(self, name: str) -> TcnConfig | GruConfig:
+        """The configuration of architecture ``name`` (``tcn`` or ``hypergru``)."""
+        if name not in ARCHS:
+            raise ValueError(f"unknown proxy architecture {name!r}; choose one of {ARCHS}")
+        return self.tcn if name == "tcn" else self.gru
+
+    def key(self, arch: str) -> dict[str, Any]:
+        """The cache-key parts this configuration contributes for ``arch``."""
+        return {"arch": arch, "arch_config": asdict(self.arch(arch)), "train": asdict(self.train)}
+
+
+_TRAIN = {"lr": 3e-3, "grad_clip": 10.0, "l1_weight": 100.0, "fft_sizes": (64, 256, 1024, 4096),
+          "peak_db": (-40.0, 6.0), "heldout_fraction": 0.1}
+
+PRETRAIN: dict[str, ProxyConfig] = {
+    "smoke": ProxyConfig(
+        tcn=TcnConfig(channels=8, kernel=5, blocks=3, growth=8, cond_dim=16),
+        gru=GruConfig(hidden=8, channels=8, frame_seconds=0.004, sample_kernel=9, cond_dim=16),
+        train=TrainConfig(steps=15, batch=2, patch_seconds=0.25, eval_clips=4, **_TRAIN),
+    ),
+    "quick": ProxyConfig(
+        tcn=TcnConfig(channels=16, kernel=7, blocks=4, growth=8, cond_dim=32),
+        gru=GruConfig(hidden=32, channels=16, frame_seconds=0.004, sample_kernel=33, cond_dim=32),
+        train=TrainConfig(steps=200, batch=4, patch_seconds=0.5, eval_clips=16, **_TRAIN),
+    ),
+    # DeepAFx-ST's released proxies: 64 channels, kernel 13, 4 blocks, batch 16, 65536-sample
+    # patches, lr 3e-4, 140k steps (EQ) — days on a CPU; meant for a GPU machine.
+    "full": ProxyConfig(
+        tcn=TcnConfig(channels=64, kernel=13, blocks=4, growth=8, cond_dim=64),
+        gru=GruConfig(hidden=64, channels=32, frame_seconds=0.004, sample_kernel=65, cond_dim=64),
+        train=TrainConfig(steps=140_000, batch=16, patch_seconds=2.73, eval_clips=200,
+                          **{**_TRAIN, "lr": 3e-4}),
+    ),
+}
+
+
+def proxy_search_space(trial: Any) -> dict[str, Any]:
+    """The proxy architecture as a tuning knob (each one is pre-trained once, then cached)."""
+    return {"arch": trial.suggest_categorical("arch", list(ARCHS))}

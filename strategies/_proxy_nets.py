@@ -1,0 +1,168 @@
+"""Proxy networks ``(x (B, N), c (B, P)) -> y (B, N)``: conditional TCN and HyperGRU.
+
+Neither uses BatchNorm: conditioning is FiLM from the parameters (static in the TCN,
+time-varying from the recurrent state in the HyperGRU), so a frozen proxy has no running
+statistics that could drift (the DeepAFx-ST bug). Both start near the identity (zero-initialised
+FiLM, shrunken output layer) and add a learned correction, which keeps early training stable.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from strategies._proxy_config import GruConfig, TcnConfig
+
+
+def receptive_field(kernel: int, dilations: tuple[int, ...]) -> int:
+    """Samples a stack of dilated convolutions sees: 1 + (kernel − 1)·Σ dilations."""
+    return 1 + (kernel - 1) * sum(dilations)
+
+
+def matched_dilations(kernel: int, blocks: int, growth: int, samples: int) -> tuple[int, ...]:
+    """Dilations growth⁰ … growth^(blocks−2), then the last one sized so the receptive field
+    covers ``samples`` (at least growth times the previous, so the schedule stays monotone)."""
+    head = [growth**i for i in range(blocks - 1)]
+    need = math.ceil((samples - 1) / (kernel - 1)) - sum(head)
+    floor = head[-1] * growth if head else 1
+    return (*head, max(need, floor))
+
+
+def film(x: torch.Tensor, gamma_beta: torch.Tensor) -> torch.Tensor:
+    """FiLM ``x·(1 + γ) + β`` with γ, β the two halves of ``gamma_beta`` along channels."""
+    gamma, beta = gamma_beta.chunk(2, dim=1)
+    return x * (1 + gamma) + beta
+
+
+def _zero(layer: nn.Module) -> nn.Module:
+    """Zero a layer's weights and bias so it starts as a no-op correction."""
+    for p in layer.parameters():
+        nn.init.zeros_(p)
+    return layer
+
+
+def _small(layer: nn.Module, scale: float = 0.1) -> nn.Module:
+    """Shrink a layer's default initialisation: a near-identity start that still passes
+    gradient to the layers before it (a zeroed output layer would block them at first)."""
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.mul_(scale)
+    return layer
+
+
+def cond_mlp(n_cond: int, dim: int) -> nn.Module:
+    """Two-layer PReLU MLP embedding the normalized parameters."""
+    return nn.Sequential(nn.Linear(n_cond, dim), nn.PReLU(dim), nn.Linear(dim, dim),
+                         nn.PReLU(dim))
+
+
+class TcnBlock(nn.Module):
+    """Dilated conv (no padding) → FiLM(p) → PReLU, plus a cropped 1×1 residual."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, dilation: int, cond_dim: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(cin, cout, kernel, dilation=dilation)
+        self.film = _zero(nn.Linear(cond_dim, 2 * cout))
+        self.act = nn.PReLU(cout)
+        self.res = nn.Conv1d(cin, cout, 1, bias=False)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        """Shortens the sequence by (kernel − 1)·dilation samples (causal crop of the residual)."""
+        y = self.act(film(self.conv(x), self.film(emb)[..., None]))
+        return y + self.res(x[..., x.shape[-1] - y.shape[-1]:])
+
+
+class ConditionalTcn(nn.Module):
+    """Causal cTCN proxy: input left-padded by RF − 1, so the output has the input's length."""
+
+    def __init__(self, n_cond: int, cfg: TcnConfig, dilations: tuple[int, ...]) -> None:
+        super().__init__()
+        self.receptive_field = receptive_field(cfg.kernel, dilations)
+        self.cond = cond_mlp(n_cond, cfg.cond_dim)
+        self.blocks = nn.ModuleList(
+            TcnBlock(1 if i == 0 else cfg.channels, cfg.channels, cfg.kernel, d, cfg.cond_dim)
+            for i, d in enumerate(dilations))
+        self.out = _small(nn.Conv1d(cfg.channels, 1, 1))
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """y = x + TCN(x | c)."""
+        h = F.pad(x[:, None], (self.receptive_field - 1, 0))
+        emb = self.cond(c)
+        for block in self.blocks:
+            h = block(h, emb)
+        return x + self.out(h)[:, 0]
+
+
+class HyperGru(nn.Module):
+    """HyperGRU proxy: a GRU over short frames whose weights an MLP generates from p.
+
+    Frames (strided conv features + log energy) drive a GRU with per-example weights
+    W = W₀ + ΔW(p); its state sets, linearly interpolated to the sample rate, a time-varying
+    gain on the input and the FiLM of a causal sample-rate conv path (filtering):
+    y = x·(1 + s(t)) + out(PReLU(FiLM_t(conv(x)))). Memory is unbounded (recurrent).
+    """
+
+    def __init__(self, n_cond: int, cfg: GruConfig, sample_rate: int) -> None:
+        super().__init__()
+        self.hop = max(1, round(cfg.frame_seconds * sample_rate))
+        self.hidden, self.channels = cfg.hidden, cfg.channels
+        self.n_in = cfg.channels + 1
+        h3 = 3 * cfg.hidden
+        self.cond = cond_mlp(n_cond, cfg.cond_dim)
+        self.frames = nn.Conv1d(1, cfg.channels, 2 * self.hop, stride=self.hop)
+        bound = 1 / math.sqrt(cfg.hidden)
+        self.w_ih = nn.Parameter(torch.empty(h3, self.n_in).uniform_(-bound, bound))
+        self.w_hh = nn.Parameter(torch.empty(h3, cfg.hidden).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.zeros(h3))
+        self.hyper = nn.Linear(cfg.cond_dim, h3 * (self.n_in + cfg.hidden + 1))
+        nn.init.normal_(self.hyper.weight, std=0.1 * bound / math.sqrt(cfg.cond_dim))
+        nn.init.zeros_(self.hyper.bias)
+        self.modulation = _zero(nn.Linear(cfg.hidden, 2 * cfg.channels + 1))
+        self.sample_kernel = cfg.sample_kernel
+        self.conv = nn.Conv1d(1, cfg.channels, cfg.sample_kernel)
+        self.act = nn.PReLU(cfg.channels)
+        self.out = _small(nn.Conv1d(cfg.channels, 1, 1))
+
+    def recurrent_weights(self, c: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Per-example GRU weights from the parameters: W_ih (B, 3H, in), W_hh (B, 3H, H), b."""
+        delta = self.hyper(self.cond(c))
+        n_ih, n_hh = self.w_ih.numel(), self.w_hh.numel()
+        b = len(c)
+        return (self.w_ih + delta[:, :n_ih].view(b, *self.w_ih.shape),
+                self.w_hh + delta[:, n_ih:n_ih + n_hh].view(b, *self.w_hh.shape),
+                self.bias + delta[:, n_ih + n_hh:])
+
+    def _frame_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, channels + 1): strided conv over [previous, current] hop and log energy."""
+        n_frames = -(-x.shape[-1] // self.hop)
+        padded = F.pad(x, (0, n_frames * self.hop - x.shape[-1]))
+        conv = self.frames(F.pad(padded[:, None], (self.hop, 0)))[..., :n_frames]
+        energy = padded.view(len(x), n_frames, self.hop).square().mean(-1)
+        return torch.cat([conv.transpose(1, 2), torch.log10(energy + 1e-8)[..., None] / 4], -1)
+
+    def _recur(self, u: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """GRU states (B, H, T) for inputs u (B, T, in) with weights generated from c."""
+        w_ih, w_hh, b = self.recurrent_weights(c)
+        gates_in = torch.baddbmm(b[:, None], u, w_ih.transpose(1, 2))
+        h = u.new_zeros(len(u), self.hidden)
+        states = []
+        for t in range(u.shape[1]):
+            gh = torch.bmm(w_hh, h[..., None])[..., 0]
+            ir, iz, in_ = gates_in[:, t].chunk(3, -1)
+            hr, hz, hn = gh.chunk(3, -1)
+            r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+            h = (1 - z) * torch.tanh(in_ + r * hn) + z * h
+            states.append(h)
+        return torch.stack(states, -1)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """y = x·(1 + s(t)) + out(PReLU(FiLM_t(conv(x))))."""
+        states = self._recur(self._frame_features(x), c)
+        mod = F.interpolate(self.modulation(states.transpose(1, 2)).transpose(1, 2),
+                            scale_factor=self.hop, mode="linear")[..., : x.shape[-1]]
+        feats = self.conv(F.pad(x[:, None], (self.sample_kernel - 1, 0)))
+        feats = self.act(film(feats, mod[:, : 2 * self.channels]))
+        return x * (1 + mod[:, -1]) + self.out(feats)[:, 0]

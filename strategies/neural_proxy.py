@@ -1,0 +1,40 @@
+"""Frozen pre-trained neural proxies of the effects, forward and backward (DeepAFx-ST NP)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bench.base import RunContext
+from bench.gradient import GradientStrategy
+from strategies._proxy_config import proxy_search_space
+
+
+class NeuralProxy(GradientStrategy):
+    """Proxy forward and gradient in training; proxy (or, NP-HH, the DSP) at inference."""
+
+    name = "neural_proxy"
+    version = "1"
+    defaults = {**GradientStrategy.defaults, "arch": "tcn", "dsp_inference": False}
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """Learning rate and proxy architecture."""
+        return {**super().search_space(trial), **proxy_search_space(trial)}
+
+    def effect_layer(self, chain: Any, sample_rate: int, ctx: RunContext,
+                     audio: np.ndarray) -> Any:
+        """The chain of cached pre-trained proxies (pre-trained on ``audio`` on a cache miss)."""
+        from strategies._proxies import proxy_chain
+
+        return proxy_chain(chain, sample_rate, ctx, audio, str(self.params["arch"]))
+
+    def render(self, layer: Any, chain: Any, x: np.ndarray, p: np.ndarray, sample_rate: int,
+               ctx: RunContext) -> np.ndarray:
+        """The proxies render, unless ``dsp_inference`` (half hybrid): then the reference DSP."""
+        if self.params["dsp_inference"]:
+            return super().render(layer, chain, x, p, sample_rate, ctx)
+        from strategies._proxies import proxy_render
+
+        return proxy_render(layer, x, p)

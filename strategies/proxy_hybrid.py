@@ -1,0 +1,35 @@
+"""Reference-DSP forward with the proxies' gradient (straight-through; DeepAFx-ST NP-FH fixed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bench.base import RunContext
+from bench.gradient import GradientStrategy
+from strategies._proxy_config import proxy_search_space
+
+
+class ProxyHybrid(GradientStrategy):
+    """Training forward through the DSP, gradient through frozen proxies; DSP at inference.
+
+    DeepAFx-ST's NP-FH never trained this way (an enum comparison reset it to proxy-only).
+    """
+
+    name = "proxy_hybrid"
+    version = "1"
+    defaults = {**GradientStrategy.defaults, "arch": "tcn"}
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """Learning rate and proxy architecture."""
+        return {**super().search_space(trial), **proxy_search_space(trial)}
+
+    def effect_layer(self, chain: Any, sample_rate: int, ctx: RunContext,
+                     audio: np.ndarray) -> Any:
+        """A straight-through layer over the chain's cached pre-trained proxies."""
+        from strategies._proxies import HybridLayer, proxy_chain
+
+        proxies = proxy_chain(chain, sample_rate, ctx, audio, str(self.params["arch"]))
+        return HybridLayer(proxies, chain, sample_rate)

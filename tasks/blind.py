@@ -1,0 +1,237 @@
+"""Blind estimation of effect parameters: only the wet signal is seen (Peladeau & Peeters 2024).
+
+An analysis network maps the wet signal to the chain's parameters. It is trained either on an
+audio loss through the strategy — the dry signal is re-rendered with the estimates and compared
+with the wet one — or, as the ``supervised`` reference row, on a parameter loss. Gradient-free
+strategies search each example's parameters with the same re-rendering loss.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.base import Metric, MetricFailure, Outcome, RunContext, Strategy, Task, safe_metric
+from bench.gradient import GradientStrategy
+from bench.metrics import METRICS, param_mae
+from bench.parallel import render
+from bench.search import SearchProblem, SearchStrategy
+from bench.seeding import derive_seed
+from tasks import _data
+
+CHAIN = ("peq", "compressor", "distortion")
+TRAIN_FFTS = (256, 1024, 4096)
+L1_WEIGHT = 100.0
+
+
+@dataclass
+class Triples:
+    """Dry audio, wet audio and the true normalized parameters, aligned by row."""
+
+    dry: np.ndarray
+    wet: np.ndarray
+    params: np.ndarray
+
+
+class Blind(Task):
+    """Estimate the parameters of ``peq → compressor → distortion`` from the wet signal."""
+
+    family = "blind_estimation"
+    domain: ClassVar[str]
+    main_metric = "param_mae"
+    references = ("input", "oracle", "supervised")
+    metrics = (
+        Metric("param_mae", False, "", "normalized parameter MAE over the whole chain"),
+        *(Metric(f"param_mae_{e}", False, "", f"normalized parameter MAE of {e}")
+          for e in CHAIN),
+        METRICS["mrstft"].metric, METRICS["msd"].metric, METRICS["lufs"].metric,
+    )
+
+    @functools.cached_property
+    def chain(self) -> Any:
+        """The chain whose parameters are estimated."""
+        from bench.dsp import Chain
+
+        return Chain(list(CHAIN))
+
+    def triples(self, split: str, ctx: RunContext, n: int) -> Triples:
+        """``n`` (dry, wet, parameters) triples of ``split``."""
+        from datasets.examples import blind_examples
+
+        made = blind_examples(_data.sources(self.domain, split, ctx), ctx.budget.sample_rate,
+                              n=n, seconds=ctx.budget.clip_seconds,
+                              seed=derive_seed(ctx.seed, self.name, split), effects=CHAIN)
+        return Triples(np.stack([m.dry for m in made]), np.stack([m.wet for m in made]),
+                       np.stack([m.setting.normalized for m in made]))
+
+    def run(self, strategy: Strategy, ctx: RunContext) -> Outcome:
+        """Estimate parameters of the evaluation triples with ``strategy`` and score them."""
+        sr = ctx.budget.sample_rate
+        with ctx.timed("setup"):
+            test = self.triples(ctx.split, ctx, ctx.budget.eval_examples)
+        if isinstance(strategy, GradientStrategy):
+            model, layer = self.trained(strategy, ctx)
+            with ctx.timed("solve"):
+                p = estimate(model, test.wet)
+                y = strategy.render(layer, self.chain, test.dry, p, sr, ctx)
+        elif isinstance(strategy, SearchStrategy):
+            with ctx.timed("solve"):
+                problem = SearchProblem(self.chain, sr, test.dry, rerender_score(test.wet),
+                                        ctx.counters)
+                p = strategy.solve(problem, ctx)
+                y = render(self.chain, test.dry, p, sr)
+                ctx.counters.dsp_evals += len(y)
+        else:
+            raise TypeError(f"{strategy.name} is neither a gradient nor a search strategy")
+        with ctx.timed("eval"):
+            return self.score(p, y, test, ctx)
+
+    def reference(self, which: str, ctx: RunContext) -> Outcome:
+        """``input``: the dry signal as the re-render; ``oracle``: the true parameters;
+        ``supervised``: the analysis network trained on a parameter loss, rendered by DSP."""
+        test = self.triples(ctx.split, ctx, ctx.budget.eval_examples)
+        sr = ctx.budget.sample_rate
+        if which == "input":
+            return self.score(None, test.dry, test, ctx)
+        if which == "oracle":
+            return self.score(test.params, render(self.chain, test.dry, test.params, sr),
+                              test, ctx)
+        if which == "supervised":
+            model = self.train_supervised(ctx)
+            p = estimate(model, test.wet)
+            return self.score(p, render(self.chain, test.dry, p, sr), test, ctx)
+        raise NotImplementedError(which)
+
+    def score(self, p: np.ndarray | None, y: np.ndarray, test: Triples,
+              ctx: RunContext) -> Outcome:
+        """Parameter errors (when there are estimates) and re-render errors against the wet."""
+        metrics: dict[str, float | MetricFailure] = {}
+        if p is not None:
+            segments = [(e.name, e.n_params) for e in self.chain.effects]
+            per_effect = safe_dict(lambda: param_mae(p, test.params, segments))
+            metrics["param_mae"] = safe_metric(lambda: float(np.mean(np.abs(p - test.params))))
+            metrics.update({f"param_mae_{e}": per_effect.get(e, per_effect.get("*"))
+                            for e in CHAIN})
+        sr = ctx.budget.sample_rate
+        for m in ("mrstft", "msd", "lufs"):
+            metrics[m] = safe_metric(functools.partial(METRICS[m].fn, y, test.wet, sr))
+        return ctx.outcome(metrics)
+
+    # -- learners -----------------------------------------------------------------------------
+    def trained(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Any, Any]:
+        """Analysis network trained through the strategy on the re-rendering audio loss."""
+        import torch
+
+        from bench.metrics import mrstft_loss
+
+        sr = ctx.budget.sample_rate
+        with ctx.timed("setup"):
+            train = self.triples("train", ctx, ctx.budget.train_examples)
+            val = self.triples("val", ctx, min(ctx.budget.eval_examples, 8))
+            layer = strategy.effect_layer(self.chain, sr, ctx, train.dry)
+        loss_fn = mrstft_loss(TRAIN_FFTS)
+
+        def loss(model: Any, t: Triples, rows: Any) -> Any:
+            dry, wet = (torch.from_numpy(a[rows]).float() for a in (t.dry, t.wet))
+            y = layer(dry, model(wet))
+            return loss_fn(y[:, None], wet[:, None]) + L1_WEIGHT * (y - wet).abs().mean()
+
+        model = self._fit(strategy, ctx, train, val, loss, kind="blind_model")
+        return model, layer
+
+    def train_supervised(self, ctx: RunContext) -> Any:
+        """The supervised baseline: same network, mean squared parameter error, no effect."""
+        import torch
+
+        train = self.triples("train", ctx, ctx.budget.train_examples)
+        val = self.triples("val", ctx, min(ctx.budget.eval_examples, 8))
+
+        def loss(model: Any, t: Triples, rows: Any) -> Any:
+            wet, target = (torch.from_numpy(a[rows]).float() for a in (t.wet, t.params))
+            return (model(wet) - target).square().mean()
+
+        return self._fit(None, ctx, train, val, loss, kind="blind_supervised")
+
+    def _fit(self, strategy: GradientStrategy | None, ctx: RunContext, train: Triples,
+             val: Triples, loss: Any, kind: str) -> Any:
+        """Train an analysis network with the shared loop (the strategy's optimizer settings,
+        or the defaults for the supervised baseline); cached by everything that matters."""
+        import torch
+
+        from bench.artefacts import artefact_path, load_or_build
+        from bench.gradient import train as train_loop
+        from bench.results import canonical_json
+        from tasks._models import AnalysisModel
+
+        torch.manual_seed(ctx.seed)
+        model = AnalysisModel(ctx.budget.sample_rate, self.chain.n_params)
+        rng = np.random.default_rng(ctx.seed)
+        batch = min(ctx.budget.batch_size, len(train.dry))
+        settings = dict(strategy.params) if strategy else dict(GradientStrategy.defaults)
+        parts = {"task": self.name, "task_version": self.version,
+                 "strategy": strategy.name if strategy else "supervised",
+                 "strategy_version": strategy.version if strategy else "1",
+                 "params": canonical_json(settings), "budget": ctx.budget.as_dict(),
+                 "seed": ctx.seed, "chain": list(CHAIN)}
+
+        def build() -> dict[str, Any]:
+            return train_loop(
+                [model], lambda step: loss(model, train, rng.choice(len(train.dry), batch,
+                                                                     replace=False)),
+                ctx, lr=float(settings["lr"]), grad_clip=float(settings["grad_clip"]),
+                val_loss=lambda: float(loss(model, val, np.arange(len(val.dry)))),
+                label=parts["strategy"]).summary()
+
+        with ctx.timed("solve"):
+            ctx.extra[kind] = load_or_build(artefact_path(ctx.artefact_dir, kind, parts), model,
+                                            build, parts)
+        return model.eval()
+
+
+def estimate(model: Any, wet: np.ndarray, batch: int = 8) -> np.ndarray:
+    """Parameter estimates of the analysis network for every wet row."""
+    import torch
+
+    with torch.no_grad():
+        out = [model(torch.from_numpy(wet[i:i + batch]).float()).double().numpy()
+               for i in range(0, len(wet), batch)]
+    return np.clip(np.concatenate(out), 0.0, 1.0)
+
+
+def rerender_score(wet: np.ndarray) -> Any:
+    """Search loss: L1 between log-magnitude STFTs (1024-point) of re-render and wet."""
+    from bench.metrics.spectral import stft_magnitude
+
+    target = np.log(stft_magnitude(wet, 1024, 256) + 1e-5)
+
+    def score(y: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        return np.abs(np.log(stft_magnitude(y, 1024, 256) + 1e-5) - target[idx]).mean((1, 2))
+
+    return score
+
+
+def safe_dict(fn: Any) -> dict[str, float | MetricFailure]:
+    """A dict of metric values, or every key failed with the same error (key ``*``)."""
+    try:
+        return {k: float(v) for k, v in fn().items()}
+    except Exception as exc:  # noqa: BLE001 - recorded, not raised
+        return {"*": MetricFailure(f"{type(exc).__name__}: {exc}")}
+
+
+class BlindSpeech(Blind):
+    """Blind estimation of peq → compressor → distortion on speech."""
+
+    name = "blind_speech"
+    version = "1"
+    domain = "speech"
+
+
+class BlindMusic(Blind):
+    """Blind estimation of peq → compressor → distortion on music."""
+
+    name = "blind_music"
+    version = "1"
+    domain = "music"
