@@ -7,8 +7,8 @@ BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 CONSTRAINTS := $(VENV)/constraints.txt
 STAMP := $(VENV)/.installed
-# The main job; grows to the full matrix as strategies and tasks land.
-DEMO_RUN ?= --task toy --strategy toy_search --budget quick --seeds 3
+# The main job: the whole matrix at the quick budget (hours on a 2-core CPU; resumable).
+DEMO_RUN ?= --strategy all --task all --budget quick --seeds 3
 
 .PHONY: setup demo test lint
 

@@ -73,6 +73,7 @@ class RunContext:
     report: Callable[[int, float], bool] | None = None  # (step, val loss) -> should prune
     extra: dict[str, Any] = field(default_factory=dict)  # facts for the results (proxy fidelity…)
     artefacts: Path | None = None  # trained models and proxies; default <cache_dir>/artefacts
+    audio_dir: Path | None = None  # final runs save a few listening examples here
 
     @property
     def artefact_dir(self) -> Path:
@@ -92,6 +93,21 @@ class RunContext:
         """Report a validation value to the tuner; raises Pruned when it says stop."""
         if self.report is not None and self.report(step, value):
             raise Pruned(f"pruned at step {step} (value {value:.4g})")
+
+    def save_audio(self, signals: dict[str, Any], count: int = 3) -> None:
+        """Write the first ``count`` rows of each named signal as 16-bit FLAC for the listening
+        page (final runs only; a no-op when ``audio_dir`` is unset)."""
+        if self.audio_dir is None:
+            return
+        import numpy as np
+        import soundfile as sf
+
+        self.audio_dir.mkdir(parents=True, exist_ok=True)
+        for name, audio in signals.items():
+            for i, row in enumerate(np.asarray(audio)[:count]):
+                peak = max(1.0, float(np.max(np.abs(row))))  # never clip the file
+                sf.write(self.audio_dir / f"{i}_{name}.flac", row / peak,
+                         self.budget.sample_rate, subtype="PCM_16")
 
     def outcome(self, metrics: dict[str, float | MetricFailure], **extra: Any) -> Outcome:
         """Package metrics with this context's counters, timings and extra facts."""

@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="results directory (repeatable; default: results)")
     p.add_argument("--reports-dir", type=Path, default=Path("reports"),
                    help="where to write (default: reports)")
+    p.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), default=None,
+                   help="print metric ratios of results B against results A (asv-style: "
+                        "~ = not significant over seeds) instead of writing reports")
 
     p = sub.add_parser("verify", help="check effects (reference vs differentiable, gradcheck) "
                                       "and the strategy contract")
@@ -58,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("perf", help="kernel speed ratios on one thread (writes JSON)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write results here")
+    p.add_argument("--scaling", action="store_true",
+                   help="instead: time each gradient strategy's training step against clip "
+                        "length (writes <results>/perf/scaling-*.json)")
     p.add_argument("--results-dir", type=Path, default=Path("results"))
 
     p = sub.add_parser("doctor", help="check (and with --install, install) Debian packages")
@@ -168,6 +174,11 @@ def _literal(text: str) -> Any:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Rebuild the reports from the results directories."""
+    if args.compare:
+        from bench.report.compare import compare
+
+        print(compare(*args.compare))
+        return 0
     from bench.report import build_reports
 
     dirs = args.results_dir or [Path("results")]
@@ -197,6 +208,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_perf(args: argparse.Namespace) -> int:
     """Measure kernel speed ratios with one torch and one Numba thread."""
     os.environ["NUMBA_NUM_THREADS"] = "1"
+    if args.scaling:
+        from bench.report.scaling import measure_step_scaling
+
+        print(f"wrote {measure_step_scaling(args.results_dir)}")
+        return 0
     from bench.dsp.perf import run_perf
 
     run_perf(args.json, args.results_dir)

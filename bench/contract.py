@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.base import MetricFailure, Outcome, RunContext, Strategy, Task
-from bench.budgets import get_budget
+from bench.budgets import Budget, get_budget
 from bench.data import default_cache_dir
 from bench.gradient import GradientStrategy
 from bench.seeding import seed_everything
@@ -33,17 +33,23 @@ class Verdict:
         return not self.problems
 
 
-def run_once(strategy: Strategy, task: Task, artefacts: Path, seed: int = 0) -> Outcome:
-    """One smoke run on the validation split with fresh artefacts (corpora stay cached)."""
-    ctx = RunContext(budget=get_budget("smoke"), seed=seed, split="val",
+def run_once(strategy: Strategy, task: Task, artefacts: Path, seed: int = 0,
+             budget: Budget | None = None) -> Outcome:
+    """One run (smoke budget by default) on the validation split; corpora stay cached."""
+    ctx = RunContext(budget=budget or get_budget("smoke"), seed=seed, split="val",
                      results_dir=artefacts / "results", cache_dir=default_cache_dir(),
                      artefacts=artefacts, progress=False)
     seed_everything(seed)
     return task.run(strategy, ctx)
 
 
-def check(strategy_cls: type[Strategy], task_cls: type[Task], determinism: bool = True) -> Verdict:
-    """Run the contract for one cell; problems are collected, not raised."""
+def check(strategy_cls: type[Strategy], task_cls: type[Task], determinism: bool = True,
+          artefacts: Path | None = None) -> Verdict:
+    """Run the contract for one cell; problems are collected, not raised.
+
+    ``artefacts`` shares trained models between cells (fresh ones when None); the determinism
+    check always runs twice from fresh artefacts.
+    """
     strategy, task = strategy_cls(), task_cls()
     verdict = Verdict(strategy_cls.name, task_cls.name)
     reason = strategy.skip_reason(task) or task.skip_reason(strategy)
@@ -56,7 +62,8 @@ def check(strategy_cls: type[Strategy], task_cls: type[Task], determinism: bool 
     for attempt in range(2 if determinism else 1):
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                runs.append(run_once(strategy_cls(), task_cls(), Path(tmp)))
+                where = Path(tmp) if determinism or artefacts is None else artefacts
+                runs.append(run_once(strategy_cls(), task_cls(), where))
             except Exception as exc:  # noqa: BLE001 - reported as a contract problem
                 verdict.problems.append(f"run {attempt} raised {type(exc).__name__}: {exc}")
                 return verdict
@@ -72,7 +79,8 @@ def check(strategy_cls: type[Strategy], task_cls: type[Task], determinism: bool 
     main = first.metrics.get(task.main_metric)
     verdict.main = main if isinstance(main, float) else None
     c = first.counters
-    if isinstance(strategy, GradientStrategy) and task.family not in ("probe",):
+    reused = first.extra.get("training", {}).get("reused", False)
+    if isinstance(strategy, GradientStrategy) and not reused and task.family != "probe":
         if c.steps <= 0 or c.grad_estimates <= 0:
             verdict.problems.append(f"gradient strategy counted steps={c.steps}, "
                                     f"grad_estimates={c.grad_estimates}")

@@ -129,7 +129,7 @@ class ResultWriter:
         except OSError as exc:
             raise ResultsError(
                 f"cannot write results to {self.path.parent}: {exc.strerror or exc}; "
-                f"free space or choose another --results-dir"
+                f"make it writable, free space or choose another --results-dir"
             ) from exc
 
 

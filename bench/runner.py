@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +31,14 @@ from bench.results import (
 )
 from bench.seeding import derive_seed, seed_everything
 from bench.tuning import (
-    counted,
+    Claims,
+    first_line,
     heartbeat,
     open_storage,
     reclaim_stale,
+    slots,
+    storage_errors,
+    surplus,
     wait_a_moment,
     worker_tag,
 )
@@ -91,14 +97,20 @@ def run(opts: RunOptions) -> Summary:
     done = _done_keys(results_dir)
     storage = open_storage(opts.storage, results_dir)
     summary = Summary()
-    for task_cls in tasks:
-        task = task_cls()
-        for strategy_cls in strategies:
-            overrides = {k: v for k, v in opts.params.items() if k in strategy_cls.defaults}
-            for i in range(opts.seeds):
-                cell = Cell(task, strategy_cls, overrides, budget, opts.seed + i, opts,
-                            writer, done, storage, summary)
-                cell.run()
+    try:
+        claims = Claims(storage)
+        for task_cls in tasks:
+            task = task_cls()
+            for strategy_cls in strategies:
+                overrides = {k: v for k, v in opts.params.items() if k in strategy_cls.defaults}
+                for i in range(opts.seeds):
+                    cell = Cell(task, strategy_cls, overrides, budget, opts.seed + i, opts,
+                                writer, done, storage, claims, summary)
+                    cell.run()
+    except storage_errors() as exc:
+        raise BenchError(f"Optuna storage failed: {type(exc).__name__}: {first_line(exc)}; "
+                         f"finished runs are saved: fix the storage and run the same command "
+                         f"again to resume") from exc
     return summary
 
 
@@ -121,10 +133,11 @@ class Cell:
 
     def __init__(self, task: Task, strategy_cls: type[Strategy], overrides: dict[str, Any],
                  budget: Budget, base_seed: int, opts: RunOptions, writer: ResultWriter,
-                 done: set[str], storage: Any, summary: Summary) -> None:
+                 done: set[str], storage: Any, claims: Claims, summary: Summary) -> None:
         self.task, self.strategy_cls, self.overrides = task, strategy_cls, overrides
         self.budget, self.base_seed, self.opts = budget, base_seed, opts
         self.writer, self.done, self.storage, self.summary = writer, done, storage, summary
+        self.claims = claims
         suffix = f"/{run_key(**overrides)[:8]}" if overrides else ""
         self.study_name = (f"{task.name}@{task.version}/{strategy_cls.name}@"
                            f"{strategy_cls.version}/{budget.name}/seed{base_seed}{suffix}")
@@ -140,11 +153,12 @@ class Cell:
             self._skip(reason)
             return
         best = self._tuned_elsewhere() if self.task.tuned_by else self._tune()
-        finals = [self._final(rep, best) for rep in range(self.budget.final_seeds)]
-        for rep in range(self.budget.final_seeds):
-            for which in self.task.references:
-                self._reference(which, rep)
-        shown = [f"{v:.4g}" for v in finals if v is not None]
+        reps = range(self.budget.final_seeds)
+        finals = [(self._final_key(rep, best), partial(self._final, rep, best)) for rep in reps]
+        refs = [(self._reference_key(which, rep), partial(self._reference, which, rep))
+                for rep in reps for which in self.task.references]
+        values = self._once([*finals, *refs])
+        shown = [f"{values[key]:.4g}" for key, _ in finals if values[key] is not None]
         self.summary.lines.append(
             f"{self.study_name}: final {self.main.name}={', '.join(shown) or 'failed'} "
             f"({time.perf_counter() - start:.1f} s)"
@@ -154,28 +168,15 @@ class Cell:
     # -- tuning -------------------------------------------------------------------------------
     def _tune(self) -> dict[str, Any] | None:
         """Run trials until the requested number have finished; return the best params."""
-        import optuna
         from optuna.trial import TrialState
 
         tunable = self.strategy_cls.search_space.__func__ is not Strategy.search_space.__func__
         n = (self.opts.trials or self.budget.trials) if tunable else 1
-        direction = "maximize" if self.main.higher_is_better else "minimize"
-        study = optuna.create_study(
-            study_name=self.study_name, storage=self.storage, direction=direction,
-            load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(
-                seed=derive_seed(self.base_seed, self.study_name,
-                                 len(_existing(self.storage, self.study_name)))),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
-        )
-        if not study.trials:
-            defaults = {k: v for k, v in self.strategy_cls.defaults.items()
-                        if k not in self.overrides}
-            study.enqueue_trial(defaults, skip_if_exists=True)
+        study = self._study()
         bar = _bar(n, f"tune {self.task.name}/{self.strategy_cls.name}", self.opts.progress)
         while True:
             reclaim_stale(study)
-            trials = [t for t in study.get_trials(deepcopy=False) if counted(t)]
+            trials = slots(study.get_trials(deepcopy=False))
             finished = [t for t in trials if t.state.is_finished()]
             bar.n = min(len(finished), n)
             bar.refresh()
@@ -187,16 +188,33 @@ class Cell:
                 continue
             trial = study.ask()
             trial.set_user_attr("worker", worker_tag())
-            ahead = sum(1 for t in trials if t.number < trial.number)
-            if ahead >= n:
+            if surplus(study.get_trials(deepcopy=False), trial, n):
                 trial.set_user_attr("surplus", True)
                 study.tell(trial, state=TrialState.FAIL)
                 continue
-            with heartbeat(study, trial):
+            with heartbeat(study._storage, trial._trial_id):
                 self._trial(study, trial)
         bar.close()
         complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         return study.best_trial.user_attrs["resolved"] if complete else None
+
+    def _study(self) -> Any:
+        """Create the cell's study (queueing the defaults first) or join the existing one."""
+        import optuna
+
+        sampler = optuna.samplers.TPESampler(seed=derive_seed(
+            self.base_seed, self.study_name, len(_existing(self.storage, self.study_name))))
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+        try:
+            study = optuna.create_study(
+                study_name=self.study_name, storage=self.storage, sampler=sampler,
+                pruner=pruner, direction="maximize" if self.main.higher_is_better else "minimize")
+        except optuna.exceptions.DuplicatedStudyError:  # resumed, or created by another worker
+            return optuna.load_study(study_name=self.study_name, storage=self.storage,
+                                     sampler=sampler, pruner=pruner)
+        study.enqueue_trial({k: v for k, v in self.strategy_cls.defaults.items()
+                             if k not in self.overrides})
+        return study
 
     def _trial(self, study: Any, trial: Any) -> None:
         """Run one trial on the validation split, write its rows, then tell Optuna."""
@@ -207,7 +225,9 @@ class Cell:
                                                           trial=trial.number)
         trial.set_user_attr("run_key", key)
         trial.set_user_attr("resolved", params)
-        if key in self.done:  # rows written before a crash: reuse them, do not recompute
+        if "retry_of" in trial.user_attrs:  # its rows may have been written before the crash
+            self.done |= _done_keys(Path(self.opts.results_dir))
+        if key in self.done:  # rows already written: reuse them, do not recompute
             value = self._stored_value(key)
             study.tell(trial, value) if value is not None else study.tell(
                 trial, state=TrialState.FAIL)
@@ -220,17 +240,20 @@ class Cell:
 
         ctx.report = report
         status, value = self._execute(ctx, params, key, phase="tune", trial=trial.number)
+        # skip_if_finished: a worker thought dead (heartbeat starved) finds its trial reclaimed;
+        # the retry has the same run key and reuses these rows where it can read them
         if status == "ok":
-            study.tell(trial, value)
+            study.tell(trial, value, skip_if_finished=True)
         else:
-            study.tell(trial, state=TrialState.PRUNED if status == "pruned" else TrialState.FAIL)
+            study.tell(trial, state=TrialState.PRUNED if status == "pruned" else TrialState.FAIL,
+                       skip_if_finished=True)
 
     def _tuned_elsewhere(self) -> dict[str, Any] | None:
         """Best params of the task this one reuses (tuning it first if needed), so that its
         trained models are reused rather than retrained."""
         source = registry("task").get(self.task.tuned_by)()
         cell = Cell(source, self.strategy_cls, self.overrides, self.budget, self.base_seed,
-                    self.opts, self.writer, self.done, self.storage, self.summary)
+                    self.opts, self.writer, self.done, self.storage, self.claims, self.summary)
         return cell._tune()
 
     def _params(self, trial: Any) -> dict[str, Any]:
@@ -245,43 +268,78 @@ class Cell:
         return float(rows.value.iloc[0]) if len(rows) else None
 
     # -- final and reference rows ---------------------------------------------------------------
-    def _final(self, rep: int, params: dict[str, Any] | None) -> float | None:
+    def _once(self, work: list[tuple[str, Callable[[str], tuple[str, float | None]]]]
+              ) -> dict[str, float | None]:
+        """Run each (run key, job) once across every worker of the storage, through claims;
+        return the main metric value per key (None when failed or not reported).
+
+        A job takes its run key, writes its rows and returns (status, value). Keys already in
+        the results are skipped; keys another worker holds are retried until it finishes.
+        """
+        values: dict[str, float | None] = {}
+        pending = dict(work)
+        while pending:
+            for key, job in list(pending.items()):
+                if key in self.done:
+                    values[key] = self._stored_value(key)
+                    self.summary.skipped_done += 1
+                    del pending[key]
+                    continue
+                state, got = self.claims.acquire(key)
+                if state == Claims.BUSY:
+                    continue
+                if state == Claims.RUN:
+                    with heartbeat(self.storage, got):
+                        status, value = job(key)
+                    self.claims.release(got, status, value)
+                    got = value
+                else:
+                    self.summary.skipped_done += 1
+                values[key] = got
+                del pending[key]
+            if pending:
+                wait_a_moment()  # the rest is held by other workers
+        return values
+
+    def _final_key(self, rep: int, params: dict[str, Any] | None) -> str:
+        """Run key of a final repetition: the cell, the repetition and the tuned params."""
+        if params is None:
+            return run_key(study=self.study_name, final=rep, params=None)
+        return run_key(task=self.task.name, task_version=self.task.version,
+                       strategy=self.strategy_cls.name, version=self.strategy_cls.version,
+                       budget=self.budget.name, base_seed=self.base_seed, rep=rep,
+                       params=canonical_json(params))
+
+    def _final(self, rep: int, params: dict[str, Any] | None,
+               key: str) -> tuple[str, float | None]:
         """Re-run the best params on the test split with a fresh seed shared by all strategies."""
         seed = self._final_seed(rep)
         if params is None:
-            key = run_key(study=self.study_name, final=rep, params=None)
-            if key not in self.done:
-                self._write(self._rows(key, "final", None, {}, Outcome({}), seed, rep,
-                                       status="failed", error="no tuning trial succeeded"))
-            return None
-        key = run_key(task=self.task.name, task_version=self.task.version,
-                      strategy=self.strategy_cls.name, version=self.strategy_cls.version,
-                      budget=self.budget.name, base_seed=self.base_seed, rep=rep,
-                      params=canonical_json(params))
-        if key in self.done:
-            self.summary.skipped_done += 1
-            return self._stored_value(key)
-        ctx = self._context("test", seed)
-        status, value = self._execute(ctx, params, key, phase="final", rep=rep)
-        return value if status == "ok" else None
+            self._write(self._rows(key, "final", None, {}, Outcome({}), seed, rep,
+                                   status="failed", error="no tuning trial succeeded"))
+            return "failed", None
+        ctx = self._context("test", seed, audio_as=self.strategy_cls.name if rep == 0 else None)
+        return self._execute(ctx, params, key, phase="final", rep=rep)
 
-    def _reference(self, which: str, rep: int) -> None:
+    def _reference_key(self, which: str, rep: int) -> str:
+        """Run key of a reference row set: shared by every strategy of the task."""
+        return run_key(task=self.task.name, task_version=self.task.version, reference=which,
+                       budget=self.budget.name, base_seed=self.base_seed, rep=rep)
+
+    def _reference(self, which: str, rep: int, key: str) -> tuple[str, None]:
         """Write the task's input/oracle rows once per (task, budget, seed, repetition)."""
-        key = run_key(task=self.task.name, task_version=self.task.version, reference=which,
-                      budget=self.budget.name, base_seed=self.base_seed, rep=rep)
-        if key in self.done:
-            return
-        ctx = self._context("test", self._final_seed(rep))
+        ctx = self._context("test", self._final_seed(rep), audio_as=which if rep == 0 else None)
         try:
             seed_everything(ctx.seed)
             outcome = self.task.reference(which, ctx)
         except NotImplementedError:
-            return
+            return "ok", None  # the task has no such row: nothing to write, ever
         except Exception as exc:  # noqa: BLE001 - recorded, not raised
             self._write(self._rows(key, "final", None, {}, Outcome({}), ctx.seed, rep,
                                    status="failed", error=_error(exc), strategy=which))
-            return
+            return "failed", None
         self._write(self._rows(key, "final", None, {}, outcome, ctx.seed, rep, strategy=which))
+        return "ok", None
 
     def _final_seed(self, rep: int) -> int:
         """Shared by every strategy and task, so results pair up and trained models are reused
@@ -289,8 +347,13 @@ class Cell:
         return derive_seed(self.base_seed, "final", rep)
 
     # -- execution and rows ---------------------------------------------------------------------
-    def _context(self, split: str, seed: int) -> RunContext:
+    def _context(self, split: str, seed: int, audio_as: str | None = None) -> RunContext:
+        audio_dir = None
+        if audio_as is not None:
+            audio_dir = (Path(self.opts.results_dir) / "audio" / self.budget.name
+                         / self.task.name / f"seed{self.base_seed}" / audio_as)
         return RunContext(
+            audio_dir=audio_dir,
             budget=self.budget, seed=seed, split=split,
             results_dir=Path(self.opts.results_dir),
             cache_dir=Path(self.opts.cache_dir) if self.opts.cache_dir else default_cache_dir(),
@@ -380,10 +443,13 @@ class Cell:
                       version=self.strategy_cls.version, budget=self.budget.name,
                       base_seed=self.base_seed)
         line = f"{self.study_name}: skipped ({reason})"
-        if key not in self.done:
-            rows = self._rows(key, "final", None, {}, Outcome({}), self._final_seed(0), 0,
-                              status="skipped", error=reason)
-            self._write(rows)
+
+        def write(key: str) -> tuple[str, None]:
+            self._write(self._rows(key, "final", None, {}, Outcome({}), self._final_seed(0), 0,
+                                   status="skipped", error=reason))
+            return "skipped", None
+
+        self._once([(key, write)])
         self.summary.lines.append(line)
         print(line, flush=True)
 
@@ -400,8 +466,8 @@ def _existing(storage: Any, study_name: str) -> list[Any]:
 
 def _error(exc: BaseException) -> str:
     """One line: exception type and the first line of its message."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    text = first_line(exc)
+    return text if text == type(exc).__name__ else f"{type(exc).__name__}: {text}"
 
 
 def _bar(total: int, desc: str, enabled: bool) -> Any:

@@ -153,6 +153,9 @@ class BuiltCorpus(Dataset):
             if todo:
                 self.require(sorted({j.source for j in todo}))
                 manifest = self._build(jobs, todo, manifest, progress)
+            listed = {self.root / c["path"] for c in manifest["clips"]}
+            for stale in set((self.root / "clips").glob("*.wav")) - listed:
+                stale.unlink()  # clips of jobs the plan no longer has
         if progress:
             print(self.summary(manifest, time.perf_counter() - start, rebuilt=len(todo)))
 

@@ -70,15 +70,11 @@ class Rendering:
 def chain_params(effects: Sequence[str], sample_rate: int) -> list[tuple[str, object]]:
     """``("effect.param", Param)`` for every parameter of the chain, in vector order."""
     from bench.dsp import Chain
-    from bench.registry import registry
 
-    names = [f"{e}.{p.name}" for e in effects
-             for p in registry("effect").get(e).params(sample_rate)]
-    params = Chain(list(effects)).params(sample_rate)
-    if len(names) != len(params):
-        raise DataError(f"chain {list(effects)} has {len(params)} parameters but its effects "
-                        f"declare {len(names)}")
-    return list(zip(names, params, strict=True))
+    chain = Chain(list(effects))
+    return [(f"{name}.{p.name}", p) for name, effect in zip(chain.names, chain.effects,
+                                                             strict=True)
+            for p in effect.params(sample_rate)]
 
 
 def setting_from_physical(effects: Sequence[str], values: dict[str, float],
@@ -252,8 +248,11 @@ def blind_examples(sources: Sequence[np.ndarray], sample_rate: int, *, n: int, s
 
 def chain_examples(sources: Sequence[np.ndarray], sample_rate: int, *, n: int, seconds: float,
                    seed: int, candidates: Sequence[str] = CHAIN_EFFECTS,
-                   max_effects: int = 3) -> list[Rendering]:
-    """``n`` examples made by a random ordered chain of 1…``max_effects`` distinct effects."""
+                   max_effects: int = 3,
+                   ranges: dict[str, tuple[float, float]] | None = PLAUSIBLE,
+                   ) -> list[Rendering]:
+    """``n`` examples made by a random ordered chain of 1…``max_effects`` distinct effects
+    (settings within ``ranges``; ``None`` for the full parameter ranges)."""
     rng = np.random.default_rng(seed)
     length = round(seconds * sample_rate)
     drawn = []
@@ -261,7 +260,7 @@ def chain_examples(sources: Sequence[np.ndarray], sample_rate: int, *, n: int, s
         window, index = _window(sources, length, rng)
         size = int(rng.integers(1, min(max_effects, len(candidates)) + 1))
         effects = tuple(str(e) for e in rng.choice(list(candidates), size, replace=False))
-        drawn.append((window, index, random_setting(effects, sample_rate, rng)))
+        drawn.append((window, index, random_setting(effects, sample_rate, rng, ranges)))
     return _render(drawn, sample_rate)
 
 

@@ -35,14 +35,14 @@ def sentences(seed: int, count: int) -> list[str]:
     """``count`` sentences drawn deterministically from ``seed``."""
     rng = np.random.default_rng(seed)
 
-    def pick(words: tuple[str, ...]) -> str:
+    def _pick(words: tuple[str, ...]) -> str:
         return words[int(rng.integers(len(words)))]
 
     out = []
     for _ in range(count):
-        template = pick(_TEMPLATES)
-        text = template.format(a=pick(_ADJ), a2=pick(_ADJ), n=pick(_NOUN), n2=pick(_NOUN),
-                               v=pick(_VERB), p=pick(_PLACE), name=pick(_NAMES),
+        template = _pick(_TEMPLATES)
+        text = template.format(a=_pick(_ADJ), a2=_pick(_ADJ), n=_pick(_NOUN), n2=_pick(_NOUN),
+                               v=_pick(_VERB), p=_pick(_PLACE), name=_pick(_NAMES),
                                k=int(rng.integers(2, 40)))
         out.append(text[0].upper() + text[1:])
     return out

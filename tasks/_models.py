@@ -5,18 +5,43 @@ the blind-estimation analysis network. Small on purpose: the benchmark runs on a
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from bench.metrics.spectral import mel_filterbank
 
+N_MELS = 64
+NEUTRAL = {"compressor.threshold": 0.0, "compressor.ratio": 1.0, "distortion.drive": 0.0,
+           "distortion.output_gain": 0.0, "delay.mix": 0.0, "reverb.mix": 0.0}
+"""Physical values that make each effect (nearly) transparent; EQ gains default to 0 dB."""
+
+
+def neutral(effects: Sequence[str], sample_rate: int) -> Sequence[float]:
+    """The normalized setting of ``effects`` closest to bypass: where learners start."""
+    from datasets.examples import setting_from_physical
+
+    values = {k: v for k, v in NEUTRAL.items() if k.split(".")[0] in effects}
+    return setting_from_physical(effects, values, sample_rate).normalized
+
+
+def start_at(linear: nn.Linear, init: Sequence[float] | None) -> None:
+    """Make a sigmoid head start near ``init`` (e.g. the chain's defaults: a neutral setting)
+    instead of 0.5 everywhere, so training starts from sensible processing."""
+    if init is None:
+        return
+    p = torch.as_tensor(init, dtype=torch.float32).clamp(0.02, 0.98)
+    with torch.no_grad():
+        linear.weight.mul_(0.01)
+        linear.bias.copy_(torch.log(p / (1 - p)))
+
 
 class LogMel(nn.Module):
     """Log-mel spectrogram (n_mels × frames) of (batch, samples) audio."""
 
     def __init__(self, sample_rate: int, n_fft: int = 1024, hop: int = 256,
-                 n_mels: int = 64) -> None:
+                 n_mels: int = N_MELS) -> None:
         super().__init__()
         self.n_fft, self.hop = n_fft, hop
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
@@ -31,7 +56,9 @@ class LogMel(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Log-mel → 4 strided conv blocks → mean and std pooling → ``dim``-d embedding."""
+    """Log-mel → 4 strided conv blocks → mean and std pooling, concatenated with the clip's
+    mean log-mel spectrum (absolute level and spectral balance, which the conv blocks' group
+    normalization would otherwise remove) → ``dim``-d embedding."""
 
     def __init__(self, sample_rate: int, dim: int = 128, width: int = 32) -> None:
         super().__init__()
@@ -42,27 +69,27 @@ class Encoder(nn.Module):
             layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1),
                        nn.GroupNorm(4, c_out), nn.GELU()]
         self.convs = nn.Sequential(*layers)
-        self.proj = nn.Linear(2 * channels[-1], dim)
+        self.proj = nn.Linear(2 * channels[-1] + N_MELS, dim)
         self.dim = dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, samples) → (batch, dim)."""
         mel = self.frontend(x)
-        h = self.convs(mel[:, None])
-        h = h.flatten(2)
-        return self.proj(torch.cat([h.mean(-1), h.std(-1)], dim=1))
+        h = self.convs(mel[:, None]).flatten(2)
+        return self.proj(torch.cat([h.mean(-1), h.std(-1), mel.mean(-1) / 10], dim=1))
 
 
 class StyleModel(nn.Module):
     """DeepAFx-ST's learner: shared encoder for input and reference, MLP controller → p ∈ (0,1)."""
 
-    def __init__(self, sample_rate: int, n_params: int, dim: int = 128,
-                 hidden: int = 256) -> None:
+    def __init__(self, sample_rate: int, n_params: int, dim: int = 128, hidden: int = 256,
+                 init: Sequence[float] | None = None) -> None:
         super().__init__()
         self.encoder = Encoder(sample_rate, dim)
         self.controller = nn.Sequential(
             nn.Linear(2 * dim, hidden), nn.LeakyReLU(0.01), nn.Linear(hidden, hidden),
             nn.LeakyReLU(0.01), nn.Linear(hidden, n_params), nn.Sigmoid())
+        start_at(self.controller[-2], init)
 
     def forward(self, x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         """Normalized parameters that should make x sound like the reference's production."""
@@ -72,13 +99,34 @@ class StyleModel(nn.Module):
 class AnalysisModel(nn.Module):
     """Blind estimation: sees only the wet signal and predicts the chain's parameters."""
 
-    def __init__(self, sample_rate: int, n_params: int, dim: int = 128,
-                 hidden: int = 256) -> None:
+    def __init__(self, sample_rate: int, n_params: int, dim: int = 128, hidden: int = 256,
+                 init: Sequence[float] | None = None) -> None:
         super().__init__()
         self.encoder = Encoder(sample_rate, dim)
         self.head = nn.Sequential(nn.Linear(dim, hidden), nn.LeakyReLU(0.01),
                                   nn.Linear(hidden, n_params), nn.Sigmoid())
+        start_at(self.head[-2], init)
 
     def forward(self, wet: torch.Tensor) -> torch.Tensor:
         """Normalized parameter estimates (batch, n_params)."""
         return self.head(self.encoder(wet))
+
+
+class MultipleChoiceModel(nn.Module):
+    """One parameter head per candidate chain plus a selector over the heads (wet input only)."""
+
+    def __init__(self, sample_rate: int, head_sizes: list[int], dim: int = 128,
+                 hidden: int = 256, inits: Sequence[Sequence[float]] | None = None) -> None:
+        super().__init__()
+        self.encoder = Encoder(sample_rate, dim)
+        self.trunk = nn.Sequential(nn.Linear(dim, hidden), nn.LeakyReLU(0.01))
+        self.heads = nn.ModuleList(nn.Sequential(nn.Linear(hidden, n), nn.Sigmoid())
+                                   for n in head_sizes)
+        for head, init in zip(self.heads, inits or [None] * len(head_sizes), strict=True):
+            start_at(head[0], init)
+        self.selector = nn.Linear(hidden, len(head_sizes))
+
+    def forward(self, wet: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """(per-head normalized parameters, selector logits)."""
+        h = self.trunk(self.encoder(wet))
+        return [head(h) for head in self.heads], self.selector(h)

@@ -87,6 +87,7 @@ class Blind(Task):
         else:
             raise TypeError(f"{strategy.name} is neither a gradient nor a search strategy")
         with ctx.timed("eval"):
+            ctx.save_audio({"output": y})
             return self.score(p, y, test, ctx)
 
     def reference(self, which: str, ctx: RunContext) -> Outcome:
@@ -95,6 +96,7 @@ class Blind(Task):
         test = self.triples(ctx.split, ctx, ctx.budget.eval_examples)
         sr = ctx.budget.sample_rate
         if which == "input":
+            ctx.save_audio({"input": test.dry, "target": test.wet})
             return self.score(None, test.dry, test, ctx)
         if which == "oracle":
             return self.score(test.params, render(self.chain, test.dry, test.params, sr),
@@ -139,7 +141,7 @@ class Blind(Task):
             y = layer(dry, model(wet))
             return loss_fn(y[:, None], wet[:, None]) + L1_WEIGHT * (y - wet).abs().mean()
 
-        model = self._fit(strategy, ctx, train, val, loss, kind="blind_model")
+        model = self._fit(strategy, ctx, train, val, loss, kind="training")
         return model, layer
 
     def train_supervised(self, ctx: RunContext) -> Any:
@@ -153,7 +155,7 @@ class Blind(Task):
             wet, target = (torch.from_numpy(a[rows]).float() for a in (t.wet, t.params))
             return (model(wet) - target).square().mean()
 
-        return self._fit(None, ctx, train, val, loss, kind="blind_supervised")
+        return self._fit(None, ctx, train, val, loss, kind="supervised_training")
 
     def _fit(self, strategy: GradientStrategy | None, ctx: RunContext, train: Triples,
              val: Triples, loss: Any, kind: str) -> Any:
@@ -164,10 +166,11 @@ class Blind(Task):
         from bench.artefacts import artefact_path, load_or_build
         from bench.gradient import train as train_loop
         from bench.results import canonical_json
-        from tasks._models import AnalysisModel
+        from tasks._models import AnalysisModel, neutral
 
         torch.manual_seed(ctx.seed)
-        model = AnalysisModel(ctx.budget.sample_rate, self.chain.n_params)
+        model = AnalysisModel(ctx.budget.sample_rate, self.chain.n_params,
+                              init=neutral(CHAIN, ctx.budget.sample_rate))
         rng = np.random.default_rng(ctx.seed)
         batch = min(ctx.budget.batch_size, len(train.dry))
         settings = dict(strategy.params) if strategy else dict(GradientStrategy.defaults)
@@ -186,8 +189,8 @@ class Blind(Task):
                 label=parts["strategy"]).summary()
 
         with ctx.timed("solve"):
-            ctx.extra[kind] = load_or_build(artefact_path(ctx.artefact_dir, kind, parts), model,
-                                            build, parts)
+            ctx.extra[kind] = load_or_build(
+                artefact_path(ctx.artefact_dir, f"blind_{kind}", parts), model, build, parts)
         return model.eval()
 
 

@@ -45,8 +45,9 @@ class Probe(Task):
         """Style-rendered clips of ``split`` and their labels (0…4, DeepAFx-ST order)."""
         from datasets.examples import style_examples
 
-        per_style = max(2, (ctx.budget.train_examples if split == "train"
-                            else ctx.budget.eval_examples) // len(STYLE_NAMES))
+        per_style = max(6 if split == "train" else 4,
+                        (ctx.budget.train_examples if split == "train"
+                         else ctx.budget.eval_examples) // len(STYLE_NAMES))
         styled = style_examples(_data.sources(self.domain, split, ctx), ctx.budget.sample_rate,
                                 per_style=per_style, seconds=ctx.budget.clip_seconds,
                                 seed=derive_seed(ctx.seed, self.name, split))

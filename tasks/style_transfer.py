@@ -78,16 +78,21 @@ class StyleTransfer(Task):
         else:
             raise TypeError(f"{strategy.name} is neither a gradient nor a search strategy")
         with ctx.timed("eval"):
+            ctx.save_audio({"output": y})
             return self.score(y, test, ctx)
 
     def reference(self, which: str, ctx: RunContext) -> Outcome:
-        """``input``: the unprocessed input; ``oracle``: the true target setting (synthetic)."""
+        """``input``: the unprocessed input; ``oracle``: the true target setting applied to the
+        clean source (synthetic tasks only: realistic styles have no ground truth)."""
         test = self.examples(ctx.split, ctx, ctx.budget.eval_examples)
         if which == "input":
+            known = {"target": test.target} if test.target is not None else {}
+            ctx.save_audio({"input": test.x, "reference": test.reference, **known})
             return self.score(test.x, test, ctx)
-        if which == "oracle" and test.params is not None:
-            y = render(self.chain, test.x, test.params, ctx.budget.sample_rate)
-            return self.score(y, test, ctx)
+        if which == "oracle" and test.target is not None:
+            # the true target setting through the reference DSP on the clean source: that is
+            # how the target was made, so this row marks each metric's attainable optimum
+            return self.score(test.target, test, ctx)
         raise NotImplementedError(which)
 
     def score(self, y: np.ndarray, test: Examples, ctx: RunContext) -> Outcome:
@@ -173,11 +178,11 @@ def train_style_model(task: SyntheticStyleTransfer, strategy: GradientStrategy,
     from bench.artefacts import artefact_path, load_or_build
     from bench.metrics import mrstft_loss
     from bench.results import canonical_json
-    from tasks._models import StyleModel
+    from tasks._models import StyleModel, neutral
 
     sr, budget = ctx.budget.sample_rate, ctx.budget
     torch.manual_seed(ctx.seed)
-    model = StyleModel(sr, task.chain.n_params)
+    model = StyleModel(sr, task.chain.n_params, init=neutral(CHAIN, sr))
     with ctx.timed("setup"):
         train = task.examples("train", ctx, budget.train_examples)
         val = task.examples("val", ctx, min(budget.eval_examples, 8))

@@ -1,7 +1,7 @@
 """torch.autograd Functions whose forward and backward are the Numba kernels (exact adjoints).
 
-Imported lazily by :mod:`bench.dsp.ops` on the first tensor call, so effect discovery never pays
-for torch. Inputs are float64 CPU tensors; the backward is not itself differentiable.
+Imported lazily by :mod:`bench.dsp.ops` when a gradient is needed, so effect discovery never
+pays for torch. Inputs are float64 CPU tensors; the backward is not itself differentiable.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ def _np(t: torch.Tensor) -> np.ndarray:
 def _grads(ctx: object, *arrays: np.ndarray) -> tuple[torch.Tensor | None, ...]:
     """Wrap kernel gradients as tensors, None where the input needs no gradient."""
     needs = ctx.needs_input_grad  # type: ignore[attr-defined]
-    return tuple(torch.from_numpy(a) if need else None for a, need in zip(arrays, needs))
+    pairs = zip(arrays, needs, strict=False)  # FeedbackComb's damping input has no array
+    return tuple(torch.from_numpy(a) if need else None for a, need in pairs)
 
 
 class SosFilter(torch.autograd.Function):
@@ -32,11 +33,9 @@ class SosFilter(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, sos: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         xn, sn = _np(x), _np(sos)
         y = np.empty_like(xn)
-        if any(ctx.needs_input_grad):
-            trace = np.zeros((xn.shape[0], sn.shape[1] + 1, kbq.PAD + xn.shape[1]))
-            trace[:, 0, kbq.PAD :] = xn
-        else:
-            trace = np.zeros((xn.shape[0], 0, 0))
+        trace = np.empty((xn.shape[0], sn.shape[1] + 1, kbq.PAD + xn.shape[1]))
+        trace[:, :, : kbq.PAD] = 0.0
+        trace[:, 0, kbq.PAD :] = xn
         kbq.cascade(xn, sn, y, trace)
         ctx.state = (sn, trace)
         return torch.from_numpy(y)
@@ -55,7 +54,9 @@ class Ballistics(torch.autograd.Function):
     """Attack/release one-pole smoothing with the branch mask recorded for the backward."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, attack: torch.Tensor, release: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        ctx, x: torch.Tensor, attack: torch.Tensor, release: torch.Tensor
+    ) -> torch.Tensor:
         xn, an, rn = _np(x), _np(attack), _np(release)
         y = np.empty_like(xn)
         mask = np.empty(xn.shape, dtype=np.bool_)

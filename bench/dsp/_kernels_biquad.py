@@ -59,41 +59,62 @@ def cascade(x, sos, y, trace):
                     trace[b, n_sec, PAD + t] = v
 
 
+@njit(inline="always")
+def _adjoint(c, g, l1, l2):
+    return (g - c[4] * l2) - c[3] * l1
+
+
 @njit(nogil=True, cache=True)
 def cascade_adjoint(grad_y, sos, trace, grad_x, grad_sos):
     """Vector-Jacobian product of :func:`cascade` for output gradient ``grad_y``.
 
     With lam the all-pole adjoint lam[t] = g[t] - a1 lam[t+1] - a2 lam[t+2] (filtered backwards
     in time) of section k: grad x_k[t] = sum_j b_j lam[t+j], grad b_j = sum_t lam[t] x_k[t-j],
-    grad a_j = -sum_t lam[t] y_k[t-j]. Sections are visited last to first.
+    grad a_j = -sum_t lam[t] y_k[t-j]. Sections are visited last to first, two per pass (like
+    the forward); with an odd count the first section is paired with an identity section.
     """
     n_batch, n = grad_y.shape
     n_sec = sos.shape[1]
+    ident = np.array([1.0, 0.0, 0.0, 0.0, 0.0])
     gin = np.empty(n)
     for b in range(n_batch):
         for t in range(n):
             gin[t] = grad_y[b, t]
-        for k in range(n_sec - 1, -1, -1):
-            c = sos[b, k]
-            xin = trace[b, k]
-            yout = trace[b, k + 1]
-            l1 = l2 = 0.0
-            g0 = g1 = g2 = g3 = g4 = 0.0
+        for hi in range(n_sec - 1, -1, -2):
+            lo = hi - 1
+            p = sos[b, hi]
+            q = sos[b, lo] if lo >= 0 else ident
+            x_hi, y_hi = trace[b, hi], trace[b, hi + 1]
+            x_lo = trace[b, max(lo, 0)]
+            p1 = p2 = q1 = q2 = 0.0
+            g0 = g1 = g2 = g3 = g4 = h0 = h1 = h2 = h3 = h4 = 0.0
             for t in range(n - 1, -1, -1):
-                lam = (gin[t] - c[4] * l2) - c[3] * l1
                 i = PAD + t
-                g0 += lam * xin[i]
-                g1 += lam * xin[i - 1]
-                g2 += lam * xin[i - 2]
-                g3 -= lam * yout[i - 1]
-                g4 -= lam * yout[i - 2]
-                gin[t] = c[0] * lam + c[1] * l1 + c[2] * l2
-                l2 = l1
-                l1 = lam
-            grad_sos[b, k, 0] = g0
-            grad_sos[b, k, 1] = g1
-            grad_sos[b, k, 2] = g2
-            grad_sos[b, k, 3] = g3
-            grad_sos[b, k, 4] = g4
+                lam = _adjoint(p, gin[t], p1, p2)
+                g0 += lam * x_hi[i]
+                g1 += lam * x_hi[i - 1]
+                g2 += lam * x_hi[i - 2]
+                g3 -= lam * y_hi[i - 1]
+                g4 -= lam * y_hi[i - 2]
+                mid = p[0] * lam + p[1] * p1 + p[2] * p2
+                mu = _adjoint(q, mid, q1, q2)
+                h0 += mu * x_lo[i]
+                h1 += mu * x_lo[i - 1]
+                h2 += mu * x_lo[i - 2]
+                h3 -= mu * x_hi[i - 1]
+                h4 -= mu * x_hi[i - 2]
+                gin[t] = q[0] * mu + q[1] * q1 + q[2] * q2
+                p2, p1, q2, q1 = p1, lam, q1, mu
+            grad_sos[b, hi, 0] = g0
+            grad_sos[b, hi, 1] = g1
+            grad_sos[b, hi, 2] = g2
+            grad_sos[b, hi, 3] = g3
+            grad_sos[b, hi, 4] = g4
+            if lo >= 0:
+                grad_sos[b, lo, 0] = h0
+                grad_sos[b, lo, 1] = h1
+                grad_sos[b, lo, 2] = h2
+                grad_sos[b, lo, 3] = h3
+                grad_sos[b, lo, 4] = h4
         for t in range(n):
             grad_x[b, t] = gin[t]

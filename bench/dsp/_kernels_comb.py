@@ -43,6 +43,8 @@ def comb(x, delay, feedback, damping, s, w):
     n_batch, n = x.shape
     for b in range(n_batch):
         m = int(np.floor(delay[b]))
+        if m < 2:
+            raise ValueError("comb delay must be at least 2 samples")
         c0, c1, c2, c3 = _taps(delay[b] - m)
         g = feedback[b]
         line = w[b]

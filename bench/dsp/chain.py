@@ -1,80 +1,117 @@
-"""Ordered effect chains: their parameter vector is the concatenation of their effects'."""
+"""An ordered chain of effects whose parameter vector is the concatenation of theirs.
+
+The DeepAFx-ST chain is ``Chain(["peq", "compressor"])`` (18 + 6 = 24 parameters). Parameter
+names are prefixed with the effect name (``peq.band1_gain``); a repeated effect gets its
+position as a suffix (``peq#2.band1_gain``).
+"""
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from bench.dsp.spec import Effect, NotDifferentiable, Param
 
+SEPARATOR = ">"
+
+
+def _effects_registry() -> Any:
+    """The effect registry with every module of bench.dsp imported (and nothing else)."""
+    import importlib
+    import pkgutil
+
+    import bench.dsp
+    from bench.registry import REGISTRIES
+
+    for info in pkgutil.iter_modules(bench.dsp.__path__, prefix="bench.dsp."):
+        if not info.name.rsplit(".", 1)[-1].startswith("_"):
+            importlib.import_module(info.name)
+    return REGISTRIES["effect"]
+
 
 def get_effect(name: str) -> Effect:
-    """An instance of the registered effect ``name`` (one-line error naming close names)."""
-    from bench.registry import registry
+    """A new instance of the effect registered as ``name`` (unknown names list close ones)."""
+    return _effects_registry().get(name)()
 
-    return registry("effect").get(name)()
+
+def effect_names() -> list[str]:
+    """Names of every registered effect, sorted."""
+    return _effects_registry().names()
 
 
 class Chain:
-    """Effects applied in order; every strategy controls the same normalized vector."""
+    """Effects applied in order; parameters concatenated in the same order."""
 
     def __init__(self, names: Sequence[str]) -> None:
         if not names:
-            raise ValueError("a chain needs at least one effect, e.g. Chain(['peq'])")
-        self.effects: list[Effect] = [get_effect(n) for n in names]
+            raise ValueError("a chain needs at least one effect, e.g. Chain(['peq', 'compressor'])")
         self.names: tuple[str, ...] = tuple(names)
-        self.n_params = sum(e.n_params for e in self.effects)
+        self.effects: list[Effect] = [get_effect(n) for n in self.names]
+        counts = Counter(self.names)
+        seen: Counter[str] = Counter()
+        self.prefixes: list[str] = []
+        for n in self.names:
+            seen[n] += 1
+            self.prefixes.append(n if counts[n] == 1 else f"{n}#{seen[n]}")
 
     @classmethod
     def parse(cls, spec: str) -> Chain:
-        """``"peq>compressor"`` → Chain(["peq", "compressor"])."""
-        return cls([s.strip() for s in spec.split(">") if s.strip()])
+        """Build from ``"peq>compressor"``."""
+        return cls([n.strip() for n in spec.split(SEPARATOR) if n.strip()])
 
     def __repr__(self) -> str:
-        return f"Chain({'>'.join(self.names)})"
+        return f"Chain({SEPARATOR.join(self.names)!r})"
 
-    def params(self, sample_rate: int) -> tuple[Param, ...]:
-        """The concatenated specs (names as declared by each effect, in chain order)."""
-        return tuple(p for e in self.effects for p in e.params(sample_rate))
-
-    def defaults(self, sample_rate: int) -> np.ndarray:
-        """The concatenated normalized defaults."""
-        return np.concatenate([e.defaults(sample_rate) for e in self.effects])
-
-    def split(self, p: Any) -> list[Any]:
-        """Per-effect slices of (batch, n_params) parameters (arrays or tensors)."""
-        if p.shape[-1] != self.n_params:
-            raise ValueError(f"{self!r} takes {self.n_params} parameters, got {p.shape[-1]}")
-        out, start = [], 0
-        for e in self.effects:
-            out.append(p[..., start:start + e.n_params])
-            start += e.n_params
-        return out
-
-    def process(self, x: np.ndarray, p: np.ndarray, sample_rate: int) -> np.ndarray:
-        """Reference rendering through every effect in order."""
-        for effect, q in zip(self.effects, self.split(np.asarray(p)), strict=True):
-            x = effect.process(x, q, sample_rate)
-        return x
-
-    def torch_process(self, x: Any, p: Any, sample_rate: int) -> Any:
-        """Exact differentiable rendering; raises NotDifferentiable for black-box effects."""
-        reason = self.why_not_differentiable()
-        if reason:
-            raise NotDifferentiable(reason)
-        for effect, q in zip(self.effects, self.split(p), strict=True):
-            x = effect.torch_process(x, q, sample_rate)
-        return x
+    @property
+    def n_params(self) -> int:
+        """Total number of normalized parameters."""
+        return sum(e.n_params for e in self.effects)
 
     @property
     def differentiable(self) -> bool:
-        """True when every effect has an exact differentiable implementation."""
-        return all(e.differentiable for e in self.effects)
+        """True if every effect has an exact torch implementation."""
+        return self.why_not_differentiable() is None
 
     def why_not_differentiable(self) -> str | None:
-        """None, or which effects lack a differentiable implementation."""
-        missing = [e.name for e in self.effects if not e.differentiable]
-        return (f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no "
-                f"differentiable implementation") if missing else None
+        """None if differentiable, else which effects are not and why."""
+        reasons = [str(e.why_not_differentiable()) for e in self.effects if not e.differentiable]
+        return "; ".join(reasons) or None
+
+    def params(self, sample_rate: int) -> tuple[Param, ...]:
+        """Concatenated specs with names prefixed ``effect.param``."""
+        return tuple(
+            replace(p, name=f"{prefix}.{p.name}")
+            for prefix, effect in zip(self.prefixes, self.effects, strict=True)
+            for p in effect.params(sample_rate)
+        )
+
+    def defaults(self, sample_rate: int) -> np.ndarray:
+        """Concatenated normalized defaults, shape (n_params,)."""
+        return np.concatenate([e.defaults(sample_rate) for e in self.effects])
+
+    def split(self, p: Any) -> list[Any]:
+        """Slice p (..., n_params) into one block per effect (views, differentiable)."""
+        if p.shape[-1] != self.n_params:
+            raise ValueError(f"{self!r} takes {self.n_params} parameters, got {p.shape[-1]}")
+        bounds = np.cumsum([0] + [e.n_params for e in self.effects])
+        return [p[..., a:b] for a, b in itertools.pairwise(bounds)]
+
+    def process(self, x: np.ndarray, p: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Reference rendering through every effect in order."""
+        for effect, block in zip(self.effects, self.split(np.asarray(p)), strict=True):
+            x = effect.process(x, block, sample_rate)
+        return x
+
+    def torch_process(self, x: Any, p: Any, sample_rate: int) -> Any:
+        """Differentiable rendering; raises NotDifferentiable naming the black-box effects."""
+        reason = self.why_not_differentiable()
+        if reason is not None:
+            raise NotDifferentiable(f"{self!r} is not differentiable: {reason}")
+        for effect, block in zip(self.effects, self.split(p), strict=True):
+            x = effect.torch_process(x, block, sample_rate)
+        return x

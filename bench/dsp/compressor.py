@@ -22,14 +22,16 @@ EPS = 1e-8
 LN9 = math.log(9.0)
 
 
-def static_curve(xp: ModuleType, level: Any, threshold: Any, ratio: Any, knee: Any) -> Any:
-    """Output level (dB) for input level (dB): identity below, slope 1/ratio above, quadratic knee."""
+def reduction_db(xp: ModuleType, level: Any, threshold: Any, ratio: Any, knee: Any) -> Any:
+    """Static gain reduction (dB, >= 0) = level - curve(level) of the soft-knee curve.
+
+    curve(L) = L below the knee, T + (L - T)/R above it, and inside (|L - T| < W/2) the
+    quadratic L + (1/R - 1)(L - T + W/2)^2 / (2W); with W = 0 the knee vanishes.
+    """
     over = level - threshold
-    safe_knee = xp.where(knee > 0, knee, 1.0)
     in_knee = 2 * xp.abs(over) < knee
-    knee_out = level + (1 / ratio - 1) * (over + knee / 2) ** 2 / (2 * safe_knee)
-    above = threshold + over / ratio
-    return xp.where(in_knee, knee_out, xp.where(over > 0, above, level))
+    knee_part = (over + knee / 2) ** 2 / (2 * xp.where(knee > 0, knee, 1.0))
+    return (1 - 1 / ratio) * xp.where(in_knee, knee_part, xp.clip(over, min=0.0))
 
 
 def coefficient(xp: ModuleType, seconds: Any, sample_rate: int) -> Any:
@@ -38,7 +40,7 @@ def coefficient(xp: ModuleType, seconds: Any, sample_rate: int) -> Any:
 
 
 class Compressor(DspEffect):
-    """Feed-forward soft-knee compressor, sample-wise level, attack/release ballistics (6 params)."""
+    """Feed-forward soft-knee compressor with attack/release ballistics (6 params)."""
 
     name = "compressor"
     version = "1"
@@ -58,12 +60,11 @@ class Compressor(DspEffect):
     def gain_reduction(self, xp: ModuleType, x: Any, v: dict[str, Any], sample_rate: int) -> Any:
         """Smoothed gain reduction in dB (>= 0), shape (batch, samples)."""
         level = xp.clip(20 * xp.log10(xp.abs(x) + EPS), min=FLOOR_DB)
-        curve = static_curve(
-            xp, level, column(v["threshold"]), column(v["ratio"]), column(v["knee"])
-        )
+        static = reduction_db(xp, level, column(v["threshold"]), column(v["ratio"]),
+                              column(v["knee"]))
         attack = coefficient(xp, v["attack"], sample_rate)
         release = coefficient(xp, v["release"], sample_rate)
-        return ops.smooth(level - curve, attack, release)
+        return ops.smooth(static, attack, release)
 
     def render(self, xp: ModuleType, x: Any, v: dict[str, Any], sample_rate: int) -> Any:
         """Apply the smoothed gain reduction and the makeup gain."""

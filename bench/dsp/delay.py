@@ -41,6 +41,7 @@ class Delay(DspEffect):
 
     def render(self, xp: ModuleType, x: Any, v: dict[str, Any], sample_rate: int) -> Any:
         """Dry/wet mix of the damped feedback comb."""
-        echoes = ops.comb(x, v["time"] * sample_rate, v["feedback"], damping_coefficient(sample_rate))
+        damping = damping_coefficient(sample_rate)
+        echoes = ops.comb(x, v["time"] * sample_rate, v["feedback"], damping)
         mix = column(v["mix"])
         return (1 - mix) * x + mix * echoes

@@ -36,5 +36,5 @@ class Distortion(DspEffect):
     def render(self, xp: ModuleType, x: Any, v: dict[str, Any], sample_rate: int) -> Any:
         """Shape, filter, scale."""
         shaped = xp.tanh(10 ** (column(v["drive"]) / 20) * x)
-        sos = rbj.biquad(xp, "lowpass", 0.0, v["tone"], BUTTERWORTH_Q, sample_rate)
-        return 10 ** (column(v["output_gain"]) / 20) * ops.sos_filter(shaped, sos[:, None])
+        sos = rbj.biquads(xp, ["lowpass"], 0.0, column(v["tone"]), BUTTERWORTH_Q, sample_rate)
+        return 10 ** (column(v["output_gain"]) / 20) * ops.sos_filter(shaped, sos)

@@ -1,13 +1,15 @@
 """Signal operations shared by the effects, dispatched on the array type.
 
-NumPy inputs run the Numba kernels directly (the reference path); torch inputs run the same
-kernels inside ``torch.autograd.Function``s with exact adjoints. Kernel modules are imported on
+NumPy inputs, and tensors that need no gradient, run the Numba kernels directly (the reference
+path); tensors that need a gradient run the same kernels inside ``torch.autograd.Function``s
+with exact adjoints. Kernel modules are imported on
 first use so that importing this module costs nothing.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -16,47 +18,65 @@ import numpy as np
 from bench.dsp._xp import is_tensor
 
 
+def _graph_needed(*arrays: Any) -> bool:
+    """True if any tensor argument needs a gradient (and grad mode is on)."""
+    tensors = [a for a in arrays if is_tensor(a)]
+    if not tensors:
+        return False
+    torch = sys.modules["torch"]
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def _as_numpy(*arrays: Any) -> list[np.ndarray]:
+    """C-contiguous NumPy views/copies of arrays or (detached) tensors."""
+    return [np.ascontiguousarray(a.detach().numpy() if is_tensor(a) else a) for a in arrays]
+
+
+def _like(result: np.ndarray, *inputs: Any) -> Any:
+    """``result`` as a tensor if any input was one (no-grad path), else as is."""
+    return sys.modules["torch"].from_numpy(result) if any(map(is_tensor, inputs)) else result
+
+
 def sos_filter(x: Any, sos: Any) -> Any:
     """Filter each row of float64 x (batch, samples) by its cascade sos (batch, sections, 5)."""
-    if is_tensor(x) or is_tensor(sos):
+    if _graph_needed(x, sos):
         from bench.dsp._autograd import SosFilter
 
         return SosFilter.apply(x, sos)
     from bench.dsp._kernels_biquad import cascade
 
-    x = np.ascontiguousarray(x)
-    y = np.empty_like(x)
-    cascade(x, np.ascontiguousarray(sos), y, np.zeros((x.shape[0], 0, 0)))
-    return y
+    xn, sn = _as_numpy(x, sos)
+    y = np.empty_like(xn)
+    cascade(xn, sn, y, np.zeros((len(xn), 0, 0)))
+    return _like(y, x, sos)
 
 
 def smooth(x: Any, attack: Any, release: Any) -> Any:
     """Attack/release one-pole smoothing of x (batch, samples) with per-item coefficients."""
-    if is_tensor(x):
+    if _graph_needed(x, attack, release):
         from bench.dsp._autograd import Ballistics
 
         return Ballistics.apply(x, attack, release)
     from bench.dsp._kernels_ballistics import smooth as kernel
 
-    x = np.ascontiguousarray(x)
-    y = np.empty_like(x)
-    kernel(x, np.ascontiguousarray(attack), np.ascontiguousarray(release), y,
-           np.empty(x.shape, dtype=np.bool_))
-    return y
+    xn, an, rn = _as_numpy(x, attack, release)
+    y = np.empty_like(xn)
+    kernel(xn, an, rn, y, np.empty(xn.shape, dtype=np.bool_))
+    return _like(y, x, attack, release)
 
 
 def comb(x: Any, delay: Any, feedback: Any, damping: float) -> Any:
     """Wet output of the damped feedback comb (delay in samples, >= 2) on x (batch, samples)."""
-    if is_tensor(x):
+    if _graph_needed(x, delay, feedback):
         from bench.dsp._autograd import FeedbackComb
 
         return FeedbackComb.apply(x, delay, feedback, damping)
     from bench.dsp._kernels_comb import comb as kernel
 
-    x = np.ascontiguousarray(x)
-    s, w = np.empty_like(x), np.empty_like(x)
-    kernel(x, np.ascontiguousarray(delay), np.ascontiguousarray(feedback), damping, s, w)
-    return s
+    xn, dn, fn = _as_numpy(x, delay, feedback)
+    s, w = np.empty_like(xn), np.empty_like(xn)
+    kernel(xn, dn, fn, damping, s, w)
+    return _like(s, x, delay, feedback)
 
 
 def fft_size(n: int) -> int:

@@ -55,11 +55,11 @@ class Peq(DspEffect):
 
     def sos(self, xp: ModuleType, v: dict[str, Any], sample_rate: int) -> Any:
         """The cascade's coefficients (batch, 6, 5) from physical values."""
-        sections = [
-            rbj.biquad(xp, kind, v[f"{p}_gain"], v[f"{p}_cutoff"], v[f"{p}_q"], sample_rate)
-            for p, kind, *_ in BANDS
-        ]
-        return xp.stack(sections, axis=1)
+        gain, cutoff, q = (
+            xp.stack([v[f"{prefix}_{what}"] for prefix, *_ in BANDS], axis=-1)
+            for what in ("gain", "cutoff", "q")
+        )
+        return rbj.biquads(xp, [kind for _, kind, *_ in BANDS], gain, cutoff, q, sample_rate)
 
     def render(self, xp: ModuleType, x: Any, v: dict[str, Any], sample_rate: int) -> Any:
         """Filter through the six biquads (exact recursion)."""

@@ -62,7 +62,10 @@ class Param:
         """Map normalized ``u`` (float, array or tensor; differentiable) to physical units."""
         if self.scale == "lin":
             return self.min + u * (self.max - self.min)
-        return self.min * (self.max / self.min) ** u
+        exponent = u * math.log(self.max / self.min)
+        if isinstance(u, (int, float)):
+            return self.min * math.exp(exponent)
+        return self.min * namespace(u).exp(exponent)
 
     def to_normalized(self, v: Any) -> Any:
         """Map physical ``v`` (float, array or tensor; differentiable) to [0, 1]."""
@@ -97,6 +100,11 @@ class Effect(Registered, ABC):
         return np.array([p.to_normalized(p.default) for p in cls.params(sample_rate)])
 
     @classmethod
+    def why_not_differentiable(cls) -> str | None:
+        """None if ``torch_process`` is exact and differentiable, else the reason it is not."""
+        return None
+
+    @classmethod
     def available(cls) -> str | None:
         """None if the effect can run here, else the reason it cannot (and how to fix it)."""
         return None
@@ -108,6 +116,30 @@ class Effect(Registered, ABC):
     @abstractmethod
     def torch_process(self, x: Any, p: Any, sample_rate: int) -> Any:
         """Exact differentiable rendering on tensors, or raise :class:`NotDifferentiable`."""
+
+    def physical(self, p: Any, sample_rate: int) -> dict[str, Any]:
+        """Physical float64 values per parameter name from normalized p (batch, n_params).
+
+        Same mapping as :meth:`Param.to_physical`, vectorized over parameters (one small
+        graph instead of one per parameter).
+        """
+        xp = namespace(p)
+        specs = self.params(sample_rate)
+        is_log = np.array([s.scale == "log" for s in specs])
+        lo = np.array([s.min for s in specs])
+        hi = np.array([s.max for s in specs])
+        constants = (
+            is_log.astype(np.float64),
+            lo,
+            np.log(np.where(is_log, hi, 1.0) / np.where(is_log, lo, 1.0)),  # 0 for lin params
+            np.where(is_log, 0.0, hi - lo),  # 0 for log params
+        )
+        if xp is not np:
+            constants = tuple(xp.from_numpy(c) for c in constants)
+        w, lo, log_span, lin_span = constants
+        p = to_float64(xp, p)
+        values = w * lo * xp.exp(p * log_span) + (1 - w) * (lo + p * lin_span)
+        return {s.name: values[:, i] for i, s in enumerate(specs)}
 
     def check(self, x: Any, p: Any, sample_rate: int) -> Any:
         """Validate shapes, dtype and ranges; return ``p`` broadcast to (batch, n_params)."""
@@ -125,7 +157,8 @@ class Effect(Registered, ABC):
             raise ValueError(f"effect {self.name!r}: sample_rate must be a positive int")
         specs = self.params(sample_rate)
         if p.ndim == 1:
-            p = p[None].expand(x.shape[0], -1) if is_tensor(p) else np.broadcast_to(p, (len(x), len(p)))
+            batch = (x.shape[0], p.shape[0])
+            p = p[None].expand(*batch) if is_tensor(p) else np.broadcast_to(p, batch)
         if tuple(p.shape) != (x.shape[0], len(specs)):
             raise ValueError(
                 f"effect {self.name!r}: p must have shape ({x.shape[0]}, {len(specs)}) "
@@ -155,11 +188,6 @@ class DspEffect(Effect):
     @abstractmethod
     def render(self, xp: ModuleType, x: Any, v: dict[str, Any], sample_rate: int) -> Any:
         """Process float64 x (batch, samples) with physical values v[name] of shape (batch,)."""
-
-    def physical(self, p: Any, sample_rate: int) -> dict[str, Any]:
-        """Physical float64 values per parameter name from normalized p (batch, n_params)."""
-        p = to_float64(namespace(p), p)
-        return {s.name: s.to_physical(p[:, i]) for i, s in enumerate(self.params(sample_rate))}
 
     def process(self, x: np.ndarray, p: np.ndarray, sample_rate: int) -> np.ndarray:
         """Reference rendering in float64 with Numba kernels; output has x's dtype."""

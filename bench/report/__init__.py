@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from bench.report.leaderboard import write_leaderboard
 from bench.results import read_results
+
+EXAMPLES_PER_TASK = 2
 
 
 def build_reports(results_dirs: Iterable[Path], reports_dir: Path) -> list[Path]:
-    """Read the results and write the reports; returns the files written."""
-    frame = read_results(list(results_dirs))
+    """Read the results and write leaderboard (.md/.csv/.tex), runtime.md, figures/, audio/ and
+    index.html; returns the files written. figures/ and audio/ are replaced as a whole."""
+    from bench.report import figures as fig
+    from bench.report.audio import copy_examples, find_examples
+    from bench.report.html import render_index
+    from bench.report.leaderboard import build_tables, write_leaderboard
+    from bench.report.runtime import PerfFiles, write_runtime
+
+    dirs = [Path(d) for d in results_dirs]
+    frame = read_results(dirs)
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
-    return write_leaderboard(frame, reports_dir)
+    out = reports_dir / fig.FIGURES_SUBDIR
+    shutil.rmtree(out, ignore_errors=True)
+    tables = build_tables(frame)
+    perf = PerfFiles.read(dirs)
+    examples = find_examples(dirs, EXAMPLES_PER_TASK)
+    scaling = {m: p.relative_to(reports_dir).as_posix()
+               for m, p in fig.scaling(perf.latest("scaling"), out).items()}
+    pngs = [*fig.bar_charts(tables, out), *fig.convergence(frame, out), *fig.importance(dirs, out),
+            *fig.proxy_fidelity(frame, out), *fig.spectrograms(examples, out)]
+    written = [*write_leaderboard(frame, tables, reports_dir),
+               write_runtime(frame, perf, reports_dir, scaling)]
+    where = copy_examples(examples, reports_dir)
+    index = reports_dir / "index.html"
+    index.write_text(render_index(
+        written[0].read_text(), written[-1].read_text(),
+        [p.relative_to(reports_dir).as_posix() for p in pngs], examples, where))
+    return [*written, *pngs, *(reports_dir / s for s in scaling.values()), index]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from bench.report.stats import mean_ci95
 from bench.results import SCHEMA_VERSION
 
 UP, DOWN = "$\\uparrow$", "$\\downarrow$"
+REFERENCE_ORDER = {"input": 0, "oracle": 1}  # other reference rows (baselines) follow, sorted
 
 
 @dataclass
@@ -24,6 +26,13 @@ class Cell:
     ci: float
     n: int
     failed: int
+
+    @classmethod
+    def of(cls, values: list[float], failed: int) -> Cell:
+        """Summarize the ok values (sorted first, so the sum is order-independent)."""
+        ok = sorted(values)
+        mean, ci = mean_ci95(ok)
+        return cls(mean, ci, len(ok), failed)
 
     def text(self, bold: bool = False) -> str:
         """``mean ± ci (n=…)`` with failures spelled out, never averaged in."""
@@ -37,14 +46,21 @@ class Cell:
 
 @dataclass
 class Table:
-    """The leaderboard of one task."""
+    """The leaderboard of one task at one budget."""
 
     task: str
+    budget: str
     main_metric: str
     metrics: list[tuple[str, bool, str]]              # (name, higher_is_better, unit)
     rows: dict[str, dict[str, Cell]] = field(default_factory=dict)
     references: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    per_pair: dict[str, dict[str, Cell]] = field(default_factory=dict)  # strategy → pair → main
+
+    @property
+    def title(self) -> str:
+        """Heading of the table: task and budget."""
+        return f"{self.task} ({self.budget} budget)"
 
     def strategies(self) -> list[str]:
         """Non-reference rows, best main metric first."""
@@ -66,10 +82,11 @@ class Table:
 
 
 def build_tables(frame: pd.DataFrame) -> list[Table]:
-    """Leaderboard tables from final-phase rows; only runs in the results are shown."""
+    """Leaderboard tables from final-phase rows, one per (task, budget); only runs in the
+    results are shown, and budgets are never mixed."""
     final = frame[frame["phase"] == "final"]
     tables = []
-    for task, rows in sorted(final.groupby("task"), key=lambda kv: kv[0]):
+    for (task, budget), rows in sorted(final.groupby(["task", "budget"]), key=lambda kv: kv[0]):
         mains = rows.loc[rows.is_main_metric, "metric"].unique()
         main = sorted(mains)[0] if len(mains) else sorted(rows.metric.unique())[0]
         metrics = sorted(
@@ -77,36 +94,59 @@ def build_tables(frame: pd.DataFrame) -> list[Table]:
              for m, g in rows.groupby("metric")},
             key=lambda t: (t[0] != main, t[0]),
         )
-        table = Table(task, main, metrics)
+        table = Table(task, budget, main, metrics)
         for (strategy, metric), g in rows.groupby(["strategy", "metric"]):
             if (g.status == "skipped").all():
                 table.skipped[strategy] = str(g.error.iloc[0])
                 continue
-            ok = sorted(g.loc[g.status == "ok", "value"].tolist())
-            mean, ci = mean_ci95(ok)
-            table.rows.setdefault(strategy, {})[metric] = Cell(
-                mean, ci, len(ok), int((g.status == "failed").sum()))
+            table.rows.setdefault(strategy, {})[metric] = Cell.of(
+                g.loc[g.status == "ok", "value"].tolist(), int((g.status == "failed").sum()))
             if bool(g.is_reference.iloc[0]) and strategy not in table.references:
                 table.references.append(strategy)
-        table.references.sort(key=lambda r: (r != "input", r))
+        table.references.sort(key=lambda r: (REFERENCE_ORDER.get(r, len(REFERENCE_ORDER)), r))
+        table.per_pair = per_pair_cells(rows, main)
         tables.append(table)
     return tables
 
 
+def per_pair_cells(rows: pd.DataFrame, metric: str) -> dict[str, dict[str, Cell]]:
+    """Per style pair cells of ``metric`` from the extra "per_pair" tables of ok final runs
+    (realistic style transfer); a pair whose metric failed counts as failed."""
+    runs = rows[(rows.status == "ok") & rows.extra_json.notna()].drop_duplicates("run_key")
+    values: dict[str, dict[str, list[float | None]]] = {}
+    for strategy, text in zip(runs.strategy, runs.extra_json, strict=True):
+        for pair, row in json.loads(text).get("per_pair", {}).items():
+            values.setdefault(strategy, {}).setdefault(pair, []).append(row.get(metric))
+    return {s: {pair: Cell.of([v for v in vs if _finite(v)], sum(not _finite(v) for v in vs))
+                for pair, vs in pairs.items()}
+            for s, pairs in values.items()}
+
+
 def overall_rank(tables: list[Table]) -> tuple[list[tuple[str, float]], list[str]]:
-    """Mean rank on the main metric over tasks, only for strategies present in every task."""
-    ranks: dict[str, list[int]] = {}
-    everyone: set[str] = set()
+    """Mean rank on the main metric over ``tables`` (one budget), ranking per task only among
+    the strategies with a result in every task; the others are returned as incomplete, never
+    averaged over gaps (MTEB's leaderboard did, and rewarded models with fewer tasks)."""
+    def has_main(table: Table, s: str) -> bool:
+        cell = table.rows.get(s, {}).get(table.main_metric)
+        return cell is not None and cell.n > 0
+
+    everyone = {s for t in tables for s in [*t.strategies(), *t.skipped]}
+    complete = {s for s in everyone if all(has_main(t, s) for t in tables)}
+    ranks: dict[str, list[int]] = {s: [] for s in complete}
     for table in tables:
-        ranked = [s for s in table.strategies() if table.rows[s].get(table.main_metric)
-                  and table.rows[s][table.main_metric].n]
-        everyone.update(table.strategies(), table.skipped)
-        for i, s in enumerate(ranked, start=1):
-            ranks.setdefault(s, []).append(i)
-    complete = {s: r for s, r in ranks.items() if len(r) == len(tables)}
-    ordered = sorted(((s, sum(r) / len(r)) for s, r in complete.items()),
+        for i, s in enumerate((s for s in table.strategies() if s in complete), start=1):
+            ranks[s].append(i)
+    ordered = sorted(((s, sum(r) / len(r)) for s, r in ranks.items()),
                      key=lambda t: (t[1], t[0]))
-    return ordered, sorted(everyone - set(complete))
+    return ordered, sorted(everyone - complete)
+
+
+def by_budget(tables: list[Table]) -> dict[str, list[Table]]:
+    """Tables grouped by budget (sorted), for ranks that never mix budgets."""
+    groups: dict[str, list[Table]] = {}
+    for table in tables:
+        groups.setdefault(table.budget, []).append(table)
+    return dict(sorted(groups.items()))
 
 
 def header_lines(frame: pd.DataFrame) -> list[str]:
@@ -131,55 +171,81 @@ def header_lines(frame: pd.DataFrame) -> list[str]:
 
 
 def render_markdown(frame: pd.DataFrame, tables: list[Table]) -> str:
-    """The Markdown leaderboard: header, overall rank, then one table per task."""
+    """The Markdown leaderboard: header, overall rank per budget, then one table per task."""
     out = ["# Leaderboard", "", *header_lines(frame), "",
            "Mean ± 95% CI (Student t) over final test runs, n = runs; ↑ higher is better, "
-           "↓ lower is better; **bold** = best strategy (input/oracle rows excluded). "
-           "Failed runs are counted, never averaged in.", ""]
-    ranked, incomplete = overall_rank(tables)
-    if tables:
-        out += ["## Overall rank", "", "| rank | strategy | mean rank over tasks |",
-                "|---|---|---|"]
+           "↓ lower is better; **bold** = best strategy. Reference rows in _italics_ (input, "
+           "oracle and baselines such as random_encoder, mel_stats, supervised) are not ranked "
+           "and never bold. Failed runs are counted, never averaged in.", ""]
+    for budget, group in by_budget(tables).items():
+        ranked, incomplete = overall_rank(group)
+        out += [f"## Overall rank ({budget} budget)", "",
+                f"Mean rank on each task's main metric over {len(group)} tasks.", "",
+                "| rank | strategy | mean rank over tasks |", "|---|---|---|"]
         out += [f"| {i} | {s} | {r:.2f} |" for i, (s, r) in enumerate(ranked, start=1)]
         if incomplete:
             out += ["", f"Incomplete (not ranked): {', '.join(incomplete)}."]
         out.append("")
     for table in tables:
-        head = [f"{m} {'↑' if h else '↓'}" + (f" ({u})" if u else "")
-                for m, h, u in table.metrics]
-        out += [f"## {table.task}", "", f"Main metric: {table.main_metric}.", "",
-                "| strategy | " + " | ".join(head) + " |",
-                "|---" * (len(head) + 1) + "|"]
-        for name in [*table.strategies(), *table.references]:
-            cells = []
-            for m, h, _ in table.metrics:
-                cell = table.rows[name].get(m)
-                best = table.best(m, h)
-                bold = (cell is not None and cell.n > 0 and name not in table.references
-                        and best is not None and cell.mean == best)
-                cells.append(cell.text(bold) if cell else "—")
-            label = f"_{name}_" if name in table.references else name
-            out.append(f"| {label} | " + " | ".join(cells) + " |")
-        for name, reason in sorted(table.skipped.items()):
-            out.append(f"| {name} | skipped: {reason} |" + " |" * (len(head) - 1))
-        out.append("")
+        out += markdown_table(table)
+        if table.per_pair:
+            out += markdown_per_pair(table)
     return "\n".join(out)
+
+
+def markdown_table(table: Table) -> list[str]:
+    """One task's strategies × metrics table, reference rows last, skipped rows explained."""
+    head = [f"{m} {'↑' if h else '↓'}" + (f" ({u})" if u else "") for m, h, u in table.metrics]
+    out = [f"## {table.title}", "", f"Main metric: {table.main_metric}.", "",
+           "| strategy | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
+    for name in [*table.strategies(), *table.references]:
+        cells = []
+        for m, h, _ in table.metrics:
+            cell = table.rows[name].get(m)
+            best = table.best(m, h)
+            bold = (cell is not None and cell.n > 0 and name not in table.references
+                    and best is not None and cell.mean == best)
+            cells.append(cell.text(bold) if cell else "—")
+        label = f"_{name}_" if name in table.references else name
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    for name, reason in sorted(table.skipped.items()):
+        out.append(f"| {name} | skipped: {reason} |" + " |" * (len(head) - 1))
+    out.append("")
+    return out
+
+
+def markdown_per_pair(table: Table) -> list[str]:
+    """Per style pair (input style → reference style) table of the main metric."""
+    names = [n for n in [*table.strategies(), *table.references] if n in table.per_pair]
+    pairs = sorted({p for n in names for p in table.per_pair[n]})
+    arrow = "↑" if dict((m, h) for m, h, _ in table.metrics)[table.main_metric] else "↓"
+    out = [f"### {table.task}: {table.main_metric} {arrow} per style pair ({table.budget} budget)",
+           "", "| pair | " + " | ".join(f"_{n}_" if n in table.references else n
+                                       for n in names) + " |",
+           "|---" * (len(names) + 1) + "|"]
+    for pair in pairs:
+        cells = [table.per_pair[n][pair].text() if pair in table.per_pair[n] else "—"
+                 for n in names]
+        out.append(f"| {pair} | " + " | ".join(cells) + " |")
+    out.append("")
+    return out
 
 
 def render_csv(tables: list[Table]) -> str:
     """Long-format CSV: one line per task × strategy × metric."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["task", "strategy", "is_reference", "metric", "higher_is_better", "unit",
-                "mean", "ci95", "n", "n_failed", "status"])
+    w.writerow(["task", "budget", "strategy", "is_reference", "metric", "higher_is_better",
+                "unit", "mean", "ci95", "n", "n_failed", "status"])
     for t in tables:
         for name in [*t.strategies(), *t.references]:
             for m, h, u in t.metrics:
                 if (c := t.rows[name].get(m)) is not None:
-                    w.writerow([t.task, name, name in t.references, m, h, u, _fmt(c.mean),
-                                _fmt(c.ci), c.n, c.failed, "ok" if c.n else "failed"])
+                    w.writerow([t.task, t.budget, name, name in t.references, m, h, u,
+                                _fmt(c.mean), _fmt(c.ci), c.n, c.failed,
+                                "ok" if c.n else "failed"])
         for name, reason in sorted(t.skipped.items()):
-            w.writerow([t.task, name, False, t.main_metric, "", "", "", "", 0, 0,
+            w.writerow([t.task, t.budget, name, False, t.main_metric, "", "", "", "", 0, 0,
                         f"skipped: {reason}"])
     return buf.getvalue()
 
@@ -190,28 +256,28 @@ def render_tex(tables: list[Table]) -> str:
     for t in tables:
         cols = "l" + "r" * len(t.metrics)
         head = " & ".join(f"{_tex(m)} {UP if h else DOWN}" for m, h, _ in t.metrics)
-        out += [f"% {t.task}", f"\\begin{{tabular}}{{{cols}}}", "\\toprule",
+        out += [f"% {t.title}", f"\\begin{{tabular}}{{{cols}}}", "\\toprule",
                 f"{_tex(t.task)} & {head} \\\\", "\\midrule"]
         for name in [*t.strategies(), *t.references]:
             cells = []
             for m, h, _ in t.metrics:
                 c = t.rows[name].get(m)
                 if c is None or c.n == 0:
-                    cells.append("--")
+                    cells.append("failed" if c is not None and c.failed else "--")
                     continue
                 text = _fmt(c.mean) + ("" if math.isnan(c.ci) else f" $\\pm$ {_fmt(c.ci)}")
                 best = t.best(m, h)
                 if name not in t.references and best is not None and c.mean == best:
                     text = f"\\textbf{{{text}}}"
                 cells.append(text)
-            out.append(f"{_tex(name)} & " + " & ".join(cells) + " \\\\")
+            label = f"\\textit{{{_tex(name)}}}" if name in t.references else _tex(name)
+            out.append(f"{label} & " + " & ".join(cells) + " \\\\")
         out += ["\\bottomrule", "\\end{tabular}", ""]
     return "\n".join(out)
 
 
-def write_leaderboard(frame: pd.DataFrame, reports_dir: Path) -> list[Path]:
-    """Write leaderboard.md, .csv and .tex; returns their paths."""
-    tables = build_tables(frame)
+def write_leaderboard(frame: pd.DataFrame, tables: list[Table], reports_dir: Path) -> list[Path]:
+    """Write leaderboard.md, .csv and .tex from ``build_tables(frame)``; returns their paths."""
     outputs = {
         "leaderboard.md": render_markdown(frame, tables),
         "leaderboard.csv": render_csv(tables),
@@ -223,6 +289,10 @@ def write_leaderboard(frame: pd.DataFrame, reports_dir: Path) -> list[Path]:
         path.write_text(text if text.endswith("\n") else text + "\n")
         paths.append(path)
     return paths
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
 
 
 def _fmt(x: float) -> str:

@@ -122,10 +122,12 @@ def test_damaged_file_is_detected_and_only_its_job_rebuilt(built):
     victim = corpus.root / manifest["clips"][0]["path"]
     original = victim.read_bytes()
     victim.write_bytes(original[:100] + b"\x00" * (len(original) - 100))
+    stale = corpus.root / "clips" / "toy_removed-00.wav"
+    stale.write_bytes(original)
     ToyCorpus.rendered.clear()
     corpus.prepare(progress=False)
     assert ToyCorpus.rendered == [manifest["clips"][0]["job"]]
-    assert victim.read_bytes() == original
+    assert victim.read_bytes() == original and not stale.exists()
     corpus.prepare(progress=False)
     assert ToyCorpus.rendered == [manifest["clips"][0]["job"]]  # nothing left to rebuild
 

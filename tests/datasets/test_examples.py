@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import bench.dsp
 from bench.registry import registry
 from datasets.examples import (
     CHAIN_EFFECTS,
@@ -21,29 +20,6 @@ from datasets.styles import STYLES
 from tests.datasets.conftest import tone
 
 SR = 22050
-
-
-class _SequentialChain:
-    """Stand-in with the documented Chain interface, used only while bench.dsp has none."""
-
-    def __init__(self, effects):
-        self.effects = [registry("effect").get(e)() for e in effects]
-
-    def params(self, sr):
-        return tuple(p for e in self.effects for p in e.params(sr))
-
-    def process(self, x, p, sr):
-        start = 0
-        for effect in self.effects:
-            x = effect.process(x, p[:, start:start + effect.n_params], sr)
-            start += effect.n_params
-        return x
-
-
-@pytest.fixture(autouse=True)
-def chain(monkeypatch):
-    if not hasattr(bench.dsp, "Chain"):
-        monkeypatch.setattr(bench.dsp, "Chain", _SequentialChain, raising=False)
 
 
 @pytest.fixture

@@ -1,0 +1,292 @@
+"""`python -m bench perf`: kernel speed ratios and real-time factors, one torch/Numba thread.
+
+The machine is shared and noisy, so every target is a ratio of two timings taken in the same
+process, interleaved (A B A B …), as medians of several repeats; absolute numbers are reported
+for context only. Results go to JSON (``results/perf/perf-<machine>-<UTC>.json`` and an optional
+extra path) and to the "Kernel ratios" / "Real-time factors" section of reports/runtime.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SAMPLE_RATE = 44100
+LATENCY_BOUND_NS = 1.6
+"""One biquad on one core: a multiply and a subtract on the loop-carried path (ecosystem §5)."""
+SECTION_BEGIN = "<!-- bench.dsp.perf:begin -->"
+SECTION_END = "<!-- bench.dsp.perf:end -->"
+COUNTERPARTS = {"peq": "pb_peq", "compressor": "pb_compressor", "distortion": "pb_distortion",
+                "delay": "pb_delay", "reverb": "pb_reverb"}
+"""Differentiable effect -> pedalboard effect with the same spec (or the closest one)."""
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Signal sizes and repeat counts of a run (``quick`` shrinks them for tests)."""
+
+    long_seconds: float = 10.0
+    batch: int = 8
+    batch_seconds: float = 2.0
+    repeats: int = 7
+    min_seconds: float = 0.3
+
+
+QUICK = Sizes(long_seconds=0.5, batch=2, batch_seconds=0.25, repeats=2, min_seconds=0.0)
+
+
+def limit_threads() -> None:
+    """One Numba thread (env var if Numba is not imported yet) and one torch thread."""
+    if "numba" in sys.modules:
+        import numba
+
+        numba.set_num_threads(1)
+    else:
+        os.environ["NUMBA_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def medians(*fns: Callable[[], Any], repeats: int, min_seconds: float) -> list[float]:
+    """Median seconds per call of each fn, calls interleaved, after one warm-up call each."""
+    for fn in fns:
+        fn()
+    times: list[list[float]] = [[] for _ in fns]
+    start = time.perf_counter()
+    while len(times[0]) < repeats or (time.perf_counter() - start < min_seconds
+                                      and len(times[0]) < 10 * repeats):
+        for fn, out in zip(fns, times, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
+
+
+def machine_info() -> dict[str, Any]:
+    """Where and with what the numbers were measured."""
+    import numba
+    import torch
+
+    from bench import env
+
+    return {
+        "node": platform.node(), "platform": platform.platform(), "cpu": env.cpu_model(),
+        "cpu_count": os.cpu_count(), "python": platform.python_version(),
+        **{name: env.package_version(name) for name in ("numpy", "scipy", "torch", "numba",
+                                                          "pedalboard")},
+        "torch_threads": torch.get_num_threads(), "numba_threads": numba.get_num_threads(),
+        "load_average": list(os.getloadavg()),
+    }
+
+
+def _ratio(value: float, target: float, op: str, what: str) -> dict[str, Any]:
+    ok = value <= target if op == "<=" else value >= target
+    return {"value": value, "target": target, "op": op, "pass": bool(ok), "what": what}
+
+
+def _noise(batch: int, seconds: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return 0.1 * rng.standard_normal((batch, int(seconds * SAMPLE_RATE)))
+
+
+def kernel_ratios(sizes: Sizes) -> dict[str, dict[str, Any]]:
+    """The named ratios of the issue, each with its target and pass flag."""
+    import scipy.signal
+    import torch
+
+    from bench.dsp import get_effect, ops
+
+    peq, comp = get_effect("peq"), get_effect("compressor")
+    rng = np.random.default_rng(1)
+    x = _noise(1, sizes.long_seconds)
+    p = rng.uniform(size=(1, peq.n_params))
+    sos = peq.sos(np, peq.physical(p, SAMPLE_RATE), SAMPLE_RATE)[0]
+    scipy_sos = np.concatenate([sos[:, :3], np.ones((len(sos), 1)), sos[:, 3:]], axis=1)
+    ours, ref = medians(lambda: peq.process(x, p, SAMPLE_RATE),
+                        lambda: scipy.signal.sosfilt(scipy_sos, x),
+                        repeats=sizes.repeats, min_seconds=sizes.min_seconds)
+    out = {"peq_forward_vs_scipy": _ratio(
+        ours / ref, 1.0, "<=", f"6-band peq process ÷ scipy.signal.sosfilt, float64, "
+        f"{sizes.long_seconds:g} s at {SAMPLE_RATE} Hz")}
+
+    xb = torch.from_numpy(_noise(sizes.batch, sizes.batch_seconds))
+    batch_note = f"batch {sizes.batch} × {sizes.batch_seconds:g} s, float64"
+
+    pb = torch.from_numpy(rng.uniform(size=(sizes.batch, peq.n_params)))
+    fsm, exact = medians(torch_call(peq, xb, pb, "forward+backward", method="freqsamp"),
+                         torch_call(peq, xb, pb, "forward+backward"),
+                         repeats=max(2, sizes.repeats // 2), min_seconds=sizes.min_seconds)
+    out["peq_grad_vs_freqsampling"] = _ratio(
+        fsm / exact, 10.0, ">=", f"peq forward+backward: frequency sampling ÷ exact, {batch_note}")
+    for name, effect in (("peq", peq), ("compressor", comp)):
+        pe = torch.from_numpy(rng.uniform(size=(sizes.batch, effect.n_params)))
+        both, fwd, infer = medians(*(torch_call(effect, xb, pe, mode) for mode in
+                                     ("forward+backward", "forward", "inference")),
+                                   repeats=sizes.repeats, min_seconds=sizes.min_seconds)
+        out[f"{name}_grad_vs_forward"] = _ratio(
+            both / fwd, 4.0, "<=",
+            f"{name} forward+backward ÷ forward (grad-enabled: records what the backward needs; "
+            f"÷ no-grad forward = {both / infer:.2f}), {batch_note}")
+        out[f"{name}_grad_vs_forward"]["vs_inference_forward"] = both / infer
+
+    one = sos[None, :1]
+    (t_one,) = medians(lambda: ops.sos_filter(x, one), repeats=sizes.repeats,
+                       min_seconds=sizes.min_seconds)
+    out["biquad_ns_per_sample"] = {
+        "value": t_one / x.shape[1] * 1e9, "target": None, "op": None, "pass": None,
+        "bound": LATENCY_BOUND_NS,
+        "what": f"one biquad, float64, one core (latency bound ≈ {LATENCY_BOUND_NS} ns)"}
+    return out
+
+
+def torch_call(effect: Any, x: Any, p: Any, mode: str, **kw: Any) -> Callable[[], None]:
+    """A timed call: "inference" (no grad), "forward" (grad-enabled) or "forward+backward"."""
+    import torch
+
+    def run() -> None:
+        with torch.set_grad_enabled(mode != "inference"):
+            xg, pg = x.clone().requires_grad_(True), p.clone().requires_grad_(True)
+            y = effect.torch_process(xg, pg, SAMPLE_RATE, **kw)
+            if mode == "forward+backward":
+                y.square().mean().backward()
+    return run
+
+
+def effect_rtf(effect: Any, x: np.ndarray, sizes: Sizes) -> dict[str, float]:
+    """Real-time factors of one effect's reference and (if any) differentiable versions."""
+    import torch
+
+    p = effect.defaults(SAMPLE_RATE)[None]
+    times = dict(zip(["reference"], medians(lambda: effect.process(x, p, SAMPLE_RATE),
+                                            repeats=sizes.repeats, min_seconds=sizes.min_seconds),
+                     strict=True))
+    if effect.differentiable:
+        xt, pt = torch.from_numpy(x), torch.from_numpy(p)
+        times["torch_forward"], times["torch_forward_backward"] = medians(
+            torch_call(effect, xt, pt, "inference"), torch_call(effect, xt, pt, "forward+backward"),
+            repeats=sizes.repeats, min_seconds=sizes.min_seconds)
+    return {k: x.shape[1] / SAMPLE_RATE / v for k, v in times.items()}
+
+
+def real_time_factors(sizes: Sizes) -> dict[str, dict[str, Any]]:
+    """Audio seconds per processing second of every available effect, mono float32."""
+    from bench.dsp import get_effect
+    from bench.dsp.chain import effect_names
+
+    x = _noise(1, sizes.long_seconds).astype(np.float32)
+    rtf: dict[str, dict[str, Any]] = {}
+    for name in effect_names():
+        effect = get_effect(name)
+        reason = effect.available()
+        rtf[name] = {"skipped": reason} if reason else effect_rtf(effect, x, sizes)
+    for name, counterpart in COUNTERPARTS.items():
+        if name in rtf and "reference" in rtf.get(counterpart, {}):
+            rtf[name]["pedalboard"] = {"effect": counterpart,
+                                       "rtf": rtf[counterpart]["reference"]}
+    return rtf
+
+
+def run_perf(json_path: Path | None = None, results_dir: Path = Path("results"), *,
+             reports_dir: Path = Path("reports"), quick: bool = False) -> dict:
+    """Measure ratios and real-time factors; write JSON and the runtime.md section."""
+    limit_threads()
+    sizes = QUICK if quick else Sizes()
+    started = datetime.now(UTC)
+    from bench import env
+
+    perf = {
+        "schema": 1,
+        "machine_id": env.machine_id(),
+        "timestamp": started.isoformat(timespec="seconds"),
+        "created_utc": started.isoformat(timespec="seconds"),
+        "quick": quick,
+        "sample_rate": SAMPLE_RATE,
+        "sizes": sizes.__dict__,
+        "machine": machine_info(),
+        "ratios": kernel_ratios(sizes),
+        "rtf": real_time_factors(sizes),
+    }
+    perf["machine"]["load_average_end"] = list(os.getloadavg())
+    perf["all_pass"] = all(r["pass"] is not False for r in perf["ratios"].values())
+    machine = re.sub(r"[^A-Za-z0-9_.-]+", "_", env.machine_id())
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    paths = [Path(results_dir) / "perf" / f"perf-{machine}-{stamp}.json"]
+    if json_path is not None:
+        paths.append(Path(json_path))
+    for path in paths:
+        _write_atomic(path, json.dumps(perf, indent=2) + "\n")
+    write_runtime_section(Path(reports_dir) / "runtime.md", render_markdown(perf))
+    print(render_markdown(perf))
+    return perf
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def write_runtime_section(path: Path, section: str) -> None:
+    """Replace (or append) the perf section of a Markdown file, between fixed markers."""
+    block = f"{SECTION_BEGIN}\n{section.rstrip()}\n{SECTION_END}\n"
+    text = path.read_text() if path.exists() else "# Runtime\n\n"
+    if SECTION_BEGIN in text and SECTION_END in text:
+        head, rest = text.split(SECTION_BEGIN, 1)
+        text = head + block + rest.split(SECTION_END, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    _write_atomic(path, text)
+
+
+def render_markdown(perf: dict) -> str:
+    """The "Kernel ratios" and "Real-time factors" Markdown sections of one perf run."""
+    m = perf["machine"]
+    load = ", ".join(f"{v:.2f}" for v in m["load_average"])
+    lines = [
+        "## Kernel ratios", "",
+        f"{perf['created_utc']} on {m['node']} ({m['cpu']}, {m['cpu_count']} cores, load {load}); "
+        f"torch {m['torch']}, numba {m['numba']}, one torch and one Numba thread; medians of "
+        f"interleaved repeats{' (quick sizes)' if perf.get('quick') else ''}.", "",
+        "| ratio | value | target | pass | what |", "|---|---|---|---|---|",
+    ]
+    for name, r in perf["ratios"].items():
+        if r["target"] is None:
+            value, target, ok = f"{r['value']:.2f} ns", f"bound ≈ {r['bound']} ns", "-"
+        else:
+            value, target = f"{r['value']:.2f}", f"{r['op']} {r['target']:g}"
+            ok = "yes" if r["pass"] else "**no**"
+        lines.append(f"| {name} | {value} | {target} | {ok} | {r['what']} |")
+    lines += [
+        "", "## Real-time factors", "",
+        f"Audio seconds processed per second, mono float32, {perf['sample_rate']} Hz, default "
+        "parameters, one thread.", "",
+        "| effect | reference | torch forward (no grad) | torch forward+backward | pedalboard |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in perf["rtf"].items():
+        if "skipped" in row:
+            lines.append(f"| {name} | skipped: {row['skipped']} | | | |")
+            continue
+        pedal = row.get("pedalboard")
+        cells = [_fmt(row.get(k)) for k in ("reference", "torch_forward", "torch_forward_backward")]
+        cells.append(f"{_fmt(pedal['rtf'])} ({pedal['effect']})" if pedal else "-")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(rtf: float | None) -> str:
+    return "-" if rtf is None else f"{rtf:,.0f}×"

@@ -1,0 +1,233 @@
+"""Runtime report: training-step time, inference real-time factor, DSP evaluations and gradient
+estimates per step, proxy pre-training cost, kernel ratios and step-time scaling, per machine.
+
+Numbers measured on different machines never share a table: every section is grouped by the
+machine id recorded with the rows (or in the perf JSON files).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.report.leaderboard import header_lines
+
+PERF_SUBDIR = "perf"
+CACHED = "loaded from cache (trained earlier, machine not recorded)"
+
+
+@dataclass(frozen=True)
+class PerfFiles:
+    """The JSON files of `python -m bench perf` under the results: kernel ratios and scaling."""
+
+    kernels: list[dict[str, Any]]
+    scaling: list[dict[str, Any]]
+
+    @classmethod
+    def read(cls, results_dirs: list[Path]) -> PerfFiles:
+        """Every readable ``<results>/perf/*.json``; unreadable files are named and skipped."""
+        kernels, scaling = [], []
+        for path in sorted(p for d in results_dirs for p in (Path(d) / PERF_SUBDIR).glob("*.json")):
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                print(f"skipping unreadable perf file {path}: {exc}")
+                continue
+            if data.get("kind") == "scaling":
+                scaling.append(data)
+            elif "ratios" in data:
+                kernels.append(data)
+        key = lambda d: (str(d.get("machine_id")), str(d.get("timestamp")))  # noqa: E731
+        return cls(sorted(kernels, key=key), sorted(scaling, key=key))
+
+    def latest(self, kind: str) -> dict[str, dict[str, Any]]:
+        """The newest file of ``kind`` ("kernels" or "scaling") per machine id."""
+        return {str(d.get("machine_id")): d for d in getattr(self, kind)}
+
+
+def training_logs(extra: dict[str, Any]) -> list[dict[str, Any]]:
+    """The `TrainingLog.summary()` dicts inside a row's extra JSON (whatever key the task used:
+    "training", "blind_model" …)."""
+    return [v for _, v in sorted(extra.items())
+            if isinstance(v, dict) and "step_s_median" in v]
+
+
+def final_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per final strategy run (reference rows excluded), with parsed extra JSON."""
+    runs = frame[(frame.phase == "final") & ~frame.is_reference & (frame.status != "skipped")]
+    runs = runs.drop_duplicates("run_key").copy()
+    runs["extra"] = [json.loads(t) if isinstance(t, str) else {} for t in runs.extra_json]
+    return runs.sort_values(["machine_id", "strategy", "task", "budget", "seed"], kind="stable")
+
+
+def evaluated_seconds(budget: str, extra: dict[str, Any]) -> float:
+    """Seconds of audio a final run evaluated: the budget's eval_examples clips, or for the
+    realistic tasks (extra "per_pair") max(1, eval_examples // pairs) clips per style pair."""
+    from bench.budgets import get_budget
+
+    b = get_budget(budget)
+    pairs = len(extra.get("per_pair", {}))
+    clips = pairs * max(1, b.eval_examples // pairs) if pairs else b.eval_examples
+    return clips * b.clip_seconds
+
+
+def strategy_row(g: pd.DataFrame) -> list[str]:
+    """Runtime cells of one (strategy, task, budget) group of final runs on one machine."""
+    ok = g[g.status == "ok"]
+    fresh = [log for extra in ok.extra for log in training_logs(extra) if not log.get("reused")]
+    curves = [log["curve"][-1] for log in fresh if log.get("curve")]
+    inference = [(s, extra, budget) for s, extra, budget in zip(ok.solve_s, ok.extra, ok.budget,
+                                                                strict=True)
+                 if all(log.get("reused") for log in training_logs(extra))]
+    rtf = [s / evaluated_seconds(budget, extra) for s, extra, budget in inference]
+    return [
+        str(len(ok)) + (f" ({len(g) - len(ok)} failed)" if len(g) > len(ok) else ""),
+        _median(1e3 * log["step_s_median"] for log in fresh),
+        _median(1e3 * log["step_s_iqr"] for log in fresh),
+        _median(c["dsp_evals"] / c["step"] for c in curves if c.get("step")),
+        _median(c["grad_estimates"] / c["step"] for c in curves if c.get("step")),
+        _median(ok.n_dsp_evals.astype(float)),
+        _median(ok.solve_s),
+        _median(rtf, digits=3),
+    ]
+
+
+def proxy_facts(frame: pd.DataFrame) -> list[tuple[str, dict[str, Any]]]:
+    """Distinct pre-trained proxies (from extra "proxies" of every phase: proxies are cached
+    artefacts), each with the machine that pre-trained it (or ``CACHED``), sorted."""
+    seen: dict[str, tuple[str, dict[str, Any]]] = {}
+    rows = frame[frame.extra_json.notna() & ~frame.is_reference].drop_duplicates("run_key")
+    rows = rows.sort_values(["finished_at", "run_key"], kind="stable")
+    for machine, budget, text in zip(rows.machine_id, rows.budget, rows.extra_json, strict=True):
+        for effect, meta in sorted(json.loads(text).get("proxies", {}).items()):
+            fact = {k: v for k, v in meta.items() if k != "reused"} | {
+                "effect": effect, "budget": budget}
+            key = json.dumps(fact, sort_keys=True)
+            where = CACHED if meta.get("reused") else str(machine)
+            if key not in seen or seen[key][0] == CACHED:
+                seen[key] = (where, fact)
+    return sorted(seen.values(), key=lambda t: (t[0], json.dumps(t[1], sort_keys=True)))
+
+
+def proxy_rows(frame: pd.DataFrame) -> dict[str, list[list[str]]]:
+    """Proxy table cells grouped by the machine that pre-trained them."""
+    out: dict[str, list[list[str]]] = {}
+    for where, m in proxy_facts(frame):
+        out.setdefault(where, []).append([
+            m["effect"], str(m.get("arch", "")), m["budget"], str(m.get("parameters", "")),
+            _num(m.get("pretrain_s")), str(m.get("pretrain_steps", "")),
+            str(m.get("pretrain_dsp_evals", "")), _num(m.get("mrstft")),
+            _num(m.get("lufs_error")), _num(m.get("rtf"), 3)])
+    return out
+
+
+def scaling_rows(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of one scaling file: step time (ms) per clip length, and the growth."""
+    lengths = data["lengths_s"]
+    head = ["strategy", *(f"{s:g} s" for s in lengths),
+            f"× from {lengths[0]:g} to {lengths[-1]:g} s"]
+    rows = []
+    for name, entry in sorted(data["strategies"].items()):
+        if entry.get("error"):
+            rows.append([name, f"failed: {entry['error']}", *[""] * len(lengths)])
+            continue
+        times = entry["step_s"]
+        growth = times[-1] / times[0] if times[0] else math.nan
+        rows.append([name, *(_num(1e3 * t) for t in times), _num(growth)])
+    return head, rows
+
+
+def render_runtime(frame: pd.DataFrame, perf: PerfFiles, figures: dict[str, str]) -> str:
+    """The Markdown runtime report; ``figures`` maps machine id → scaling figure path."""
+    runs = final_runs(frame)
+    proxies = proxy_rows(frame)
+    kernels, scaling = perf.latest("kernels"), perf.latest("scaling")
+    machines = sorted(set(runs.machine_id) | set(kernels) | set(scaling)
+                      | (set(proxies) - {CACHED}))
+    out = ["# Runtime", "", *header_lines(frame), "",
+           "Numbers from different machines are never compared in one table. Step times are "
+           "the median (and interquartile range) of the per-step wall time of the shared "
+           "training loop, from final runs that trained their model (not loaded from cache). "
+           "DSP evaluations and gradient estimates per step are counted during training; "
+           "\"DSP evals/run\" counts the whole run (training and inference renders). "
+           "Inference RTF = solve seconds / seconds of evaluated audio (the budget's "
+           "eval_examples clips of clip_seconds; realistic tasks: at least one clip per style "
+           "pair), only for runs whose solve phase did not train (search strategies, or a "
+           "trained model reused from cache); it includes model loading.", ""]
+    if not machines and not proxies:
+        out.append("_No runtime data yet._")
+    for machine in machines:
+        out += [f"## Machine `{machine}`", ""]
+        mine = runs[runs.machine_id == machine]
+        if len(mine):
+            out += ["### Training and inference per strategy", "", *_table(
+                ["strategy", "task", "budget", "final runs", "step ms (median)", "step ms (IQR)",
+                 "DSP evals/step", "grad estimates/step", "DSP evals/run", "solve s",
+                 "inference RTF"],
+                [[s, t, b, *strategy_row(g)]
+                 for (s, t, b), g in mine.groupby(["strategy", "task", "budget"], sort=True)]),
+                ""]
+        if machine in proxies:
+            out += _proxy_section(proxies[machine])
+        if machine in kernels:
+            out += _kernel_section(kernels[machine])
+        if machine in scaling:
+            head, rows = scaling_rows(scaling[machine])
+            data = scaling[machine]
+            out += ["### Training-step time against clip length", "",
+                    f"{data.get('what', '')} Measured {data.get('timestamp', '')}, batch "
+                    f"{data.get('batch', '')}, {data.get('sample_rate', '')} Hz, median of "
+                    f"{data.get('repeats', '')} steps; milliseconds.", "", *_table(head, rows),
+                    ""]
+            if machine in figures:
+                out += [f"![Step time against clip length on {machine}]({figures[machine]})", ""]
+    if CACHED in proxies:
+        out += [f"## Proxies {CACHED}", "", *_proxy_section(proxies[CACHED])]
+    return "\n".join(out)
+
+
+def _proxy_section(rows: list[list[str]]) -> list[str]:
+    return ["### Proxy pre-training cost and fidelity", "",
+            "Fidelity against the reference DSP on held-out clips: MR-STFT distance, LUFS "
+            "error (LU) and the proxy's CPU real-time factor (seconds per second of audio).", "",
+            *_table(["effect", "arch", "budget", "parameters", "pre-training s", "steps",
+                     "DSP evals", "MR-STFT", "LUFS error (LU)", "proxy RTF"], rows), ""]
+
+
+def _kernel_section(data: dict[str, Any]) -> list[str]:
+    """The perf run's own Markdown (``bench.dsp.perf.render_markdown``), one heading deeper."""
+    from bench.dsp.perf import render_markdown
+
+    text = render_markdown(data).replace("## ", "### ")
+    return [*text.splitlines(), ""]
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|---" * len(head) + "|",
+            *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def _median(values: Iterator[float] | Any, digits: int = 4) -> str:
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    return _num(float(np.median(finite)), digits) if finite else "—"
+
+
+def _num(x: Any, digits: int = 4) -> str:
+    if not isinstance(x, (int, float)) or not math.isfinite(x):
+        return "—"
+    return f"{x:.{digits}g}"
+
+
+def write_runtime(frame: pd.DataFrame, perf: PerfFiles, reports_dir: Path,
+                  figures: dict[str, str]) -> Path:
+    """Write runtime.md; returns its path."""
+    path = Path(reports_dir) / "runtime.md"
+    path.write_text(render_runtime(frame, perf, figures) + "\n")
+    return path

@@ -1,0 +1,245 @@
+"""Effect-chain selection: which ordered chain of 1–3 effects made the wet signal, and how set?
+
+Candidates are every ordered chain of distinct effects from a small library. The learner is a
+multiple-choice model (Guzman-Rivera et al.): one parameter head per candidate chain trained
+winner-takes-all through the strategy — each example's loss is its best head's re-rendering
+loss — plus a selector trained to predict the winning head. The gradient-free baseline searches
+every candidate chain per example and keeps the best re-render.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.base import Metric, MetricFailure, Outcome, RunContext, Strategy, Task, safe_metric
+from bench.gradient import GradientStrategy
+from bench.metrics import METRICS, effect_set_f1, exact_chain_accuracy, order_accuracy
+from bench.parallel import render
+from bench.search import SearchProblem, SearchStrategy
+from bench.seeding import derive_seed
+from tasks import _data
+from tasks.blind import rerender_score
+
+LIBRARY = ("peq", "compressor", "distortion")
+MAX_EFFECTS = 3
+
+
+def candidates() -> list[tuple[str, ...]]:
+    """Every ordered chain of 1…MAX_EFFECTS distinct effects of the library (15 for three)."""
+    return [c for k in range(1, MAX_EFFECTS + 1) for c in itertools.permutations(LIBRARY, k)]
+
+
+@dataclass
+class ChainExamples:
+    """Dry and wet audio with the true chain and its normalized parameters."""
+
+    dry: np.ndarray
+    wet: np.ndarray
+    chains: list[tuple[str, ...]]
+    params: list[np.ndarray]
+
+
+class ChainSelection(Task):
+    """Estimate the ordered effect chain and its settings from (dry, wet)."""
+
+    family = "chain_selection"
+    domain: ClassVar[str]
+    main_metric = "exact_chain_accuracy"
+    references = ("input", "oracle")
+    metrics = (
+        Metric("exact_chain_accuracy", True, "", "predicted ordered chain equals the true one"),
+        Metric("effect_set_f1", True, "", "F1 between predicted and true effect sets"),
+        Metric("order_accuracy", True, "", "true effect pairs kept in order"),
+        METRICS["mrstft"].metric,
+    )
+
+    @functools.cached_property
+    def candidate_chains(self) -> list[Any]:
+        """Chain objects of every candidate, in candidates() order."""
+        from bench.dsp import Chain
+
+        return [Chain(list(c)) for c in candidates()]
+
+    def examples(self, split: str, ctx: RunContext, n: int) -> ChainExamples:
+        """``n`` examples made by random candidate chains with random settings."""
+        from datasets.examples import chain_examples
+
+        made = chain_examples(_data.sources(self.domain, split, ctx), ctx.budget.sample_rate,
+                              n=n, seconds=ctx.budget.clip_seconds,
+                              seed=derive_seed(ctx.seed, self.name, split),
+                              candidates=LIBRARY, max_effects=MAX_EFFECTS)
+        return ChainExamples(np.stack([m.dry for m in made]), np.stack([m.wet for m in made]),
+                             [m.setting.effects for m in made],
+                             [m.setting.normalized for m in made])
+
+    def run(self, strategy: Strategy, ctx: RunContext) -> Outcome:
+        """Pick a chain and settings per example with ``strategy``; score the choice."""
+        with ctx.timed("setup"):
+            test = self.examples(ctx.split, ctx, ctx.budget.eval_examples)
+        if isinstance(strategy, GradientStrategy):
+            model, layers = self.trained(strategy, ctx)
+            with ctx.timed("solve"):
+                choice, params = select(model, test.wet)
+                y = self.render_choice(strategy, layers, test.dry, choice, params, ctx)
+        elif isinstance(strategy, SearchStrategy):
+            with ctx.timed("solve"):
+                choice, params, y = self.search(strategy, test, ctx)
+        else:
+            raise TypeError(f"{strategy.name} is neither a gradient nor a search strategy")
+        with ctx.timed("eval"):
+            ctx.save_audio({"output": y})
+            return self.score([candidates()[c] for c in choice], y, test, ctx)
+
+    def reference(self, which: str, ctx: RunContext) -> Outcome:
+        """``input``: the dry signal as the re-render; ``oracle``: the true chain and settings."""
+        test = self.examples(ctx.split, ctx, ctx.budget.eval_examples)
+        if which == "input":
+            ctx.save_audio({"input": test.dry, "target": test.wet})
+            return self.score(None, test.dry, test, ctx)
+        if which == "oracle":
+            sr = ctx.budget.sample_rate
+            from bench.dsp import Chain
+
+            y = np.stack([Chain(list(c)).process(d[None], p[None], sr)[0]
+                          for c, d, p in zip(test.chains, test.dry, test.params, strict=True)])
+            return self.score(test.chains, y, test, ctx)
+        raise NotImplementedError(which)
+
+    def score(self, predicted: list[tuple[str, ...]] | None, y: np.ndarray,
+              test: ChainExamples, ctx: RunContext) -> Outcome:
+        """Chain metrics (when a chain was predicted) and the re-render's MR-STFT."""
+        metrics: dict[str, float | MetricFailure] = {}
+        if predicted is not None:
+            for name, fn in (("exact_chain_accuracy", exact_chain_accuracy),
+                             ("effect_set_f1", effect_set_f1), ("order_accuracy", order_accuracy)):
+                metrics[name] = safe_metric(functools.partial(fn, predicted, test.chains))
+        metrics["mrstft"] = safe_metric(functools.partial(
+            METRICS["mrstft"].fn, y, test.wet, ctx.budget.sample_rate))
+        return ctx.outcome(metrics)
+
+    # -- gradient-free --------------------------------------------------------------------------
+    def search(self, strategy: SearchStrategy, test: ChainExamples,
+               ctx: RunContext) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+        """Search every candidate chain per example; keep the chain with the best re-render."""
+        sr, score = ctx.budget.sample_rate, rerender_score(test.wet)
+        idx = np.arange(len(test.dry))
+        best = np.full(len(idx), np.inf)
+        choice = np.zeros(len(idx), dtype=int)
+        params: list[np.ndarray] = [np.zeros(0)] * len(idx)
+        y = np.zeros_like(test.dry)
+        for c, chain in enumerate(self.candidate_chains):
+            p = strategy.solve(SearchProblem(chain, sr, test.dry, score, ctx.counters), ctx)
+            rendered = render(chain, test.dry, p, sr)
+            ctx.counters.dsp_evals += len(idx)
+            loss = score(rendered, idx)
+            for i in np.flatnonzero(loss < best):
+                best[i], choice[i], params[i], y[i] = loss[i], c, p[i], rendered[i]
+        return choice, params, y
+
+    # -- learner --------------------------------------------------------------------------------
+    def render_choice(self, strategy: GradientStrategy, layers: list[Any], dry: np.ndarray,
+                      choice: np.ndarray, params: list[np.ndarray],
+                      ctx: RunContext) -> np.ndarray:
+        """Render each example with its selected chain (the strategy's inference renderer)."""
+        y = np.zeros_like(dry)
+        sr = ctx.budget.sample_rate
+        for c in np.unique(choice):
+            rows = np.flatnonzero(choice == c)
+            p = np.stack([params[i] for i in rows])
+            y[rows] = strategy.render(layers[c], self.candidate_chains[c], dry[rows], p, sr, ctx)
+        return y
+
+    def trained(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Any, list[Any]]:
+        """Multiple-choice model trained winner-takes-all through the strategy (cached)."""
+        import torch
+
+        from bench.artefacts import artefact_path, load_or_build
+        from bench.results import canonical_json
+        from tasks._models import MultipleChoiceModel, neutral
+
+        sr, budget = ctx.budget.sample_rate, ctx.budget
+        chains = self.candidate_chains
+        with ctx.timed("setup"):
+            train = self.examples("train", ctx, budget.train_examples)
+            val = self.examples("val", ctx, min(budget.eval_examples, 8))
+            layers = [strategy.effect_layer(c, sr, ctx, train.dry) for c in chains]
+        torch.manual_seed(ctx.seed)
+        model = MultipleChoiceModel(sr, [c.n_params for c in chains],
+                                    inits=[neutral(c.names, sr) for c in chains])
+        rng = np.random.default_rng(ctx.seed)
+
+        def losses(t: ChainExamples, rows: np.ndarray) -> tuple[Any, Any]:
+            dry, wet = (torch.from_numpy(a[rows]).float() for a in (t.dry, t.wet))
+            heads, logits = model(wet)
+            per_head = torch.stack([rerender_loss(layer(dry, p), wet)
+                                    for layer, p in zip(layers, heads, strict=True)], dim=1)
+            winner = per_head.detach().argmin(dim=1)
+            wta = per_head.gather(1, winner[:, None]).mean()
+            return wta + torch.nn.functional.cross_entropy(logits, winner), wta
+
+        def batch_loss(step: int) -> Any:
+            rows = rng.choice(len(train.dry), min(budget.batch_size, len(train.dry)),
+                              replace=False)
+            return losses(train, rows)[0]
+
+        parts = {"task": self.name, "task_version": self.version, "strategy": strategy.name,
+                 "strategy_version": strategy.version,
+                 "params": canonical_json(strategy.params), "budget": budget.as_dict(),
+                 "seed": ctx.seed, "library": list(LIBRARY), "max_effects": MAX_EFFECTS}
+
+        def build() -> dict[str, Any]:
+            return strategy.fit([model], batch_loss, ctx,
+                                lambda: float(losses(val, np.arange(len(val.dry)))[1])).summary()
+
+        with ctx.timed("solve"):
+            ctx.extra["training"] = load_or_build(
+                artefact_path(ctx.artefact_dir, "chain_model", parts), model, build, parts)
+        return model.eval(), layers
+
+
+def rerender_loss(y: Any, wet: Any) -> Any:
+    """Per-example training loss: L1 of log-magnitude STFT (1024) plus 10·L1 of the waveform."""
+    import torch
+
+    window = torch.hann_window(1024)
+
+    def logmag(a: Any) -> Any:
+        return torch.log(torch.stft(a, 1024, 256, window=window, return_complex=True).abs()
+                         + 1e-5)
+
+    return (logmag(y) - logmag(wet)).abs().mean((1, 2)) + 10 * (y - wet).abs().mean(1)
+
+
+def select(model: Any, wet: np.ndarray, batch: int = 8) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The selector's chain index and that head's parameters for every wet row."""
+    import torch
+
+    choice, params = [], []
+    with torch.no_grad():
+        for i in range(0, len(wet), batch):
+            heads, logits = model(torch.from_numpy(wet[i:i + batch]).float())
+            picked = logits.argmax(1)
+            choice += picked.tolist()
+            params += [heads[c][j].double().clamp(0, 1).numpy() for j, c in enumerate(picked)]
+    return np.array(choice), params
+
+
+class ChainMusic(ChainSelection):
+    """Effect-chain selection on music."""
+
+    name = "chain_music"
+    version = "1"
+    domain = "music"
+
+
+class ChainSpeech(ChainSelection):
+    """Effect-chain selection on speech."""
+
+    name = "chain_speech"
+    version = "1"
+    domain = "speech"

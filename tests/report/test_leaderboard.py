@@ -1,0 +1,75 @@
+"""Leaderboard tables: CIs with n, bold best, references, failures, skips, ranks, per-pair."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from bench.report.leaderboard import build_tables, overall_rank
+from bench.results import read_results
+
+
+def section(text: str, heading: str) -> str:
+    """The Markdown from ``heading`` to the next heading of the same or a higher level."""
+    start = text.index(heading)
+    level = heading.split(" ")[0]
+    rest = text[start + len(heading):]
+    stops = [i for i in (rest.find(f"\n{level} "), rest.find("\n## ")) if i >= 0]
+    return rest[: min(stops)] if stops else rest
+
+
+def test_table_shows_mean_ci_n_bold_best_and_references(reports_dir: Path):
+    md = (reports_dir / "leaderboard.md").read_text()
+    toy_a = section(md, "## toy_a (smoke budget)")
+    assert "| gamma | **0.51 ± 0.02484** (n=3) |" in toy_a
+    assert "| alpha | 1.01 ± 0.02484 (n=3) | **10 ± 0** (n=3) |" in toy_a  # best per column
+    assert "loss ↓" in toy_a and "snr ↓" in toy_a
+    lines = toy_a.splitlines()
+    names = [line.split("|")[1].strip() for line in lines if line.startswith("| ")][1:]
+    assert names[-2:] == ["_input_", "_oracle_"]  # reference rows last, italic
+    assert "**" not in next(line for line in lines if line.startswith("| _oracle_"))
+
+
+def test_failures_are_shown_never_averaged(reports_dir: Path):
+    md = (reports_dir / "leaderboard.md").read_text()
+    toy_a = section(md, "## toy_a (smoke budget)")
+    assert "| beta | 2.01 ± 0.02484 (n=3) | failed (3) |" in toy_a
+    assert "| delta | failed (1) |" in toy_a
+    assert "| gamma | skipped: gamma cannot do toy_b |" in section(md, "## toy_b (smoke budget)")
+
+
+def test_overall_rank_only_over_complete_strategies(results_dir: Path):
+    ranked, incomplete = overall_rank(build_tables(read_results(results_dir)))
+    assert [s for s, _ in ranked] == ["alpha", "beta", "beta_other_machine"][: len(ranked)]
+    assert {"gamma", "delta"} <= set(incomplete)
+    assert not {"input", "oracle"} & ({s for s, _ in ranked} | set(incomplete))
+
+
+def test_per_pair_table_for_realistic_tasks(reports_dir: Path):
+    md = (reports_dir / "leaderboard.md").read_text()
+    pairs = section(md, "### toy_b: msd ↓ per style pair (smoke budget)")
+    assert "| pair | beta | alpha | _input_ |" in pairs
+    assert "| warm->bright | 5.01 ± 0.02484 (n=3) | 6.01 ± 0.02484 (n=3) |" in pairs
+
+
+def test_budgets_are_never_mixed(tmp_path: Path):
+    from bench.results import ResultWriter
+    from tests.report.conftest import make_rows
+
+    ResultWriter(tmp_path).add([
+        *make_rows("t", "a", 0, {"m": 1.0}, main="m", budget="smoke"),
+        *make_rows("t", "a", 0, {"m": 5.0}, main="m", budget="quick")])
+    tables = build_tables(read_results(tmp_path))
+    assert [(t.task, t.budget, t.rows["a"]["m"].mean) for t in tables] == [
+        ("t", "quick", 5.0), ("t", "smoke", 1.0)]
+
+
+def test_csv_and_tex(reports_dir: Path):
+    rows = list(csv.DictReader(io.StringIO((reports_dir / "leaderboard.csv").read_text())))
+    beta_snr = next(r for r in rows if r["strategy"] == "beta" and r["metric"] == "snr")
+    assert beta_snr["status"] == "failed" and beta_snr["n"] == "0" and beta_snr["n_failed"] == "3"
+    assert any(r["status"].startswith("skipped") for r in rows)
+    tex = (reports_dir / "leaderboard.tex").read_text()
+    assert "\\textbf{0.51 $\\pm$ 0.02484}" in tex and "\\textit{input}" in tex
+    assert "beta & 2.01 $\\pm$ 0.02484 & failed" in tex
