@@ -168,6 +168,10 @@ class Task(Registered, ABC):
         """Why this task cannot evaluate ``strategy`` (recorded as a skipped row), or None."""
         return None
 
+    def sized(self, budget: Budget) -> Budget:
+        """The budget as this task applies it (a task whose step is costlier may shrink it)."""
+        return budget
+
     @abstractmethod
     def run(self, strategy: Strategy, ctx: RunContext) -> Outcome:
         """Train or solve with ``strategy`` and evaluate on ``ctx.split``."""

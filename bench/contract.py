@@ -36,7 +36,7 @@ class Verdict:
 def run_once(strategy: Strategy, task: Task, artefacts: Path, seed: int = 0,
              budget: Budget | None = None) -> Outcome:
     """One run (smoke budget by default) on the validation split; corpora stay cached."""
-    ctx = RunContext(budget=budget or get_budget("smoke"), seed=seed, split="val",
+    ctx = RunContext(budget=task.sized(budget or get_budget("smoke")), seed=seed, split="val",
                      results_dir=artefacts / "results", cache_dir=default_cache_dir(),
                      artefacts=artefacts, progress=False)
     seed_everything(seed)

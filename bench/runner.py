@@ -354,7 +354,7 @@ class Cell:
                          / self.task.name / f"seed{self.base_seed}" / audio_as)
         return RunContext(
             audio_dir=audio_dir,
-            budget=self.budget, seed=seed, split=split,
+            budget=self.task.sized(self.budget), seed=seed, split=split,
             results_dir=Path(self.opts.results_dir),
             cache_dir=Path(self.opts.cache_dir) if self.opts.cache_dir else default_cache_dir(),
             data_root=self.opts.data_root, progress=self.opts.progress,

@@ -9,6 +9,7 @@ every candidate chain per example and keeps the best re-render.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.base import Metric, MetricFailure, Outcome, RunContext, Strategy, Task, safe_metric
+from bench.budgets import Budget
 from bench.gradient import GradientStrategy
 from bench.metrics import METRICS, effect_set_f1, exact_chain_accuracy, order_accuracy
 from bench.parallel import render
@@ -57,6 +59,12 @@ class ChainSelection(Task):
         Metric("order_accuracy", True, "", "true effect pairs kept in order"),
         METRICS["mrstft"].metric,
     )
+
+    def sized(self, budget: Budget) -> Budget:
+        """A third of the steps on clips of at most 1.5 s: every step renders all 15
+        candidate chains, so this keeps a quick cell within minutes on a 2-core CPU."""
+        return dataclasses.replace(budget, steps=max(1, budget.steps // 3),
+                                   clip_seconds=min(budget.clip_seconds, 1.5))
 
     @functools.cached_property
     def candidate_chains(self) -> list[Any]:

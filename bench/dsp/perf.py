@@ -149,7 +149,26 @@ def kernel_ratios(sizes: Sizes) -> dict[str, dict[str, Any]]:
         "value": t_one / x.shape[1] * 1e9, "target": None, "op": None, "pass": None,
         "bound": LATENCY_BOUND_NS,
         "what": f"one biquad, float64, one core (latency bound ≈ {LATENCY_BOUND_NS} ns)"}
+    out["spsa_step_2_threads_vs_1"] = spsa_speedup(sizes)
     return out
+
+
+def spsa_speedup(sizes: Sizes, perturbations: int = 2) -> dict[str, Any]:
+    """Speed-up of one SPSA step's renders (2·K·B chain renders of peq → compressor) on two
+    threads over one: the Numba kernels release the GIL, so the pool should scale."""
+    from bench.dsp import Chain
+    from bench.parallel import render
+
+    chain = Chain(["peq", "compressor"])
+    rows = 2 * perturbations * sizes.batch
+    x = _noise(rows, sizes.batch_seconds)
+    p = np.random.default_rng(2).uniform(size=(rows, chain.n_params))
+    one, two = medians(lambda: render(chain, x, p, SAMPLE_RATE, workers=1),
+                       lambda: render(chain, x, p, SAMPLE_RATE, workers=2),
+                       repeats=sizes.repeats, min_seconds=sizes.min_seconds)
+    return _ratio(one / two, 1.6, ">=",
+                  f"SPSA step renders ({rows} × {sizes.batch_seconds:g} s through peq → "
+                  f"compressor, K={perturbations}): 1 thread ÷ 2 threads")
 
 
 def torch_call(effect: Any, x: Any, p: Any, mode: str, **kw: Any) -> Callable[[], None]:
