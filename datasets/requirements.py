@@ -98,7 +98,7 @@ def require(requirements: Iterable[Requirement], purpose: str) -> None:
     if apt:
         commands.append("apt-get install -y --no-install-recommends " + " ".join(apt))
     if pip:
-        commands.append(".venv/bin/pip install -c constraints.txt " + " ".join(pip))
+        commands.append(".venv/bin/pip install -c .venv/constraints.txt " + " ".join(pip))
     raise DataError(f"{purpose}: {names} not found: install with {' && '.join(commands)}")
 
 

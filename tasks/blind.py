@@ -18,9 +18,9 @@ from bench.base import Metric, MetricFailure, Outcome, RunContext, Strategy, Tas
 from bench.gradient import GradientStrategy
 from bench.metrics import METRICS, param_mae
 from bench.parallel import render
-from bench.search import SearchProblem, SearchStrategy
+from bench.search import SearchProblem
 from bench.seeding import derive_seed
-from tasks import _data
+from tasks import _data, _solve
 
 CHAIN = ("peq", "compressor", "distortion")
 TRAIN_FFTS = (256, 1024, 4096)
@@ -72,20 +72,11 @@ class Blind(Task):
         sr = ctx.budget.sample_rate
         with ctx.timed("setup"):
             test = self.triples(ctx.split, ctx, ctx.budget.eval_examples)
-        if isinstance(strategy, GradientStrategy):
-            model, layer = self.trained(strategy, ctx)
-            with ctx.timed("solve"):
-                p = estimate(model, test.wet)
-                y = strategy.render(layer, self.chain, test.dry, p, sr, ctx)
-        elif isinstance(strategy, SearchStrategy):
-            with ctx.timed("solve"):
-                problem = SearchProblem(self.chain, sr, test.dry, rerender_score(test.wet),
-                                        ctx.counters)
-                p = strategy.solve(problem, ctx)
-                y = render(self.chain, test.dry, p, sr)
-                ctx.counters.dsp_evals += len(y)
-        else:
-            raise TypeError(f"{strategy.name} is neither a gradient nor a search strategy")
+        p, y = _solve.estimate(
+            strategy, ctx, self.chain, test.dry, lambda: self.trained(strategy, ctx),
+            lambda model: estimate(model, test.wet),
+            lambda: SearchProblem(self.chain, sr, test.dry, rerender_score(test.wet),
+                                  ctx.counters))
         with ctx.timed("eval"):
             ctx.save_audio({"output": y})
             return self.score(p, y, test, ctx)

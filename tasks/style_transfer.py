@@ -18,10 +18,9 @@ import numpy as np
 from bench.base import MetricFailure, Outcome, RunContext, Strategy, Task, safe_metric
 from bench.gradient import GradientStrategy
 from bench.metrics import METRICS
-from bench.parallel import render
-from bench.search import SearchProblem, SearchStrategy
+from bench.search import SearchProblem
 from bench.seeding import derive_seed
-from tasks import _data
+from tasks import _data, _solve
 
 CHAIN = ("peq", "compressor")
 L1_WEIGHT = 100.0
@@ -63,20 +62,11 @@ class StyleTransfer(Task):
         sr = ctx.budget.sample_rate
         with ctx.timed("setup"):
             test = self.examples(ctx.split, ctx, ctx.budget.eval_examples)
-        if isinstance(strategy, GradientStrategy):
-            model, layer = self.trained(strategy, ctx)
-            with ctx.timed("solve"):
-                p = predict(model, test.x, test.reference)
-                y = strategy.render(layer, self.chain, test.x, p, sr, ctx)
-        elif isinstance(strategy, SearchStrategy):
-            with ctx.timed("solve"):
-                problem = SearchProblem(self.chain, sr, test.x, style_score(test.reference, sr),
-                                        ctx.counters, reference=test.reference)
-                p = strategy.solve(problem, ctx)
-                y = render(self.chain, test.x, p, sr)
-                ctx.counters.dsp_evals += len(y)
-        else:
-            raise TypeError(f"{strategy.name} is neither a gradient nor a search strategy")
+        _, y = _solve.estimate(
+            strategy, ctx, self.chain, test.x, lambda: self.trained(strategy, ctx),
+            lambda model: predict(model, test.x, test.reference),
+            lambda: SearchProblem(self.chain, sr, test.x, style_score(test.reference, sr),
+                                  ctx.counters, reference=test.reference))
         with ctx.timed("eval"):
             ctx.save_audio({"output": y})
             return self.score(y, test, ctx)

@@ -24,7 +24,7 @@ def test_missing_tool_and_module_name_themselves_and_the_install_commands():
     assert "\n" not in message
     assert "no-such-synth-xyz" in message and "no_such_module_xyz" in message
     assert "apt-get install -y --no-install-recommends xyz-tts" in message
-    assert "pip install -c constraints.txt music21==10.5.1" in message
+    assert "pip install -c .venv/constraints.txt music21==10.5.1" in message
     assert " sh" not in message.split("not found")[0]
 
 
