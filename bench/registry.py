@@ -54,6 +54,10 @@ class Registry:
             )
         self._classes[name] = cls
 
+    def discard_module(self, module: str) -> None:
+        """Forget the classes defined in ``module`` (it failed to import completely)."""
+        self._classes = {n: c for n, c in self._classes.items() if c.__module__ != module}
+
     def get(self, name: str) -> type:
         """Return the class registered as ``name`` or raise with the closest names."""
         try:
@@ -126,9 +130,7 @@ def discover() -> list[PluginFailure]:
     if _discovered:
         return FAILURES
     _discovered = True
-    modules: list[str] = []
     for package in PLUGIN_PACKAGES:
-        modules.append(package)
         try:
             pkg = importlib.import_module(package)
         except RegistryError:
@@ -160,9 +162,12 @@ def _import(module: str) -> None:
 
 
 def _record(module: str, exc: BaseException) -> None:
+    """Remember a broken module and drop any class it registered before it failed."""
     FAILURES.append(
         PluginFailure(module, f"{type(exc).__name__}: {exc}", traceback.format_exc())
     )
+    for reg in REGISTRIES.values():
+        reg.discard_module(module)
 
 
 def _qualname(cls: type) -> str:

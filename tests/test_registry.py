@@ -93,3 +93,18 @@ def test_entry_point_plugins_are_loaded(isolated_registry, tmp_path, monkeypatch
     isolated_registry.discover()
     assert isolated_registry.REGISTRIES["strategy"].get("from_entry_point_for_test")
     assert "ep_plugin_for_test" in sys.modules
+
+
+def test_a_module_that_fails_after_registering_leaves_nothing_registered(
+        isolated_registry, tmp_path, monkeypatch):
+    (tmp_path / "half_plugin_for_test.py").write_text(textwrap.dedent("""
+        from bench.base import Strategy
+        class Half(Strategy):
+            name = "half_plugin_for_test"
+            version = "1"
+        raise RuntimeError("fails after registering")
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    isolated_registry._import("half_plugin_for_test")
+    assert "half_plugin_for_test" not in isolated_registry.REGISTRIES["strategy"].names()
+    assert isolated_registry.FAILURES[-1].module == "half_plugin_for_test"
