@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from bench.dsp.compressor import Compressor
 from bench.dsp.delay import Delay
 from bench.dsp.distortion import Distortion
 from bench.dsp.peq import BANDS, Peq, cutoff_param
@@ -128,13 +129,9 @@ class PbCompressor(BlackBoxEffect):
 
     @classmethod
     def params(cls, sample_rate: int) -> tuple[Param, ...]:
-        """The compressor's ranges for the four controls JUCE has."""
-        return (
-            Param("threshold", "dB", -80.0, 0.0, -12.0, "lin"),
-            Param("ratio", ":1", 1.0, 20.0, 2.0, "lin"),
-            Param("attack", "s", 1e-4, 0.1, 1e-3, "log"),
-            Param("release", "s", 5e-3, 1.0, 0.045, "log"),
-        )
+        """The compressor's own specs for the four controls JUCE has."""
+        juce = ("threshold", "ratio", "attack", "release")
+        return tuple(p for p in Compressor.params(sample_rate) if p.name in juce)
 
     def make(self) -> Any:
         """One JUCE compressor."""
