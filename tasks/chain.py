@@ -61,10 +61,12 @@ class ChainSelection(Task):
     )
 
     def sized(self, budget: Budget) -> Budget:
-        """A third of the steps on clips of at most 1.5 s: every step renders all 15
-        candidate chains, so this keeps a quick cell within minutes on a 2-core CPU."""
-        return dataclasses.replace(budget, steps=max(1, budget.steps // 3),
-                                   clip_seconds=min(budget.clip_seconds, 1.5))
+        """A quarter of the steps, batches of at most 2 and clips of at most 1.1 s: every step
+        renders all 15 candidate chains (through two proxies each for the proxy strategies),
+        so this keeps a quick cell within minutes on a 2-core CPU."""
+        return dataclasses.replace(budget, steps=max(1, budget.steps // 4),
+                                   batch_size=min(budget.batch_size, 2),
+                                   clip_seconds=min(budget.clip_seconds, 1.1))
 
     @functools.cached_property
     def candidate_chains(self) -> list[Any]:
