@@ -32,8 +32,8 @@ BUDGETS: dict[str, Budget] = {
     for b in (
         Budget("smoke", trials=2, final_seeds=1, steps=24, batch_size=2, train_examples=16,
                eval_examples=8, clip_seconds=1.1, sample_rate=16000, dsp_evals=40),
-        Budget("quick", trials=3, final_seeds=1, steps=200, batch_size=4, train_examples=256,
-               eval_examples=32, clip_seconds=2.0, sample_rate=24000, dsp_evals=400),
+        Budget("quick", trials=2, final_seeds=1, steps=100, batch_size=4, train_examples=192,
+               eval_examples=24, clip_seconds=1.5, sample_rate=24000, dsp_evals=240),
         Budget("full", trials=30, final_seeds=3, steps=100_000, batch_size=6,
                train_examples=20_000, eval_examples=1000, clip_seconds=5.46, sample_rate=24000,
                dsp_evals=4000),

@@ -1,4 +1,4 @@
-"""Command line: list, run, report, verify, perf and data; heavy imports happen per command."""
+"""The `python -m bench` command line; heavy imports happen inside each command."""
 
 from __future__ import annotations
 
@@ -50,6 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), default=None,
                    help="print metric ratios of results B against results A (asv-style: "
                         "~ = not significant over seeds) instead of writing reports")
+
+    p = sub.add_parser("publish", help="copy results into a small committable directory "
+                                       "(rows, perf files, journal, a few MP3 examples)")
+    p.add_argument("--results-dir", type=Path, default=Path("results"),
+                   help="results to publish (default: results)")
+    p.add_argument("--to", type=Path, default=Path("results/published"),
+                   help="target directory (default: results/published)")
+    p.add_argument("--examples", type=int, default=1,
+                   help="listening examples per task (default: 1)")
 
     p = sub.add_parser("verify", help="check effects (reference vs differentiable, gradcheck) "
                                       "and the strategy contract")
@@ -187,6 +196,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Publish the results for committing; `report --results-dir <target>` rebuilds from it."""
+    from bench.publish import publish
+
+    written = publish(args.results_dir, args.to, args.examples)
+    size = sum(p.stat().st_size for p in written)
+    print(f"published {len(written)} files ({size / 1e6:.2f} MB) to {args.to}")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """Verify effects; exit 1 when any check fails."""
     from bench.errors import BenchError
@@ -240,5 +259,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor(args.install)
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "verify": cmd_verify,
+COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "publish": cmd_publish,
+            "verify": cmd_verify,
             "perf": cmd_perf, "doctor": cmd_doctor, "data": cmd_data}

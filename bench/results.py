@@ -146,8 +146,10 @@ def validate_row(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def result_files(results_dir: Path) -> list[Path]:
-    """Every Parquet file under ``results_dir`` (temporary files excluded), sorted."""
-    return sorted(p for p in Path(results_dir).rglob("*.parquet") if not p.name.startswith("."))
+    """Every Parquet file in ``results_dir/runs`` (temporary files excluded), sorted; a
+    published set kept under ``results/`` is a results directory of its own, not read here."""
+    return sorted(p for p in Path(results_dir, RUNS_SUBDIR).glob("*.parquet")
+                  if not p.name.startswith("."))
 
 
 def read_results(results_dir: Path | Iterable[Path]) -> pd.DataFrame:  # noqa: F821

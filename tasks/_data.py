@@ -26,6 +26,20 @@ def sources(domain: str, split: str, ctx: RunContext) -> list[np.ndarray]:
     return list(_load(ds.name, str(ds.cache_dir), ds.tier, split, ctx.budget.sample_rate))
 
 
+PROXY_WINDOW_SECONDS = 2.0
+
+
+def proxy_audio(domain: str, ctx: RunContext) -> np.ndarray:
+    """Seed-independent audio to pre-train proxies on: the central window of every training
+    clip, so all tasks, seeds and strategies of a domain share one cached proxy per effect."""
+    n = int(PROXY_WINDOW_SECONDS * ctx.budget.sample_rate)
+    windows = []
+    for clip in sources(domain, "train", ctx):
+        start = max(0, len(clip) - n) // 2
+        windows.append(np.pad(clip[start:start + n], (0, max(0, n - len(clip)))))
+    return np.stack(windows).astype(np.float32)
+
+
 @functools.cache
 def _load(name: str, cache_dir: str, tier: str, split: str,
           sample_rate: int) -> tuple[np.ndarray, ...]:

@@ -124,7 +124,7 @@ class Blind(Task):
         with ctx.timed("setup"):
             train = self.triples("train", ctx, ctx.budget.train_examples)
             val = self.triples("val", ctx, min(ctx.budget.eval_examples, 8))
-            layer = strategy.effect_layer(self.chain, sr, ctx, train.dry)
+            layer = strategy.effect_layer(self.chain, sr, ctx, _data.proxy_audio(self.domain, ctx))
         loss_fn = mrstft_loss(TRAIN_FFTS)
 
         def loss(model: Any, t: Triples, rows: Any) -> Any:

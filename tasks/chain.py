@@ -177,7 +177,8 @@ class ChainSelection(Task):
         with ctx.timed("setup"):
             train = self.examples("train", ctx, budget.train_examples)
             val = self.examples("val", ctx, min(budget.eval_examples, 8))
-            layers = [strategy.effect_layer(c, sr, ctx, train.dry) for c in chains]
+            audio = _data.proxy_audio(self.domain, ctx)
+            layers = [strategy.effect_layer(c, sr, ctx, audio) for c in chains]
         torch.manual_seed(ctx.seed)
         model = MultipleChoiceModel(sr, [c.n_params for c in chains],
                                     inits=[neutral(c.names, sr) for c in chains])

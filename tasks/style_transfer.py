@@ -176,7 +176,7 @@ def train_style_model(task: SyntheticStyleTransfer, strategy: GradientStrategy,
     with ctx.timed("setup"):
         train = task.examples("train", ctx, budget.train_examples)
         val = task.examples("val", ctx, min(budget.eval_examples, 8))
-        layer = strategy.effect_layer(task.chain, sr, ctx, train.x)
+        layer = strategy.effect_layer(task.chain, sr, ctx, _data.proxy_audio(task.domain, ctx))
     parts = {"task": task.name, "task_version": task.version, "strategy": strategy.name,
              "strategy_version": strategy.version, "params": canonical_json(strategy.params),
              "budget": budget.as_dict(), "seed": ctx.seed, "chain": list(CHAIN)}

@@ -1,5 +1,6 @@
-"""Listening examples: find the FLAC files runs saved under ``<results>/audio`` and copy a few
-per task into the reports (byte copies, so rebuilding gives identical files)."""
+"""Listening examples: find the FLAC files runs saved under ``<results>/audio`` (or the MP3s
+`python -m bench publish` made of them) and copy a few per task into the reports (byte copies,
+so rebuilding gives identical files)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 AUDIO_SUBDIR = "audio"
-NAME = re.compile(r"^(\d+)_([A-Za-z0-9_]+)\.flac$")
+NAME = re.compile(r"^(\d+)_([A-Za-z0-9_]+)\.(flac|mp3)$")
 SIGNAL_ORDER = {"input": 0, "reference": 1, "target": 2}
 
 
@@ -47,7 +48,7 @@ def find_examples(results_dirs: Iterable[Path], count: int = 2) -> list[Examples
             if (budget, task) in found:
                 continue
             ex = Examples(budget, task, seed_dir.name, seed_dir)
-            for path in sorted(seed_dir.glob("*/*.flac")):
+            for path in sorted(seed_dir.glob("*/*.*")):
                 m = NAME.match(path.name)
                 if m and int(m.group(1)) < count:
                     ex.files.setdefault(int(m.group(1)), {})[(path.parent.name, m.group(2))] = path

@@ -171,7 +171,10 @@ def header_lines(frame: pd.DataFrame) -> list[str]:
 
 
 def render_markdown(frame: pd.DataFrame, tables: list[Table]) -> str:
-    """The Markdown leaderboard: header, overall rank per budget, then one table per task."""
+    """The Markdown leaderboard: header, overall rank per budget, one table per task, then how
+    converged the trained strategies were."""
+    from bench.report.convergence import convergence_markdown  # imports this module's header
+
     out = ["# Leaderboard", "", *header_lines(frame), "",
            "Mean ± 95% CI (Student t) over final test runs, n = runs; ↑ higher is better, "
            "↓ lower is better; **bold** = best strategy. Reference rows in _italics_ (input, "
@@ -190,7 +193,7 @@ def render_markdown(frame: pd.DataFrame, tables: list[Table]) -> str:
         out += markdown_table(table)
         if table.per_pair:
             out += markdown_per_pair(table)
-    return "\n".join(out)
+    return "\n".join(out + convergence_markdown(frame))
 
 
 def markdown_table(table: Table) -> list[str]:

@@ -20,6 +20,12 @@ import pandas as pd
 from bench.report.leaderboard import header_lines
 
 PERF_SUBDIR = "perf"
+STEP_BASELINE = "autodiff"
+DEEPAFX_ST_GPU_RATIOS = {"spsa": 0.4132 / 0.3086, "neural_proxy": 0.4346 / 0.3086,
+                         "proxy_hybrid": 0.4339 / 0.3086}
+"""DeepAFx-ST's training-step times relative to autodiff's 0.3086 s (GTX 1080 Ti, batch 4, 5-s
+clips at 24 kHz, 1000 iterations of its timing script): SPSA 0.4132 s, proxy 0.4346 s and the
+"full hybrid" 0.4339 s, which that script timed on the proxy-only path."""
 CACHED = "loaded from cache (trained earlier, machine not recorded)"
 
 
@@ -99,6 +105,45 @@ def strategy_row(g: pd.DataFrame) -> list[str]:
     ]
 
 
+def relative_steps(runs: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: each strategy's median training-step time divided by autodiff's on the
+    same task and budget (one machine's final runs), the median over tasks, and DeepAFx-ST's
+    GPU ratio where it published one."""
+    ok = runs[runs.status == "ok"]
+    steps = {}
+    for (strategy, task, budget), g in ok.groupby(["strategy", "task", "budget"], sort=True):
+        times = [log["step_s_median"] for extra in g.extra for log in training_logs(extra)
+                 if not log.get("reused") and math.isfinite(log["step_s_median"])]
+        if times:
+            steps[strategy, task, budget] = float(np.median(times))
+    base = {(t, b): v for (s, t, b), v in steps.items() if s == STEP_BASELINE}
+    cols = sorted(base)
+    rows = []
+    for strategy in sorted({s for s, _, _ in steps}):
+        ratios = [steps[strategy, t, b] / base[t, b] if (strategy, t, b) in steps else math.nan
+                  for t, b in cols]
+        rows.append([strategy, *(_num(r, 3) for r in ratios), _median(ratios, 3),
+                     _num(DEEPAFX_ST_GPU_RATIOS.get(strategy), 3)])
+    head = ["strategy", *(f"{t} ({b})" for t, b in cols), "median", "DeepAFx-ST (GPU)"]
+    return head, rows if cols else []
+
+
+def compute_spent(rows: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: minutes of setup + solve + evaluation per strategy and task family over
+    every run (tuning and final, failed included) of one machine, with row and column totals."""
+    runs = rows[~rows.is_reference].drop_duplicates("run_key")
+    minutes = (runs.setup_s + runs.solve_s + runs.eval_s) / 60
+    table = minutes.groupby([runs.strategy, runs.task_family]).sum().unstack(fill_value=0.0)
+    families = sorted(table.columns)
+    total = float(table.to_numpy().sum())
+    out = [[s, *(_num(table.loc[s, f], 3) for f in families), _num(table.loc[s].sum(), 3),
+            f"{100 * table.loc[s].sum() / total:.0f} %" if total else "—"]
+           for s in sorted(table.index)]
+    out.append(["**total**", *(_num(table[f].sum(), 3) for f in families), _num(total, 3),
+                "100 %" if total else "—"])
+    return ["strategy", *families, "total min", "share"], out
+
+
 def proxy_facts(frame: pd.DataFrame) -> list[tuple[str, dict[str, Any]]]:
     """Distinct pre-trained proxies (from extra "proxies" of every phase: proxies are cached
     artefacts), each with the machine that pre-trained it (or ``CACHED``), sorted."""
@@ -174,6 +219,20 @@ def render_runtime(frame: pd.DataFrame, perf: PerfFiles, figures: dict[str, str]
                 [[s, t, b, *strategy_row(g)]
                  for (s, t, b), g in mine.groupby(["strategy", "task", "budget"], sort=True)]),
                 ""]
+            head, rows = relative_steps(mine)
+            if rows:
+                out += [f"### Training-step time relative to {STEP_BASELINE}", "",
+                        f"Median step time divided by {STEP_BASELINE}'s on the same task, "
+                        f"budget and machine; the last column is DeepAFx-ST's ratio on a GTX "
+                        f"1080 Ti (batch 4, 5-s clips; its hybrid was timed without the DSP).",
+                        "", *_table(head, rows), ""]
+        spent = frame[(frame.machine_id == machine) & ~frame.is_reference]
+        for budget, rows_of_budget in spent.groupby("budget", sort=True):
+            head, rows = compute_spent(rows_of_budget)
+            out += [f"### Compute spent ({budget} budget)", "",
+                    "Minutes of setup + solve + evaluation summed over every run on this machine "
+                    "(tuning trials and final runs, failed ones included), by task family.", "",
+                    *_table(head, rows), ""]
         if machine in proxies:
             out += _proxy_section(proxies[machine])
         if machine in kernels:

@@ -73,3 +73,15 @@ def test_csv_and_tex(reports_dir: Path):
     tex = (reports_dir / "leaderboard.tex").read_text()
     assert "\\textbf{0.51 $\\pm$ 0.02484}" in tex and "\\textit{input}" in tex
     assert "beta & 2.01 $\\pm$ 0.02484 & failed" in tex
+
+
+def test_late_drop_says_how_far_from_converged(reports_dir: Path):
+    from bench.report.convergence import late_drop
+
+    curve = [{"step": s, "val_loss": v} for s, v in ((25, 4.0), (50, 2.0), (75, 1.0), (100, 0.5))]
+    assert late_drop(curve) == 50.0
+    assert late_drop(curve[:1]) != late_drop(curve[:1])  # NaN: nothing to compare
+    md = (reports_dir / "leaderboard.md").read_text()
+    # fixture curves: val_loss 1/step at steps 1..4 → from step 3 (1/3) to step 4 (1/4): 25 %
+    assert "## Convergence (smoke budget)" in md
+    assert "| alpha | 25.0 |" in md

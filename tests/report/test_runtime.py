@@ -60,3 +60,31 @@ def test_scaling_table_and_figure(results_dir: Path, tmp_path: Path):
 
 def test_no_perf_files_is_fine(tmp_path: Path):
     assert PerfFiles.read([tmp_path]) == PerfFiles([], [])
+
+
+def test_step_times_relative_to_autodiff(tmp_path: Path):
+    from bench.results import ResultWriter
+    from tests.report.conftest import make_rows, training
+
+    w = ResultWriter(tmp_path, batch_id="ratios")
+    steps = {"autodiff": (0.1, 0.2), "spsa": (0.15, 0.2), "neural_proxy": (0.8, 2.0),
+             "rule_based": (None, None)}
+    for strategy, times in steps.items():
+        for task, step in zip(("toy_a", "toy_b"), times, strict=True):
+            w.add(make_rows(task, strategy, 0, {"loss": 1.0}, main="loss",
+                            extra=training(step) if step else None))
+    md = render_runtime(read_results(tmp_path), PerfFiles([], []), {})
+    assert "| strategy | toy_a (smoke) | toy_b (smoke) | median | DeepAFx-ST (GPU) |" in md
+    assert "| autodiff | 1 | 1 | 1 | — |" in md
+    assert "| spsa | 1.5 | 1 | 1.25 | 1.34 |" in md
+    assert "| neural_proxy | 8 | 10 | 9 | 1.41 |" in md
+    ratios = md.split("relative to autodiff")[1].split("###")[0]
+    assert "| rule_based |" not in ratios and "| spsa |" in ratios
+
+
+def test_compute_spent_per_strategy_and_family(reports_dir: Path):
+    mine = machine_section((reports_dir / "runtime.md").read_text(), MACHINE)
+    # fixture: every run takes 0.1 + 1 + 0.1 s; alpha has 6 final runs and one tuning run
+    assert "### Compute spent (smoke budget)" in mine
+    assert "| alpha | 0.14 | 0.14 | " in mine
+    assert "| **total** |" in mine

@@ -1,0 +1,74 @@
+"""`python -m bench publish`: copy a sweep into a small results directory worth committing.
+
+The published directory is itself a results directory that `python -m bench report` reads: all
+tidy rows in one Parquet file, the perf JSON files, the Optuna journal (for the importance
+figures) and, instead of the full FLAC dump, a few listening examples per task as short MP3s.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from bench.errors import BenchError
+from bench.report.audio import AUDIO_SUBDIR, find_examples
+from bench.report.runtime import PERF_SUBDIR
+from bench.results import RUNS_SUBDIR, read_results
+from bench.tuning import JOURNAL_NAME
+
+PUBLISHED_FILE = "published.parquet"
+MP3_COMPRESSION = 0.8
+"""libsndfile's MP3 compression level (0 = highest bit rate): 40 kbit/s mono at 24 kHz."""
+
+
+def publish(source: Path, target: Path, examples: int = 1) -> list[Path]:
+    """Write ``source``'s rows, perf files, journal and ``examples`` clips per task to
+    ``target`` (replacing what a previous publish wrote there); returns the files written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from bench.results import SCHEMA
+
+    source, target = Path(source), Path(target)
+    frame = read_results(source)
+    if frame.empty:
+        raise BenchError(f"no results under {source}; run `python -m bench run` first or pass "
+                         f"--results-dir")
+    if target.resolve() == source.resolve():
+        raise BenchError("publish needs a target directory different from the results directory")
+    for sub in (RUNS_SUBDIR, PERF_SUBDIR, AUDIO_SUBDIR):
+        shutil.rmtree(target / sub, ignore_errors=True)
+    frame = frame.sort_values(["task", "strategy", "budget", "run_key", "split", "metric"],
+                              kind="stable").reset_index(drop=True)
+    rows = target / RUNS_SUBDIR / PUBLISHED_FILE
+    rows.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False), rows,
+                   compression="zstd")
+    written = [rows]
+    for path in sorted((source / PERF_SUBDIR).glob("*.json")):
+        written.append(_copy(path, target / PERF_SUBDIR / path.name))
+    if (source / JOURNAL_NAME).exists():
+        written.append(_copy(source / JOURNAL_NAME, target / JOURNAL_NAME))
+    for ex in find_examples([source], examples):
+        for row in ex.files.values():
+            for path in row.values():
+                out = target / path.relative_to(source).with_suffix(".mp3")
+                written.append(to_mp3(path, out))
+    return written
+
+
+def _copy(path: Path, to: Path) -> Path:
+    to.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, to)
+    return to
+
+
+def to_mp3(path: Path, out: Path) -> Path:
+    """Re-encode one listening example as a constant-bit-rate MP3 (plays in every browser)."""
+    import soundfile as sf
+
+    audio, rate = sf.read(path, dtype="float32")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(out, audio, rate, format="MP3", subtype="MPEG_LAYER_III", bitrate_mode="CONSTANT",
+             compression_level=MP3_COMPRESSION)
+    return out

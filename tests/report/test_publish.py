@@ -1,0 +1,61 @@
+"""`python -m bench publish`: a small results directory the reports rebuild from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from bench.cli import main
+from bench.errors import BenchError
+from bench.publish import publish
+from bench.report import build_reports
+from bench.results import read_results
+
+
+@pytest.fixture(scope="module")
+def published(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("published")
+    assert main(["publish", "--results-dir", str(results_dir), "--to", str(target)]) == 0
+    return target
+
+
+def test_rows_perf_and_journal_are_kept(results_dir: Path, published: Path):
+    assert [p.name for p in (published / "runs").iterdir()] == ["published.parquet"]
+    before, after = read_results(results_dir), read_results(published)
+    key = ["run_key", "metric"]
+    pd.testing.assert_frame_equal(before.sort_values(key).reset_index(drop=True),
+                                  after.sort_values(key).reset_index(drop=True))
+    assert (published / "perf" / "kernels.json").exists()
+    assert (published / "optuna.journal").read_bytes() == (
+        results_dir / "optuna.journal").read_bytes()
+
+
+def test_one_short_mp3_per_signal(results_dir: Path, published: Path):
+    clips = sorted(p.relative_to(published).as_posix() for p in published.rglob("*.mp3"))
+    assert "audio/smoke/toy_a/seed0/input/0_reference.mp3" in clips
+    assert "audio/smoke/toy_a/seed0/beta/0_output.mp3" in clips
+    assert len(clips) == 5 and not list(published.rglob("*.flac"))
+    audio, rate = sf.read(published / clips[0])
+    assert rate == 8000 and len(audio) >= 4000
+
+
+def test_reports_from_published_match_the_source(results_dir: Path, reports_dir: Path,
+                                                 published: Path, tmp_path: Path):
+    build_reports([published], tmp_path)
+    for name in ("leaderboard.md", "leaderboard.csv", "leaderboard.tex", "runtime.md"):
+        assert (tmp_path / name).read_bytes() == (reports_dir / name).read_bytes(), name
+    page = (tmp_path / "index.html").read_text()
+    assert 'src="audio/smoke/toy_a/seed0/alpha/0_output.mp3"' in page
+
+
+def test_published_rows_are_not_read_as_the_parent_results(results_dir: Path, tmp_path: Path):
+    publish(results_dir, tmp_path / "results" / "published")
+    assert read_results(tmp_path / "results").empty
+
+
+def test_nothing_to_publish_is_one_clear_error(tmp_path: Path):
+    with pytest.raises(BenchError, match="no results under"):
+        publish(tmp_path, tmp_path / "out")
