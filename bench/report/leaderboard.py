@@ -141,6 +141,24 @@ def overall_rank(tables: list[Table]) -> tuple[list[tuple[str, float]], list[str
     return ordered, sorted(everyone - complete)
 
 
+def family_ranks(tables: list[Table], families: dict[str, str]) -> list[str]:
+    """Markdown: mean rank per task family (tables of one budget), each family ranked like the
+    overall rank — only among the strategies with a result on every task of that family."""
+    grouped: dict[str, list[Table]] = {}
+    for table in tables:
+        grouped.setdefault(families.get(table.task, ""), []).append(table)
+    ranks = {f: dict(overall_rank(ts)[0]) for f, ts in sorted(grouped.items())}
+    strategies = sorted({s for r in ranks.values() for s in r},
+                        key=lambda s: (sum(s not in r for r in ranks.values()),
+                                       sum(r.get(s, 0.0) for r in ranks.values()), s))
+    head = [f"{f} ({len(grouped[f])} tasks)" for f in ranks]
+    out = ["Mean rank per task family (— = not run on every task of the family):", "",
+           "| strategy | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
+    out += [f"| {s} | " + " | ".join(f"{r[s]:.2f}" if s in r else "—" for r in ranks.values())
+            + " |" for s in strategies]
+    return out
+
+
 def by_budget(tables: list[Table]) -> dict[str, list[Table]]:
     """Tables grouped by budget (sorted), for ranks that never mix budgets."""
     groups: dict[str, list[Table]] = {}
@@ -175,6 +193,7 @@ def render_markdown(frame: pd.DataFrame, tables: list[Table]) -> str:
     converged the trained strategies were."""
     from bench.report.convergence import convergence_markdown  # imports this module's header
 
+    families = dict(zip(frame.task, frame.task_family, strict=True))
     out = ["# Leaderboard", "", *header_lines(frame), "",
            "Mean ± 95% CI (Student t) over final test runs, n = runs; ↑ higher is better, "
            "↓ lower is better; **bold** = best strategy. Reference rows in _italics_ (input, "
@@ -188,7 +207,7 @@ def render_markdown(frame: pd.DataFrame, tables: list[Table]) -> str:
         out += [f"| {i} | {s} | {r:.2f} |" for i, (s, r) in enumerate(ranked, start=1)]
         if incomplete:
             out += ["", f"Incomplete (not ranked): {', '.join(incomplete)}."]
-        out.append("")
+        out += ["", *family_ranks(group, families), ""]
     for table in tables:
         out += markdown_table(table)
         if table.per_pair:

@@ -85,3 +85,19 @@ def test_late_drop_says_how_far_from_converged(reports_dir: Path):
     # fixture curves: val_loss 1/step at steps 1..4 → from step 3 (1/3) to step 4 (1/4): 25 %
     assert "## Convergence (smoke budget)" in md
     assert "| alpha | 25.0 |" in md
+
+
+def test_family_ranks_rank_within_each_family():
+    from bench.report.leaderboard import Cell, Table, family_ranks
+
+    def table(task: str, scores: dict[str, float]) -> Table:
+        t = Table(task, "smoke", "loss", [("loss", False, "")])
+        t.rows = {s: {"loss": Cell(v, 0.0, 3, 0)} for s, v in scores.items()}
+        return t
+
+    tables = [table("a1", {"x": 1.0, "y": 2.0, "z": 3.0}), table("a2", {"x": 2.0, "y": 1.0}),
+              table("b1", {"x": 5.0, "y": 4.0, "z": 1.0})]
+    md = "\n".join(family_ranks(tables, {"a1": "fa", "a2": "fa", "b1": "fb"}))
+    assert "| strategy | fa (2 tasks) | fb (1 tasks) |" in md
+    assert "| x | 1.50 | 3.00 |" in md and "| y | 1.50 | 2.00 |" in md
+    assert "| z | — | 1.00 |" in md  # z did not run a2: not ranked in fa
