@@ -61,10 +61,12 @@ class ChainSelection(Task):
     )
 
     def sized(self, budget: Budget) -> Budget:
-        """A quarter of the steps, batches of at most 2 and clips of at most 1.1 s: every step
-        renders all 15 candidate chains (through two proxies each for the proxy strategies),
-        so this keeps a quick cell within minutes on a 2-core CPU."""
+        """A quarter of the steps (and of the searches' effect evaluations per candidate),
+        batches of at most 2 and clips of at most 1.1 s: every step renders all 15 candidate
+        chains (through up to three proxies each for the proxy strategies) and a search searches
+        every candidate, so this keeps a quick cell within minutes on a 2-core CPU."""
         return dataclasses.replace(budget, steps=max(1, budget.steps // 4),
+                                   dsp_evals=max(1, budget.dsp_evals // 4),
                                    batch_size=min(budget.batch_size, 2),
                                    clip_seconds=min(budget.clip_seconds, 1.1))
 
