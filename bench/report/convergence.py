@@ -18,8 +18,9 @@ def late_drop(curve: list[dict[str, float]]) -> float:
         return math.nan
     last = curve[-1]
     at = min(curve[:-1], key=lambda c: abs(c["step"] - 0.75 * last["step"]))
-    return 100.0 * (at["val_loss"] - last["val_loss"]) / abs(at["val_loss"]) \
-        if at["val_loss"] else math.nan
+    if not at["val_loss"]:
+        return math.nan
+    return 100.0 * (at["val_loss"] - last["val_loss"]) / abs(at["val_loss"])
 
 
 def convergence_markdown(frame: pd.DataFrame) -> list[str]:
