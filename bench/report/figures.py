@@ -2,11 +2,13 @@
 parameter importance, proxy fidelity, spectrograms of the listening examples, step-time scaling.
 
 Every function returns the PNG paths it wrote; PNGs are saved at a fixed DPI without the
-software/date metadata so rebuilding from the same results gives the same files.
+software/date metadata so rebuilding from the same results gives the same files, as 256-colour
+palette images (spectrograms shrink to a third, so committed reports stay small).
 """
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from collections.abc import Iterable
@@ -36,12 +38,16 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    """Save without timestamps or software version, then free the figure."""
+    """Save as a palette PNG without timestamps or software version, then free the figure."""
     import matplotlib.pyplot as plt
+    from PIL import Image
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, metadata={"Software": None})
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     plt.close(fig)
+    image = Image.open(buffer).convert("RGB").quantize(256, dither=Image.Dither.NONE)
+    image.save(path, optimize=True)
     return path
 
 
