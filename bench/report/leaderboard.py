@@ -151,6 +151,8 @@ def family_ranks(tables: list[Table], families: dict[str, str]) -> list[str]:
     strategies = sorted({s for r in ranks.values() for s in r},
                         key=lambda s: (sum(s not in r for r in ranks.values()),
                                        sum(r.get(s, 0.0) for r in ranks.values()), s))
+    if not strategies:
+        return []
     head = [f"{f} ({len(grouped[f])} tasks)" for f in ranks]
     out = ["Mean rank per task family (— = not run on every task of the family):", "",
            "| strategy | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
@@ -202,9 +204,12 @@ def render_markdown(frame: pd.DataFrame, tables: list[Table]) -> str:
     for budget, group in by_budget(tables).items():
         ranked, incomplete = overall_rank(group)
         out += [f"## Overall rank ({budget} budget)", "",
-                f"Mean rank on each task's main metric over {len(group)} tasks.", "",
-                "| rank | strategy | mean rank over tasks |", "|---|---|---|"]
-        out += [f"| {i} | {s} | {r:.2f} |" for i, (s, r) in enumerate(ranked, start=1)]
+                f"Mean rank on each task's main metric over {len(group)} tasks.", ""]
+        if ranked:
+            out += ["| rank | strategy | mean rank over tasks |", "|---|---|---|"]
+            out += [f"| {i} | {s} | {r:.2f} |" for i, (s, r) in enumerate(ranked, start=1)]
+        else:
+            out.append("_No strategy has a result on every task._")
         if incomplete:
             out += ["", f"Incomplete (not ranked): {', '.join(incomplete)}."]
         out += ["", *family_ranks(group, families), ""]
