@@ -17,7 +17,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.base import Metric, MetricFailure, Outcome, RunContext, Strategy, Task, safe_metric
+from bench.base import (
+    Metric,
+    MetricFailure,
+    Outcome,
+    Pruned,
+    RunContext,
+    Strategy,
+    Task,
+    safe_metric,
+)
 from bench.budgets import Budget
 from bench.gradient import GradientStrategy
 from bench.metrics import METRICS, effect_set_f1, exact_chain_accuracy, order_accuracy
@@ -137,20 +146,29 @@ class ChainSelection(Task):
     # -- gradient-free --------------------------------------------------------------------------
     def search(self, strategy: SearchStrategy, test: ChainExamples,
                ctx: RunContext) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
-        """Search every candidate chain per example; keep the chain with the best re-render."""
+        """Search every candidate chain per example; keep the chain with the best re-render.
+
+        The tuner hears the mean best re-render loss after each candidate (the searches' own
+        per-generation reports would restart at step 0 for every candidate)."""
         sr, score = ctx.budget.sample_rate, rerender_score(test.wet)
         idx = np.arange(len(test.dry))
         best = np.full(len(idx), np.inf)
         choice = np.zeros(len(idx), dtype=int)
         params: list[np.ndarray] = [np.zeros(0)] * len(idx)
         y = np.zeros_like(test.dry)
-        for c, chain in enumerate(self.candidate_chains):
-            p = strategy.solve(SearchProblem(chain, sr, test.dry, score, ctx.counters), ctx)
-            rendered = render(chain, test.dry, p, sr)
-            ctx.counters.dsp_evals += len(idx)
-            loss = score(rendered, idx)
-            for i in np.flatnonzero(loss < best):
-                best[i], choice[i], params[i], y[i] = loss[i], c, p[i], rendered[i]
+        report, ctx.report = ctx.report, None  # the candidates' reports would collide
+        try:
+            for c, chain in enumerate(self.candidate_chains):
+                p = strategy.solve(SearchProblem(chain, sr, test.dry, score, ctx.counters), ctx)
+                rendered = render(chain, test.dry, p, sr)
+                ctx.counters.dsp_evals += len(idx)
+                loss = score(rendered, idx)
+                for i in np.flatnonzero(loss < best):
+                    best[i], choice[i], params[i], y[i] = loss[i], c, p[i], rendered[i]
+                if report is not None and report(c, float(best.mean())):
+                    raise Pruned(f"pruned after candidate {c} (loss {best.mean():.4g})")
+        finally:
+            ctx.report = report
         return choice, params, y
 
     # -- learner --------------------------------------------------------------------------------

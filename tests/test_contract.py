@@ -85,3 +85,21 @@ def test_trained_encoders_beat_chance(task, shared):
         got = run_once(registry("strategy").get(strategy)(), registry("task").get(task)(),
                        shared).metrics["accuracy"]
         assert got > chance, f"{strategy} probe accuracy {got} at chance level"
+
+
+def test_chain_search_reports_one_step_per_candidate(tmp_path):
+    """The tuner hears the best-so-far re-render loss once per candidate chain, in step order
+    (CMA-ES's own per-generation reports would restart at step 0 for every candidate)."""
+    from bench.base import RunContext
+    from bench.data import default_cache_dir
+
+    task = registry("task").get("chain_speech")()
+    heard = []
+    ctx = RunContext(budget=task.sized(get_budget("smoke")), seed=0, split="val",
+                     results_dir=tmp_path, cache_dir=default_cache_dir(), artefacts=tmp_path,
+                     progress=False, report=lambda step, value: heard.append((step, value)))
+    task.run(registry("strategy").get("cmaes")(), ctx)
+    steps, values = zip(*heard, strict=True)
+    assert list(steps) == list(range(len(task.candidate_chains)))
+    assert list(values) == sorted(values, reverse=True)
+    assert ctx.report is not None  # restored
