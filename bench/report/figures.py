@@ -136,15 +136,11 @@ def convergence(frame: pd.DataFrame, out: Path) -> list[Path]:
 
 
 def importance_evaluator() -> tuple[Any, str]:
-    """fANOVA with seed 0 when scikit-learn is installed (Optuna's default), otherwise
-    PED-ANOVA (no scikit-learn needed); both deterministic. Returns (evaluator, name)."""
-    from optuna.importance import FanovaImportanceEvaluator, PedAnovaImportanceEvaluator
+    """PED-ANOVA: deterministic and needs no scikit-learn, so the importance figures are the
+    same bytes whichever optional packages are installed. Returns (evaluator, name)."""
+    from optuna.importance import PedAnovaImportanceEvaluator
 
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        return PedAnovaImportanceEvaluator(), "PED-ANOVA"
-    return FanovaImportanceEvaluator(seed=0), "fANOVA (seed 0)"
+    return PedAnovaImportanceEvaluator(), "PED-ANOVA"
 
 
 def study_importances(results_dirs: Iterable[Path]) -> dict[str, dict[str, dict[str, float]]]:
