@@ -1,8 +1,9 @@
 """`python -m bench publish`: copy a sweep into a small results directory worth committing.
 
 The published directory is itself a results directory that `python -m bench report` reads: all
-tidy rows in one Parquet file, the perf JSON files, the Optuna journal (for the importance
-figures) and, instead of the full FLAC dump, a few listening examples per task as short MP3s.
+tidy rows in one Parquet file, the perf JSON files and, instead of the full FLAC dump, a few
+listening examples per task as short MP3s. The Optuna journal stays behind (search state, not
+results), so reports rebuilt from a published set have no importance figures.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from bench.errors import BenchError
 from bench.report.audio import AUDIO_SUBDIR, find_examples
 from bench.report.runtime import PERF_SUBDIR
 from bench.results import RUNS_SUBDIR, read_results
-from bench.tuning import JOURNAL_NAME
 
 PUBLISHED_FILE = "published.parquet"
 MP3_COMPRESSION = 0.8
@@ -22,7 +22,7 @@ MP3_COMPRESSION = 0.8
 
 
 def publish(source: Path, target: Path, examples: int = 1) -> list[Path]:
-    """Write ``source``'s rows, perf files, journal and ``examples`` clips per task to
+    """Write ``source``'s rows, perf files and ``examples`` clips per task to
     ``target`` (replacing what a previous publish wrote there); returns the files written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -46,21 +46,14 @@ def publish(source: Path, target: Path, examples: int = 1) -> list[Path]:
                    compression="zstd")
     written = [rows]
     for path in sorted((source / PERF_SUBDIR).glob("*.json")):
-        written.append(_copy(path, target / PERF_SUBDIR / path.name))
-    if (source / JOURNAL_NAME).exists():
-        written.append(_copy(source / JOURNAL_NAME, target / JOURNAL_NAME))
+        (target / PERF_SUBDIR).mkdir(parents=True, exist_ok=True)
+        written.append(Path(shutil.copyfile(path, target / PERF_SUBDIR / path.name)))
     for ex in find_examples([source], examples):
         for row in ex.files.values():
             for path in row.values():
                 out = target / path.relative_to(source).with_suffix(".mp3")
                 written.append(to_mp3(path, out))
     return written
-
-
-def _copy(path: Path, to: Path) -> Path:
-    to.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, to)
-    return to
 
 
 def to_mp3(path: Path, out: Path) -> Path:
