@@ -23,7 +23,7 @@ def _build_once(path: str, log: str) -> bool:
         return {"note": "x"}
 
     meta = load_or_build(Path(path), module, build, {"k": 1})
-    return meta["reused"] and float(module.weight) == 3.0
+    return meta["reused"] and module.weight.item() == 3.0
 
 
 def test_parallel_workers_build_once_and_load(tmp_path: Path):
