@@ -66,8 +66,13 @@ def training_logs(extra: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def final_runs(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per final strategy run (reference rows excluded), with parsed extra JSON."""
+    """One row per final strategy run (reference rows excluded), with parsed extra JSON. A run
+    is ok when any of its metrics is (a failed metric is not a failed run), whatever the order
+    of its rows in the files."""
     runs = frame[(frame.phase == "final") & ~frame.is_reference & (frame.status != "skipped")]
+    runs = runs.sort_values(["run_key", "metric"], kind="stable").copy()
+    runs["status"] = runs.groupby("run_key").status.transform(
+        lambda s: "ok" if (s == "ok").any() else s.iloc[0])
     runs = runs.drop_duplicates("run_key").copy()
     runs["extra"] = [json.loads(t) if isinstance(t, str) else {} for t in runs.extra_json]
     return runs.sort_values(["machine_id", "strategy", "task", "budget", "seed"], kind="stable")

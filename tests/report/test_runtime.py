@@ -88,3 +88,17 @@ def test_compute_spent_per_strategy_and_family(reports_dir: Path):
     assert "### Compute spent (smoke budget)" in mine
     assert "| alpha | 0.14 | 0.14 | " in mine
     assert "| **total** |" in mine
+
+
+def test_a_failed_metric_is_not_a_failed_run(tmp_path: Path):
+    from bench.report.runtime import final_runs
+    from bench.results import ResultWriter
+    from tests.report.conftest import make_rows, training
+
+    rows = make_rows("toy_a", "alpha", 0, {"a_metric": None, "b_metric": 1.0}, main="b_metric",
+                     extra=training(0.02))
+    for order in (rows, rows[::-1]):
+        results = tmp_path / str(len(list(tmp_path.iterdir())))
+        ResultWriter(results, batch_id="b").add(order)
+        runs = final_runs(read_results(results))
+        assert list(runs.status) == ["ok"], order
