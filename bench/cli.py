@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "~ = not significant over seeds) instead of writing reports")
 
     p = sub.add_parser("publish", help="copy results into a small committable directory "
-                                       "(rows, perf files, journal, a few MP3 examples)")
+                                       "(rows, perf files, a few MP3 examples)")
     p.add_argument("--results-dir", type=Path, default=Path("results"),
                    help="results to publish (default: results)")
     p.add_argument("--to", type=Path, default=Path("results/published"),
@@ -260,5 +260,4 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "publish": cmd_publish,
-            "verify": cmd_verify,
-            "perf": cmd_perf, "doctor": cmd_doctor, "data": cmd_data}
+            "verify": cmd_verify, "perf": cmd_perf, "doctor": cmd_doctor, "data": cmd_data}

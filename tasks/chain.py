@@ -17,16 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.base import (
-    Metric,
-    MetricFailure,
-    Outcome,
-    Pruned,
-    RunContext,
-    Strategy,
-    Task,
-    safe_metric,
-)
+from bench.base import Metric, MetricFailure, Outcome, RunContext, Strategy, Task, safe_metric
 from bench.budgets import Budget
 from bench.gradient import GradientStrategy
 from bench.metrics import METRICS, effect_set_f1, exact_chain_accuracy, order_accuracy
@@ -156,19 +147,15 @@ class ChainSelection(Task):
         choice = np.zeros(len(idx), dtype=int)
         params: list[np.ndarray] = [np.zeros(0)] * len(idx)
         y = np.zeros_like(test.dry)
-        report, ctx.report = ctx.report, None  # the candidates' reports would collide
-        try:
-            for c, chain in enumerate(self.candidate_chains):
-                p = strategy.solve(SearchProblem(chain, sr, test.dry, score, ctx.counters), ctx)
-                rendered = render(chain, test.dry, p, sr)
-                ctx.counters.dsp_evals += len(idx)
-                loss = score(rendered, idx)
-                for i in np.flatnonzero(loss < best):
-                    best[i], choice[i], params[i], y[i] = loss[i], c, p[i], rendered[i]
-                if report is not None and report(c, float(best.mean())):
-                    raise Pruned(f"pruned after candidate {c} (loss {best.mean():.4g})")
-        finally:
-            ctx.report = report
+        quiet = dataclasses.replace(ctx, report=None)  # same counters, no per-candidate reports
+        for c, chain in enumerate(self.candidate_chains):
+            p = strategy.solve(SearchProblem(chain, sr, test.dry, score, ctx.counters), quiet)
+            rendered = render(chain, test.dry, p, sr)
+            ctx.counters.dsp_evals += len(idx)
+            loss = score(rendered, idx)
+            for i in np.flatnonzero(loss < best):
+                best[i], choice[i], params[i], y[i] = loss[i], c, p[i], rendered[i]
+            ctx.intermediate(c, float(best.mean()))
         return choice, params, y
 
     # -- learner --------------------------------------------------------------------------------

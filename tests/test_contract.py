@@ -102,4 +102,4 @@ def test_chain_search_reports_one_step_per_candidate(tmp_path):
     steps, values = zip(*heard, strict=True)
     assert list(steps) == list(range(len(task.candidate_chains)))
     assert list(values) == sorted(values, reverse=True)
-    assert ctx.report is not None  # restored
+    assert ctx.report is not None  # the caller's context is untouched

@@ -77,15 +77,20 @@ def write_hostile(folder: Path) -> int:
     return 4
 
 
+def run_toy_daps(tmp_path):
+    """One smoke trial of the DAPS-reading toy task on ``tmp_path/data``, through the CLI."""
+    return bench_cmd("run", "--task", "toy_daps", "--strategy", "toy_search_any", "--budget",
+                     "smoke", "--trials", "1", "--no-progress", "--data-root",
+                     str(tmp_path / "data"), "--cache-dir", str(tmp_path / "cache"),
+                     cwd=tmp_path, plugins="tests.faults.plugins")
+
+
 def test_hostile_audio_under_data_root_does_not_crash_a_run(tmp_path):
     folder = tmp_path / "data" / "daps" / "cleanraw"
     usable = write_hostile(folder)
     for speaker in ("m1", "m2", "m3", "m4", "m5", "m6"):
         sf.write(folder / f"{speaker}_script1_cleanraw.wav", tone(1.0), SR)
-    out = bench_cmd("run", "--task", "toy_daps", "--strategy", "toy_search_any", "--budget",
-                    "smoke", "--trials", "1", "--no-progress", "--data-root",
-                    str(tmp_path / "data"), "--cache-dir", str(tmp_path / "cache"),
-                    cwd=tmp_path, plugins="tests.faults.plugins")
+    out = run_toy_daps(tmp_path)
     assert out.returncode == 0, out.stderr
     frame = read_results(tmp_path / "results").query("strategy == 'toy_search_any'")
     assert set(frame.status) == {"ok"} and frame.value.notna().all()
@@ -98,10 +103,7 @@ def test_a_data_root_of_only_broken_files_is_a_failed_trial_not_a_crash(tmp_path
     folder.mkdir(parents=True)
     for speaker in ("f1", "f2"):
         (folder / f"{speaker}_script1_cleanraw.wav").write_bytes(b"RIFF\x00\x00garbage")
-    out = bench_cmd("run", "--task", "toy_daps", "--strategy", "toy_search_any", "--budget",
-                    "smoke", "--trials", "1", "--no-progress", "--data-root",
-                    str(tmp_path / "data"), "--cache-dir", str(tmp_path / "cache"),
-                    cwd=tmp_path, plugins="tests.faults.plugins")
+    out = run_toy_daps(tmp_path)
     assert out.returncode == 0, out.stderr
     runs = read_results(tmp_path / "results").query("strategy == 'toy_search_any'")
     assert set(runs.status) == {"failed"}
