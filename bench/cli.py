@@ -16,6 +16,8 @@ PLURAL = {"strategy": "Strategies", "task": "Tasks", "effect": "Effects", "datas
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `python -m bench` (importing nothing heavy)."""
+    from bench.step_profile import STEP_TASKS
+
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="afx-bench: compare ways to get gradients through audio effects.",
@@ -73,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scaling", action="store_true",
                    help="instead: time each gradient strategy's training step against clip "
                         "length (writes <results>/perf/scaling-*.json)")
+    p.add_argument("--steps", action="store_true",
+                   help="instead: profile one training step of every gradient strategy, split "
+                        "into phases, on a synthetic and a chain-selection task (writes "
+                        "<results>/perf/steps-*.json and the runtime.md section)")
+    p.add_argument("--step-tasks", default=",".join(STEP_TASKS), metavar="TASKS",
+                   help="tasks --steps profiles: the first is the baseline of chain_vs_synthetic "
+                        f"(default: {','.join(STEP_TASKS)})")
+    p.add_argument("--budget", default="quick", help="budget whose sizes --steps uses")
+    p.add_argument("--repeats", type=int, default=7, help="interleaved steps per pair (--steps)")
     p.add_argument("--results-dir", type=Path, default=Path("results"))
 
     p = sub.add_parser("doctor", help="check (and with --install, install) Debian packages")
@@ -231,6 +242,12 @@ def cmd_perf(args: argparse.Namespace) -> int:
         from bench.report.scaling import measure_step_scaling
 
         print(f"wrote {measure_step_scaling(args.results_dir)}")
+        return 0
+    if args.steps:
+        from bench.step_profile import run_step_profile
+
+        run_step_profile(args.json, args.results_dir, tasks=args.step_tasks.split(","),
+                         budget=args.budget, repeats=args.repeats)
         return 0
     from bench.dsp.perf import run_perf
 

@@ -2,7 +2,9 @@
 
 A gradient strategy only supplies an *effect layer*: a torch module ``(x, p) -> y`` whose
 backward is its way of getting a gradient through the effect chain (exact autograd, a proxy,
-SPSA …). Tasks own the learner (encoder, controller, analysis network) and the loss.
+SPSA …). Tasks own the learner (encoder, controller, analysis network) and the loss, and hand
+both to the loop as a :class:`Training`. The same step serves training and the step profiler
+(``python -m bench perf --steps``), which splits it into phases with a :class:`StepClock`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,21 @@ class TrainingLog:
                 "steps_timed": len(self.step_seconds)}
 
 
+@dataclass
+class Training:
+    """A learner set up to train through a strategy: what the shared loop optimizes and runs.
+
+    ``batch_loss(step)`` draws a batch, runs the learner (``modules``) and the effect layers
+    (``effects``) and returns the scalar loss; ``val_loss()`` scores the validation set. The
+    effect layers are listed only so a profiler can time them apart from the learner.
+    """
+
+    modules: list[Any]
+    batch_loss: Callable[[int], Any]
+    val_loss: Callable[[], float] | None = None
+    effects: list[Any] = field(default_factory=list)
+
+
 class GradientStrategy(Strategy):
     """A strategy that trains a learner through an effect layer with the shared loop."""
 
@@ -63,59 +80,198 @@ class GradientStrategy(Strategy):
         ctx.counters.dsp_evals += len(x)
         return chain.process(x, p, sample_rate)
 
-    def fit(self, modules: list[Any], batch_loss: Callable[[int], Any], ctx: RunContext,
-            val_loss: Callable[[], float] | None = None) -> TrainingLog:
-        """Train ``modules`` with the shared loop and this strategy's optimizer settings."""
-        return train(modules, batch_loss, ctx, lr=float(self.params["lr"]),
-                     grad_clip=float(self.params["grad_clip"]), val_loss=val_loss,
-                     label=self.name)
+    def benchmarks(self, layer: Any, ctx: RunContext) -> dict[str, Any]:
+        """Extra measurements of this strategy's ``layer`` for the step profiler (for example
+        proxy pre-training throughput); none by default."""
+        return {}
+
+    def optimizer(self, training: Training) -> Stepper:
+        """The shared optimizer step with this strategy's settings."""
+        return Stepper(training, lr=float(self.params["lr"]),
+                       grad_clip=float(self.params["grad_clip"]))
+
+    def fit(self, training: Training, ctx: RunContext) -> TrainingLog:
+        """Train with the shared loop and this strategy's optimizer settings."""
+        return train(training, ctx, lr=float(self.params["lr"]),
+                     grad_clip=float(self.params["grad_clip"]), label=self.name)
 
 
-def train(modules: list[Any], batch_loss: Callable[[int], Any], ctx: RunContext, *, lr: float,
-          grad_clip: float, val_loss: Callable[[], float] | None = None, evals: int = 8,
-          label: str = "train") -> TrainingLog:
-    """The one training loop: Adam on ``modules`` for ``ctx.budget.steps`` of ``batch_loss``.
+class Stepper:
+    """One optimizer step of a :class:`Training`: Adam with gradient-norm clipping."""
 
-    ``val_loss`` is evaluated ``evals`` times and reported to the tuner (pruning); a
+    def __init__(self, training: Training, *, lr: float, grad_clip: float) -> None:
+        import torch
+
+        self.training, self.grad_clip = training, grad_clip
+        self.params = [p for m in training.modules for p in m.parameters() if p.requires_grad]
+        if not self.params:
+            raise ValueError("nothing to train: the learner has no trainable parameters")
+        self.opt = torch.optim.Adam(self.params, lr=lr)
+
+    def step(self, index: int, clock: StepClock | None = None) -> float:
+        """Run step ``index``; returns the training loss (a non-finite loss raises)."""
+        import torch
+
+        clock = clock or StepClock.NONE
+        clock.start()
+        self.opt.zero_grad(set_to_none=True)
+        loss = self.training.batch_loss(index)
+        clock.mark("forward")
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"training loss became {loss.item()} at step {index}")
+        loss.backward()
+        clock.mark("backward")
+        torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip)
+        self.opt.step()
+        clock.mark("optimizer")
+        return float(loss.detach())
+
+
+def train(training: Training, ctx: RunContext, *, lr: float, grad_clip: float,
+          evals: int = 8, label: str = "train") -> TrainingLog:
+    """The one training loop: Adam on the learner for ``ctx.budget.steps`` steps.
+
+    ``training.val_loss`` is evaluated ``evals`` times and reported to the tuner (pruning); a
     non-finite training loss stops the run with an error.
     """
     import torch
     from tqdm.auto import tqdm
 
-    params = [p for m in modules for p in m.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("nothing to train: the learner has no trainable parameters")
-    opt = torch.optim.Adam(params, lr=lr)
+    stepper = Stepper(training, lr=lr, grad_clip=grad_clip)
     steps = ctx.budget.steps
     every = max(1, steps // max(1, evals))
     log = TrainingLog()
-    for m in modules:
-        m.train()
+    set_mode(training.modules, train=True)
     bar = tqdm(range(steps), desc=label, unit="step", leave=False, disable=not ctx.progress)
     for step in bar:
         start = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss = batch_loss(step)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"training loss became {loss.item()} at step {step}")
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, grad_clip)
-        opt.step()
+        loss = stepper.step(step)
         ctx.counters.steps += 1
         log.step_seconds.append(time.perf_counter() - start)
-        bar.set_postfix(loss=f"{loss.item():.4g}")
-        if val_loss is not None and ((step + 1) % every == 0 or step + 1 == steps):
-            for m in modules:
-                m.eval()
+        bar.set_postfix(loss=f"{loss:.4g}")
+        if training.val_loss is not None and ((step + 1) % every == 0 or step + 1 == steps):
+            set_mode(training.modules, train=False)
             with torch.no_grad():
-                value = float(val_loss())
-            for m in modules:
-                m.train()
+                value = float(training.val_loss())
+            set_mode(training.modules, train=True)
             log.curve.append({"step": step + 1, "dsp_evals": ctx.counters.dsp_evals,
                               "grad_estimates": ctx.counters.grad_estimates,
                               "val_loss": value})
             ctx.intermediate(step + 1, value)
     bar.close()
-    for m in modules:
-        m.eval()
+    set_mode(training.modules, train=False)
     return log
+
+
+def set_mode(modules: list[Any], *, train: bool) -> None:
+    """Put every module in training or evaluation mode."""
+    for m in modules:
+        m.train(train)
+
+
+PHASES = ("examples", "learner_forward", "effect_forward", "loss_forward", "loss_backward",
+          "effect_backward", "learner_backward", "optimizer")
+"""The phases of one training step, in the order they run."""
+
+
+class StepClock:
+    """Splits a training step into :data:`PHASES` with module and gradient hooks.
+
+    Forward hooks on the learner and the effect layers time their forward passes; the batch is
+    drawn before the learner's first call (examples) and whatever else ``batch_loss`` does is
+    the loss. In the backward pass, gradient hooks on the effect layers' outputs fire when the
+    loss's backward has reached them and hooks on the learner's outputs when the effect
+    layers' backward has; the rest is the learner's backward. On one thread autograd runs the
+    nodes in reverse creation order, so the three backward spans are measured, not guessed;
+    work the graph interleaves (a learner head between effect layers) lands in the span that
+    was running.
+    """
+
+    NONE: ClassVar[StepClock]
+
+    def __init__(self, training: Training | None = None) -> None:
+        self.handles: list[Any] = []
+        self.times: dict[str, float] = {}
+        if training is not None:
+            for m in training.modules:
+                self._watch(m, "learner")
+            for m in training.effects:
+                self._watch(m, "effect")
+
+    def _watch(self, module: Any, role: str) -> None:
+        """Time ``module``'s forward as ``role`` and its outputs' gradients."""
+        entered: list[float] = []
+
+        def pre(*_: Any) -> None:
+            entered.append(time.perf_counter())
+            self.first_call = min(self.first_call, entered[-1])
+
+        def post(_module: Any, _inputs: Any, output: Any) -> None:
+            self.spans[role] += time.perf_counter() - entered.pop()
+            for tensor in _tensors(output):
+                if tensor.requires_grad:
+                    tensor.register_hook(self._grad_hook(role))
+
+        self.handles += [module.register_forward_pre_hook(pre),
+                         module.register_forward_hook(post)]
+
+    def _grad_hook(self, role: str) -> Callable[[Any], None]:
+        def hook(_grad: Any) -> None:
+            self.grad_reached[role] = time.perf_counter()
+        return hook
+
+    def start(self) -> None:
+        """Begin a step."""
+        self.t0 = time.perf_counter()
+        self.first_call = math.inf
+        self.spans = {"learner": 0.0, "effect": 0.0}
+        self.grad_reached: dict[str, float] = {}
+        self.marks: dict[str, float] = {}
+
+    def mark(self, event: str) -> None:
+        """Record the end of ``forward``, ``backward`` or ``optimizer``."""
+        self.marks[event] = time.perf_counter()
+
+    def phases(self) -> dict[str, float]:
+        """Seconds per phase of the last step."""
+        m, g = self.marks, self.grad_reached
+        fwd_end = m["forward"]
+        examples = min(self.first_call, fwd_end) - self.t0
+        effect_grad = g.get("effect", fwd_end)   # no effect gradient: nothing to split
+        learner_grad = g.get("learner", effect_grad)
+        return {
+            "examples": examples,
+            "learner_forward": self.spans["learner"],
+            "effect_forward": self.spans["effect"],
+            "loss_forward": fwd_end - self.t0 - examples - sum(self.spans.values()),
+            "loss_backward": max(0.0, effect_grad - fwd_end),
+            "effect_backward": max(0.0, learner_grad - max(effect_grad, fwd_end)),
+            "learner_backward": m["backward"] - max(learner_grad, effect_grad, fwd_end),
+            "optimizer": m["optimizer"] - m["backward"],
+        }
+
+    def close(self) -> None:
+        """Remove every hook."""
+        for h in self.handles:
+            h.remove()
+        self.handles.clear()
+
+
+class _NoClock(StepClock):
+    """The clock of ordinary training: records nothing."""
+
+    def start(self) -> None:
+        """Nothing to record."""
+
+    def mark(self, event: str) -> None:
+        """Nothing to record."""
+
+
+StepClock.NONE = _NoClock()
+
+
+def _tensors(output: Any) -> list[Any]:
+    """Every tensor in a module output (a tensor, or lists/tuples of them)."""
+    if isinstance(output, list | tuple):
+        return [t for item in output for t in _tensors(item)]
+    return [output] if hasattr(output, "register_hook") else []

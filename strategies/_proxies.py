@@ -161,39 +161,70 @@ class PatchLoss:
                 + self.l1_weight * (y - target).abs().mean())
 
 
-def pretrain(proxy: EffectProxy, job: Pretraining) -> dict[str, Any]:
+class Pretrainer:
+    """One proxy's pre-training, a step at a time: patches, parameters, loss and optimizer.
+
+    The held-out validation batch is drawn first from the seeded generator, then every step
+    draws its training patches from it, so a run is reproducible step by step.
+    """
+
+    def __init__(self, proxy: EffectProxy, job: Pretraining) -> None:
+        tc = job.cfg.train
+        self.proxy, self.job = proxy, job
+        self.train_clips, self.held = job.split()
+        self.length = min(round(tc.patch_seconds * job.sample_rate), self.train_clips.shape[1])
+        self.loss_fn = PatchLoss(job, self.length)
+        self.rng = np.random.default_rng(PRETRAIN_SEED)
+        self.val_x = random_patches(self.rng, self.held, self.length, tc.batch, tc.peak_db)
+        self.val_p = random_params(self.rng, proxy, tc.batch)
+        self.opt = torch.optim.Adam(proxy.parameters(), lr=tc.lr)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, tc.steps,
+                                                                eta_min=tc.lr / 10)
+
+    @property
+    def samples_per_step(self) -> int:
+        """Audio samples one step trains on (batch × patch length)."""
+        return self.job.cfg.train.batch * self.length
+
+    def val_loss(self) -> float:
+        """The loss on the fixed held-out batch."""
+        with torch.no_grad():
+            return float(self.loss_fn(self.proxy, self.val_x, self.val_p))
+
+    def step(self) -> float:
+        """One Adam step on fresh random patches and parameters; returns the training loss."""
+        tc = self.job.cfg.train
+        x = random_patches(self.rng, self.train_clips, self.length, tc.batch, tc.peak_db)
+        loss = self.loss_fn(self.proxy, x, random_params(self.rng, self.proxy, tc.batch))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.proxy.parameters(), tc.grad_clip)
+        self.opt.step()
+        self.sched.step()
+        return float(loss.detach())
+
+
+def pretrain(proxy: EffectProxy, job: Pretraining, progress: bool = True) -> dict[str, Any]:
     """Train ``proxy`` in place against the DSP and measure it; returns the metadata.
 
     ``val_loss_before``/``after`` are the loss on one fixed batch of held-out patches.
     """
+    from tqdm.auto import tqdm
+
     tc = job.cfg.train
-    train, held = job.split()
-    length = min(round(tc.patch_seconds * job.sample_rate), train.shape[1])
-    loss_fn = PatchLoss(job, length)
-    rng = np.random.default_rng(PRETRAIN_SEED)
-    val_x = random_patches(rng, held, length, tc.batch, tc.peak_db)
-    val_p = random_params(rng, proxy, tc.batch)
-    with torch.no_grad():
-        before = float(loss_fn(proxy, val_x, val_p))
-    opt = torch.optim.Adam(proxy.parameters(), lr=tc.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, tc.steps, eta_min=tc.lr / 10)
+    trainer = Pretrainer(proxy, job)
+    before = trainer.val_loss()
     proxy.train()
     start = time.perf_counter()
-    for _ in range(tc.steps):
-        x = random_patches(rng, train, length, tc.batch, tc.peak_db)
-        loss = loss_fn(proxy, x, random_params(rng, proxy, tc.batch))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(proxy.parameters(), tc.grad_clip)
-        opt.step()
-        sched.step()
+    desc = f"pre-training the {job.effect.name} proxy ({job.arch})"
+    for _ in tqdm(range(tc.steps), desc=desc, unit="step", leave=False, disable=not progress):
+        trainer.step()
     seconds = time.perf_counter() - start
     proxy.eval()
-    with torch.no_grad():
-        after = float(loss_fn(proxy, val_x, val_p))
     return {"pretrain_s": seconds, "pretrain_steps": tc.steps,
             "pretrain_dsp_evals": tc.steps * tc.batch, "val_loss_before": before,
-            "val_loss_after": after, **fidelity(proxy, job, held[: tc.eval_clips])}
+            "val_loss_after": trainer.val_loss(),
+            **fidelity(proxy, job, trainer.held[: tc.eval_clips])}
 
 
 def lufs_error(estimate: np.ndarray, reference: np.ndarray, sample_rate: int) -> float:
@@ -240,14 +271,15 @@ def proxy_render(module: nn.Module, x: np.ndarray, p: np.ndarray) -> np.ndarray:
             for i in range(0, len(x), RENDER_BATCH)]).astype(x.dtype)
 
 
-def pretrained_proxy(job: Pretraining, cache_dir: Path) -> tuple[EffectProxy, dict[str, Any]]:
+def pretrained_proxy(job: Pretraining, cache_dir: Path,
+                     progress: bool = True) -> tuple[EffectProxy, dict[str, Any]]:
     """The cached proxy for ``job`` (pre-trained and saved on a miss), frozen, with metadata."""
     with torch.random.fork_rng():
         torch.manual_seed(PRETRAIN_SEED)
         proxy = build_network(job.effect, job.sample_rate, job.arch, job.cfg)
     parts = job.key()
     meta = load_or_build(artefact_path(cache_dir, "proxy", parts), proxy,
-                         lambda: pretrain(proxy, job), parts)
+                         lambda: pretrain(proxy, job, progress), parts)
     proxy.requires_grad_(False)
     proxy.eval()
     return proxy, meta
@@ -259,10 +291,12 @@ class ProxyChain(nn.Module):
     Stays in eval mode even when a training loop calls ``train()`` (no state may drift).
     """
 
-    def __init__(self, proxies: list[EffectProxy], counters: Counters) -> None:
+    def __init__(self, proxies: list[EffectProxy], counters: Counters,
+                 jobs: list[Pretraining] | None = None) -> None:
         super().__init__()
         self.proxies = nn.ModuleList(proxies)
         self.counters = counters
+        self.jobs = jobs or []  # what each distinct proxy was pre-trained on
 
     def train(self, mode: bool = True) -> ProxyChain:
         """Keep the frozen proxies in eval mode whatever ``mode`` is."""
@@ -291,13 +325,46 @@ def proxy_chain(chain: Any, sample_rate: int, ctx: RunContext, audio: np.ndarray
     cfg = PRETRAIN[ctx.budget.name]
     report = ctx.extra.setdefault("proxies", {})
     built: dict[str, EffectProxy] = {}
+    jobs = []
     for effect in chain.effects:
         if effect.name not in built:
-            job = Pretraining(effect, sample_rate, arch, cfg, audio)
-            built[effect.name], meta = pretrained_proxy(job, ctx.cache_dir)
+            jobs.append(Pretraining(effect, sample_rate, arch, cfg, audio))
+            built[effect.name], meta = pretrained_proxy(jobs[-1], ctx.cache_dir, ctx.progress)
             report[effect.name] = {**meta, "arch": arch, "parameters": sum(
                 p.numel() for p in built[effect.name].parameters())}
-    return ProxyChain([built[e.name] for e in chain.effects], ctx.counters)
+    return ProxyChain([built[e.name] for e in chain.effects], ctx.counters, jobs)
+
+
+def pretraining_throughput(job: Pretraining, steps: int) -> dict[str, Any]:
+    """Pre-training samples per second with plain torch kernels and with the fast ones, from
+    one seed, steps interleaved on this thread, and each proxy's fidelity after ``steps``.
+
+    Both runs start from the same weights and draw the same batches, so their fidelity differs
+    only by float rounding: the speed-up must not cost fidelity.
+    """
+    from strategies._proxy_nets import use_fast_kernels
+
+    runs = {}
+    for name, fast in (("reference", False), ("fast", True)):
+        with torch.random.fork_rng():
+            torch.manual_seed(PRETRAIN_SEED)
+            proxy = build_network(job.effect, job.sample_rate, job.arch, job.cfg)
+        use_fast_kernels(proxy, fast)
+        runs[name] = (proxy, Pretrainer(proxy, job), [])
+    for _ in range(steps):
+        for proxy, trainer, times in runs.values():
+            proxy.train()
+            start = time.perf_counter()
+            trainer.step()
+            times.append(time.perf_counter() - start)
+    out: dict[str, Any] = {"effect": job.effect.name, "arch": job.arch, "steps": steps}
+    for name, (proxy, trainer, times) in runs.items():
+        proxy.eval()
+        out[name] = {"samples_per_s": trainer.samples_per_step / float(np.median(times)),
+                     "step_s_median": float(np.median(times)),
+                     **fidelity(proxy, job, trainer.held[: job.cfg.train.eval_clips])}
+    out["speedup"] = out["fast"]["samples_per_s"] / out["reference"]["samples_per_s"]
+    return out
 
 
 class HybridLayer(nn.Module):

@@ -9,10 +9,12 @@ FiLM, shrunken output layer) and add a learned correction, which keeps early tra
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from strategies._proxy_config import GruConfig, TcnConfig
 
@@ -32,9 +34,10 @@ def matched_dilations(kernel: int, blocks: int, growth: int, samples: int) -> tu
 
 
 def film(x: torch.Tensor, gamma_beta: torch.Tensor) -> torch.Tensor:
-    """FiLM ``x·(1 + γ) + β`` with γ, β the two halves of ``gamma_beta`` along channels."""
+    """FiLM ``x·(1 + γ) + β`` with γ, β the two halves of ``gamma_beta`` along channels (one
+    fused multiply-add pass over x)."""
     gamma, beta = gamma_beta.chunk(2, dim=1)
-    return x * (1 + gamma) + beta
+    return torch.addcmul(beta, x, 1 + gamma)
 
 
 def _zero(layer: nn.Module) -> nn.Module:
@@ -59,6 +62,57 @@ def cond_mlp(n_cond: int, dim: int) -> nn.Module:
                          nn.PReLU(dim))
 
 
+class DilatedConv(torch.autograd.Function):
+    """A dilated 1-D convolution (no padding) whose input gradient runs as a forward conv.
+
+    torch's CPU backward of a dilated convolution takes a slow path, several times the cost of
+    the forward. The input gradient of a correlation is the correlation of the zero-padded
+    output gradient with the flipped, transposed kernel: the same fast forward kernel, the same
+    numbers up to float rounding. The weight gradient (pre-training only) is torch's own, with
+    the input gradient masked off.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                dilation: int) -> torch.Tensor:
+        """``F.conv1d(x, weight, bias, dilation=dilation)``."""
+        ctx.save_for_backward(x, weight)
+        ctx.dilation, ctx.has_bias = dilation, bias is not None
+        return F.conv1d(x, weight, bias, dilation=dilation)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        """Gradients w.r.t. x (a forward conv), weight and bias, each only where needed."""
+        x, weight = ctx.saved_tensors
+        d, need = ctx.dilation, ctx.needs_input_grad
+        gx = gw = gb = None
+        if need[0]:
+            pad = (weight.shape[-1] - 1) * d
+            gx = F.conv1d(F.pad(grad, (pad, pad)), weight.transpose(0, 1).flip(-1), dilation=d)
+        if need[1]:
+            gw = torch.ops.aten.convolution_backward(
+                grad, x, weight, None, (1,), (0,), (d,), False, (0,), 1, (False, True, False))[1]
+        if need[2] and ctx.has_bias:
+            gb = grad.sum((0, 2))
+        return gx, gw, gb, None
+
+
+def conv(layer: nn.Conv1d, x: torch.Tensor, fast: bool = True) -> torch.Tensor:
+    """``layer(x)`` for an unpadded, unstrided Conv1d; ``fast`` takes :class:`DilatedConv`."""
+    if not fast:
+        return layer(x)
+    return DilatedConv.apply(x, layer.weight, layer.bias, layer.dilation[0])
+
+
+def use_fast_kernels(module: nn.Module, fast: bool = True) -> None:
+    """Switch every TCN block in ``module`` between :class:`DilatedConv` and plain torch (the
+    reference the equivalence tests and the pre-training benchmark compare against)."""
+    for block in module.modules():
+        if isinstance(block, TcnBlock):
+            block.fast = fast
+
+
 class TcnBlock(nn.Module):
     """Dilated conv (no padding) → FiLM(p) → PReLU, plus a cropped 1×1 residual."""
 
@@ -68,10 +122,11 @@ class TcnBlock(nn.Module):
         self.film = _zero(nn.Linear(cond_dim, 2 * cout))
         self.act = nn.PReLU(cout)
         self.res = nn.Conv1d(cin, cout, 1, bias=False)
+        self.fast = True
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         """Shortens the sequence by (kernel − 1)·dilation samples (causal crop of the residual)."""
-        y = self.act(film(self.conv(x), self.film(emb)[..., None]))
+        y = self.act(film(conv(self.conv, x, self.fast), self.film(emb)[..., None]))
         return y + self.res(x[..., x.shape[-1] - y.shape[-1]:])
 
 

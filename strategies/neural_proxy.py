@@ -10,6 +10,9 @@ from bench.base import RunContext
 from bench.gradient import GradientStrategy
 from strategies._proxy_config import proxy_search_space
 
+PROFILE_PRETRAIN_STEPS = 40
+"""Pre-training steps per variant in the step profiler's throughput comparison."""
+
 
 class NeuralProxy(GradientStrategy):
     """Proxy forward and gradient in training; proxy (or, NP-HH, the DSP) at inference."""
@@ -29,6 +32,14 @@ class NeuralProxy(GradientStrategy):
         from strategies._proxies import proxy_chain
 
         return proxy_chain(chain, sample_rate, ctx, audio, str(self.params["arch"]))
+
+    def benchmarks(self, layer: Any, ctx: RunContext) -> dict[str, Any]:
+        """Pre-training throughput of each proxy, plain torch against fast kernels (same seed,
+        same steps), with the fidelity both reach."""
+        from strategies._proxies import pretraining_throughput
+
+        steps = PROFILE_PRETRAIN_STEPS
+        return {"pretraining": [pretraining_throughput(job, steps) for job in layer.jobs]}
 
     def render(self, layer: Any, chain: Any, x: np.ndarray, p: np.ndarray, sample_rate: int,
                ctx: RunContext) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.base import Metric, MetricFailure, Outcome, RunContext, Strategy, Task, safe_metric
-from bench.gradient import GradientStrategy
+from bench.gradient import GradientStrategy, Training
 from bench.metrics import METRICS, param_mae
 from bench.parallel import render
 from bench.search import SearchProblem
@@ -116,14 +116,18 @@ class Blind(Task):
     # -- learners -----------------------------------------------------------------------------
     def trained(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Any, Any]:
         """Analysis network trained through the strategy on the re-rendering audio loss."""
+        training, layer = self.training(strategy, ctx)
+        return self._cached(strategy, ctx, training, kind="training"), layer
+
+    def training(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Training, Any]:
+        """The analysis network set up to train through the strategy's effect layer, and that
+        layer: the dry signal re-rendered with the estimates is compared with the wet one."""
         import torch
 
         from bench.metrics import mrstft_loss
 
         sr = ctx.budget.sample_rate
         with ctx.timed("setup"):
-            train = self.triples("train", ctx, ctx.budget.train_examples)
-            val = self.triples("val", ctx, min(ctx.budget.eval_examples, 8))
             layer = strategy.effect_layer(self.chain, sr, ctx, _data.proxy_audio(self.domain, ctx))
         loss_fn = mrstft_loss(TRAIN_FFTS)
 
@@ -132,38 +136,48 @@ class Blind(Task):
             y = layer(dry, model(wet))
             return loss_fn(y[:, None], wet[:, None]) + L1_WEIGHT * (y - wet).abs().mean()
 
-        model = self._fit(strategy, ctx, train, val, loss, kind="training")
-        return model, layer
+        return self._training(ctx, loss, [layer]), layer
 
     def train_supervised(self, ctx: RunContext) -> Any:
         """The supervised baseline: same network, mean squared parameter error, no effect."""
         import torch
 
-        train = self.triples("train", ctx, ctx.budget.train_examples)
-        val = self.triples("val", ctx, min(ctx.budget.eval_examples, 8))
-
         def loss(model: Any, t: Triples, rows: Any) -> Any:
             wet, target = (torch.from_numpy(a[rows]).float() for a in (t.wet, t.params))
             return (model(wet) - target).square().mean()
 
-        return self._fit(None, ctx, train, val, loss, kind="supervised_training")
+        return self._cached(None, ctx, self._training(ctx, loss, []),
+                            kind="supervised_training")
 
-    def _fit(self, strategy: GradientStrategy | None, ctx: RunContext, train: Triples,
-             val: Triples, loss: Any, kind: str) -> Any:
-        """Train an analysis network with the shared loop (the strategy's optimizer settings,
-        or the defaults for the supervised baseline); cached by everything that matters."""
+    def _training(self, ctx: RunContext, loss: Any, effects: list[Any]) -> Training:
+        """A fresh analysis network with ``loss`` on random training batches and the whole
+        validation set."""
         import torch
 
-        from bench.artefacts import artefact_path, load_or_build
-        from bench.gradient import train as train_loop
-        from bench.results import canonical_json
         from tasks._models import AnalysisModel, neutral
 
+        with ctx.timed("setup"):
+            train = self.triples("train", ctx, ctx.budget.train_examples)
+            val = self.triples("val", ctx, min(ctx.budget.eval_examples, 8))
         torch.manual_seed(ctx.seed)
         model = AnalysisModel(ctx.budget.sample_rate, self.chain.n_params,
                               init=neutral(CHAIN, ctx.budget.sample_rate))
         rng = np.random.default_rng(ctx.seed)
         batch = min(ctx.budget.batch_size, len(train.dry))
+        return Training(
+            [model], lambda step: loss(model, train, rng.choice(len(train.dry), batch,
+                                                                replace=False)),
+            lambda: float(loss(model, val, np.arange(len(val.dry)))), effects)
+
+    def _cached(self, strategy: GradientStrategy | None, ctx: RunContext, training: Training,
+                kind: str) -> Any:
+        """Train with the shared loop (the strategy's optimizer settings, or the defaults for
+        the supervised baseline); cached by everything that matters."""
+        from bench.artefacts import artefact_path, load_or_build
+        from bench.gradient import train as train_loop
+        from bench.results import canonical_json
+
+        model = training.modules[0]
         settings = dict(strategy.params) if strategy else dict(GradientStrategy.defaults)
         parts = {"task": self.name, "task_version": self.version,
                  "strategy": strategy.name if strategy else "supervised",
@@ -172,12 +186,9 @@ class Blind(Task):
                  "seed": ctx.seed, "chain": list(CHAIN)}
 
         def build() -> dict[str, Any]:
-            return train_loop(
-                [model], lambda step: loss(model, train, rng.choice(len(train.dry), batch,
-                                                                     replace=False)),
-                ctx, lr=float(settings["lr"]), grad_clip=float(settings["grad_clip"]),
-                val_loss=lambda: float(loss(model, val, np.arange(len(val.dry)))),
-                label=parts["strategy"]).summary()
+            return train_loop(training, ctx, lr=float(settings["lr"]),
+                              grad_clip=float(settings["grad_clip"]),
+                              label=parts["strategy"]).summary()
 
         with ctx.timed("solve"):
             ctx.extra[kind] = load_or_build(

@@ -3,8 +3,9 @@
 Candidates are every ordered chain of distinct effects from a small library. The learner is a
 multiple-choice model (Guzman-Rivera et al.): one parameter head per candidate chain trained
 winner-takes-all through the strategy — each example's loss is its best head's re-rendering
-loss — plus a selector trained to predict the winning head. The gradient-free baseline searches
-every candidate chain per example and keeps the best re-render.
+loss, the best head judged on reference-DSP renders of every head, and only that head's chain
+runs through the strategy — plus a selector trained to predict the winning head. The
+gradient-free baseline searches every candidate chain per example and keeps the best re-render.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from bench.base import Metric, MetricFailure, Outcome, RunContext, Strategy, Task, safe_metric
 from bench.budgets import Budget
-from bench.gradient import GradientStrategy
+from bench.gradient import GradientStrategy, Training
 from bench.metrics import METRICS, effect_set_f1, exact_chain_accuracy, order_accuracy
 from bench.parallel import render
 from bench.search import SearchProblem, SearchStrategy
@@ -63,8 +64,8 @@ class ChainSelection(Task):
     def sized(self, budget: Budget) -> Budget:
         """A quarter of the steps (and of the searches' effect evaluations per candidate),
         batches of at most 2 and clips of at most 1.1 s: every step renders all 15 candidate
-        chains (through up to three proxies each for the proxy strategies) and a search searches
-        every candidate, so this keeps a quick cell within minutes on a 2-core CPU."""
+        chains (by the reference DSP, to find the winners) and a search searches every
+        candidate, so this keeps a quick cell within minutes on a 2-core CPU."""
         return dataclasses.replace(budget, steps=max(1, budget.steps // 4),
                                    dsp_evals=max(1, budget.dsp_evals // 4),
                                    batch_size=min(budget.batch_size, 2),
@@ -173,11 +174,33 @@ class ChainSelection(Task):
 
     def trained(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Any, list[Any]]:
         """Multiple-choice model trained winner-takes-all through the strategy (cached)."""
-        import torch
-
         from bench.artefacts import artefact_path, load_or_build
         from bench.results import canonical_json
+
+        training, layers = self.training(strategy, ctx)
+        model = training.modules[0]
+        parts = {"task": self.name, "task_version": self.version, "strategy": strategy.name,
+                 "strategy_version": strategy.version,
+                 "params": canonical_json(strategy.params), "budget": ctx.budget.as_dict(),
+                 "seed": ctx.seed, "library": list(LIBRARY), "max_effects": MAX_EFFECTS}
+        with ctx.timed("solve"):
+            ctx.extra["training"] = load_or_build(
+                artefact_path(ctx.artefact_dir, "chain_model", parts), model,
+                lambda: strategy.fit(training, ctx).summary(), parts)
+        return model.eval(), layers
+
+    def training(self, strategy: GradientStrategy,
+                 ctx: RunContext) -> tuple[Training, list[Any]]:
+        """The multiple-choice model set up to train winner-takes-all through the strategy's
+        layers (one per candidate chain), and those layers.
+
+        Each example's loss is its winning head's re-rendering loss (winners judged on
+        reference-DSP renders, see ``WinnerTakesAll``) plus the selector's cross-entropy
+        against the winner."""
+        import torch
+
         from tasks._models import MultipleChoiceModel, neutral
+        from tasks._winner import WinnerTakesAll
 
         sr, budget = ctx.budget.sample_rate, ctx.budget
         chains = self.candidate_chains
@@ -189,48 +212,47 @@ class ChainSelection(Task):
         torch.manual_seed(ctx.seed)
         model = MultipleChoiceModel(sr, [c.n_params for c in chains],
                                     inits=[neutral(c.names, sr) for c in chains])
+        wta = WinnerTakesAll(layers, chains, sr, rerender_loss, logmag, ctx.counters)
         rng = np.random.default_rng(ctx.seed)
 
         def losses(t: ChainExamples, rows: np.ndarray) -> tuple[Any, Any]:
             dry, wet = (torch.from_numpy(a[rows]).float() for a in (t.dry, t.wet))
             heads, logits = model(wet)
-            per_head = torch.stack([rerender_loss(layer(dry, p), wet)
-                                    for layer, p in zip(layers, heads, strict=True)], dim=1)
-            winner = per_head.detach().argmin(dim=1)
-            wta = per_head.gather(1, winner[:, None]).mean()
-            return wta + torch.nn.functional.cross_entropy(logits, winner), wta
+            y, winner = wta(dry, wet, heads)
+            loss = rerender_loss(y, wet).mean()
+            return loss + torch.nn.functional.cross_entropy(logits, winner), loss
 
         def batch_loss(step: int) -> Any:
             rows = rng.choice(len(train.dry), min(budget.batch_size, len(train.dry)),
                               replace=False)
             return losses(train, rows)[0]
 
-        parts = {"task": self.name, "task_version": self.version, "strategy": strategy.name,
-                 "strategy_version": strategy.version,
-                 "params": canonical_json(strategy.params), "budget": budget.as_dict(),
-                 "seed": ctx.seed, "library": list(LIBRARY), "max_effects": MAX_EFFECTS}
-
-        def build() -> dict[str, Any]:
-            return strategy.fit([model], batch_loss, ctx,
-                                lambda: float(losses(val, np.arange(len(val.dry)))[1])).summary()
-
-        with ctx.timed("solve"):
-            ctx.extra["training"] = load_or_build(
-                artefact_path(ctx.artefact_dir, "chain_model", parts), model, build, parts)
-        return model.eval(), layers
+        return Training([model], batch_loss,
+                        lambda: float(losses(val, np.arange(len(val.dry)))[1]), [wta]), layers
 
 
-def rerender_loss(y: Any, wet: Any) -> Any:
-    """Per-example training loss: L1 of log-magnitude STFT (1024) plus 10·L1 of the waveform."""
+def rerender_loss(y: Any, wet: Any, wet_logmag: Any = None) -> Any:
+    """Per-example training loss: L1 of log-magnitude STFT (1024) plus 10·L1 of the waveform
+    (``wet_logmag``: the wet signal's log-magnitude, when already computed)."""
+    if wet_logmag is None:
+        wet_logmag = logmag(wet)
+    return (logmag(y) - wet_logmag).abs().mean((1, 2)) + 10 * (y - wet).abs().mean(1)
+
+
+def logmag(a: Any) -> Any:
+    """Log-magnitude STFT (1024-point Hann, hop 256) of the rows of ``a``."""
     import torch
 
-    window = torch.hann_window(1024)
+    return torch.log(torch.stft(a, 1024, 256, window=_hann(1024), return_complex=True).abs()
+                     + 1e-5)
 
-    def logmag(a: Any) -> Any:
-        return torch.log(torch.stft(a, 1024, 256, window=window, return_complex=True).abs()
-                         + 1e-5)
 
-    return (logmag(y) - logmag(wet)).abs().mean((1, 2)) + 10 * (y - wet).abs().mean(1)
+@functools.cache
+def _hann(n: int) -> Any:
+    """The Hann window of the training loss's STFT, made once."""
+    import torch
+
+    return torch.hann_window(n)
 
 
 def select(model: Any, wet: np.ndarray, batch: int = 8) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -251,7 +273,7 @@ class ChainMusic(ChainSelection):
     """Effect-chain selection on music."""
 
     name = "chain_music"
-    version = "1"
+    version = "2"  # 2: winners judged on reference-DSP renders; one chain per example trained
     domain = "music"
 
 
@@ -259,5 +281,5 @@ class ChainSpeech(ChainSelection):
     """Effect-chain selection on speech."""
 
     name = "chain_speech"
-    version = "1"
+    version = "2"  # 2: winners judged on reference-DSP renders; one chain per example trained
     domain = "speech"

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.base import MetricFailure, Outcome, RunContext, Strategy, Task, safe_metric
-from bench.gradient import GradientStrategy
+from bench.gradient import GradientStrategy, Training
 from bench.metrics import METRICS
 from bench.search import SearchProblem
 from bench.seeding import derive_seed
@@ -155,57 +155,59 @@ class SyntheticStyleTransfer(StyleTransfer):
                         params=np.stack([q.target_setting.normalized for q in pairs]))
 
     def trained(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Any, Any]:
-        """Train (or load) the learner on this domain's synthetic training pairs."""
-        return train_style_model(self, strategy, ctx)
+        """Train (or load) the learner on this domain's synthetic training pairs; cached by
+        everything that determines the result."""
+        from bench.artefacts import artefact_path, load_or_build
+        from bench.results import canonical_json
 
+        training, layer = self.training(strategy, ctx)
+        model = training.modules[0]
+        parts = {"task": self.name, "task_version": self.version, "strategy": strategy.name,
+                 "strategy_version": strategy.version,
+                 "params": canonical_json(strategy.params), "budget": ctx.budget.as_dict(),
+                 "seed": ctx.seed, "chain": list(CHAIN)}
+        with ctx.timed("solve"):
+            meta = load_or_build(artefact_path(ctx.artefact_dir, "style_model", parts), model,
+                                 lambda: strategy.fit(training, ctx).summary(), parts)
+        ctx.extra["training"] = meta
+        model.eval()
+        return model, layer
 
-def train_style_model(task: SyntheticStyleTransfer, strategy: GradientStrategy,
-                      ctx: RunContext) -> tuple[Any, Any]:
-    """Encoder + controller trained end to end through the strategy's effect layer on an audio
-    loss (MR-STFT + L1); cached by everything that determines the result."""
-    import torch
+    def training(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Training, Any]:
+        """Encoder + controller set up to train end to end through the strategy's effect layer
+        on an audio loss (MR-STFT + L1), and that layer."""
+        import torch
 
-    from bench.artefacts import artefact_path, load_or_build
-    from bench.metrics import mrstft_loss
-    from bench.results import canonical_json
-    from tasks._models import StyleModel, neutral
+        from bench.metrics import mrstft_loss
+        from tasks._models import StyleModel, neutral
 
-    sr, budget = ctx.budget.sample_rate, ctx.budget
-    torch.manual_seed(ctx.seed)
-    model = StyleModel(sr, task.chain.n_params, init=neutral(CHAIN, sr))
-    with ctx.timed("setup"):
-        train = task.examples("train", ctx, budget.train_examples)
-        val = task.examples("val", ctx, min(budget.eval_examples, 8))
-        layer = strategy.effect_layer(task.chain, sr, ctx, _data.proxy_audio(task.domain, ctx))
-    parts = {"task": task.name, "task_version": task.version, "strategy": strategy.name,
-             "strategy_version": strategy.version, "params": canonical_json(strategy.params),
-             "budget": budget.as_dict(), "seed": ctx.seed, "chain": list(CHAIN)}
-    loss_fn = mrstft_loss(TRAIN_FFTS)
-    rng = np.random.default_rng(ctx.seed)
+        sr, budget = ctx.budget.sample_rate, ctx.budget
+        torch.manual_seed(ctx.seed)
+        model = StyleModel(sr, self.chain.n_params, init=neutral(CHAIN, sr))
+        with ctx.timed("setup"):
+            train = self.examples("train", ctx, budget.train_examples)
+            val = self.examples("val", ctx, min(budget.eval_examples, 8))
+            layer = strategy.effect_layer(self.chain, sr, ctx,
+                                          _data.proxy_audio(self.domain, ctx))
+        loss_fn = mrstft_loss(TRAIN_FFTS)
+        rng = np.random.default_rng(ctx.seed)
 
-    def audio_loss(y: Any, target: Any) -> Any:
-        return loss_fn(y[:, None], target[:, None]) + L1_WEIGHT * (y - target).abs().mean()
+        def audio_loss(y: Any, target: Any) -> Any:
+            return loss_fn(y[:, None], target[:, None]) + L1_WEIGHT * (y - target).abs().mean()
 
-    def batch_loss(step: int) -> Any:
-        rows = rng.choice(len(train.x), size=min(budget.batch_size, len(train.x)),
-                          replace=False)
-        x, ref, tgt = (torch.from_numpy(a[rows]).float()
-                       for a in (train.x, train.reference, train.target))
-        return audio_loss(layer(x, model(x, ref)), tgt)
+        def batch_loss(step: int) -> Any:
+            rows = rng.choice(len(train.x), size=min(budget.batch_size, len(train.x)),
+                              replace=False)
+            x, ref, tgt = (torch.from_numpy(a[rows]).float()
+                           for a in (train.x, train.reference, train.target))
+            return audio_loss(layer(x, model(x, ref)), tgt)
 
-    def val_loss() -> float:
-        x, ref, tgt = (torch.from_numpy(a).float() for a in (val.x, val.reference, val.target))
-        return float(audio_loss(layer(x, model(x, ref)), tgt))
+        def val_loss() -> float:
+            x, ref, tgt = (torch.from_numpy(a).float()
+                           for a in (val.x, val.reference, val.target))
+            return float(audio_loss(layer(x, model(x, ref)), tgt))
 
-    def build() -> dict[str, Any]:
-        return strategy.fit([model], batch_loss, ctx, val_loss).summary()
-
-    with ctx.timed("solve"):
-        meta = load_or_build(artefact_path(ctx.artefact_dir, "style_model", parts), model, build,
-                             parts)
-    ctx.extra["training"] = meta
-    model.eval()
-    return model, layer
+        return Training([model], batch_loss, val_loss, [layer]), layer
 
 
 class SyntheticSpeech(SyntheticStyleTransfer):

@@ -26,8 +26,6 @@ import numpy as np
 SAMPLE_RATE = 44100
 LATENCY_BOUND_NS = 1.6
 """One biquad on one core: a multiply and a subtract on the loop-carried path (ecosystem §5)."""
-SECTION_BEGIN = "<!-- bench.dsp.perf:begin -->"
-SECTION_END = "<!-- bench.dsp.perf:end -->"
 COUNTERPARTS = {"peq": "pb_peq", "compressor": "pb_compressor", "distortion": "pb_distortion",
                 "delay": "pb_delay", "reverb": "pb_reverb"}
 """Differentiable effect -> pedalboard effect with the same spec (or the closest one)."""
@@ -246,10 +244,15 @@ def run_perf(json_path: Path | None = None, results_dir: Path = Path("results"),
     if json_path is not None:
         paths.append(Path(json_path))
     for path in paths:
-        _write_atomic(path, json.dumps(perf, indent=2) + "\n")
+        write_json(path, perf)
     write_runtime_section(Path(reports_dir) / "runtime.md", render_markdown(perf))
     print(render_markdown(perf))
     return perf
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write ``data`` as indented JSON, atomically."""
+    _write_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -259,13 +262,15 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def write_runtime_section(path: Path, section: str) -> None:
-    """Replace (or append) the perf section of a Markdown file, between fixed markers."""
-    block = f"{SECTION_BEGIN}\n{section.rstrip()}\n{SECTION_END}\n"
+def write_runtime_section(path: Path, section: str, marker: str = "dsp.perf") -> None:
+    """Replace (or append) one section of a Markdown file, between fixed markers named after
+    ``marker`` (``dsp.perf``: the kernel ratios; ``steps``: the training-step profile)."""
+    begin, end = f"<!-- bench.{marker}:begin -->", f"<!-- bench.{marker}:end -->"
+    block = f"{begin}\n{section.rstrip()}\n{end}\n"
     text = path.read_text() if path.exists() else "# Runtime\n\n"
-    if SECTION_BEGIN in text and SECTION_END in text:
-        head, rest = text.split(SECTION_BEGIN, 1)
-        text = head + block + rest.split(SECTION_END, 1)[1].lstrip("\n")
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1].lstrip("\n")
     else:
         text = text.rstrip("\n") + "\n\n" + block
     _write_atomic(path, text)

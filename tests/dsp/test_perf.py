@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import json
 
-from bench.dsp.perf import (
-    SECTION_BEGIN,
-    SECTION_END,
-    render_markdown,
-    run_perf,
-    write_runtime_section,
-)
+from bench.dsp.perf import render_markdown, run_perf, write_runtime_section
+
+SECTION_BEGIN, SECTION_END = "<!-- bench.dsp.perf:begin -->", "<!-- bench.dsp.perf:end -->"
 
 RATIOS = ("peq_forward_vs_scipy", "peq_grad_vs_freqsampling", "peq_grad_vs_forward",
           "compressor_grad_vs_forward", "biquad_ns_per_sample")

@@ -288,7 +288,7 @@ def test_a_loss_that_turns_nan_mid_training_stops_the_run_with_one_line(tmp_path
 
     from bench.base import RunContext
     from bench.budgets import get_budget
-    from bench.gradient import train
+    from bench.gradient import Training, train
 
     layer = torch.nn.Linear(1, 1)
     ctx = RunContext(budget=get_budget("smoke"), seed=0, split="val", results_dir=tmp_path,
@@ -298,5 +298,5 @@ def test_a_loss_that_turns_nan_mid_training_stops_the_run_with_one_line(tmp_path
         return layer.weight.sum() ** 2 * (math.nan if step == 3 else 1.0)
 
     with pytest.raises(FloatingPointError, match=r"^training loss became nan at step 3$"):
-        train([layer], loss, ctx, lr=0.01, grad_clip=1.0)
+        train(Training([layer], loss), ctx, lr=0.01, grad_clip=1.0)
     assert ctx.counters.steps == 3  # the three good steps ran, then the run stopped

@@ -1,0 +1,110 @@
+"""Equivalence of the speed-ups in the proxy networks: same outputs and gradients as the plain
+torch operations they replace (timing lives in `python -m bench perf --steps`, not here)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from bench.dsp.peq import Peq  # noqa: E402
+from strategies import _proxies  # noqa: E402
+from strategies._proxy_nets import DilatedConv, film  # noqa: E402
+from tests.strategies.conftest import SAMPLE_RATE  # noqa: E402
+from tests.strategies.test_proxies import TINY, randomized  # noqa: E402
+
+F = torch.nn.functional
+
+
+@pytest.mark.parametrize("dilation", [1, 3, 17])
+def test_dilated_conv_passes_gradcheck_in_float64(dilation):
+    gen = torch.Generator().manual_seed(dilation)
+    x = torch.randn(2, 3, 60, dtype=torch.float64, generator=gen, requires_grad=True)
+    w = torch.randn(4, 3, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    b = torch.randn(4, dtype=torch.float64, generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda *a: DilatedConv.apply(*a, dilation), (x, w, b))
+
+
+@pytest.mark.parametrize("dilation", [1, 8, 64])
+def test_dilated_conv_equals_torch_conv_in_float32(dilation):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 16, 2000, generator=gen)
+    w, b = 0.1 * torch.randn(16, 16, 7, generator=gen), torch.randn(16, generator=gen)
+    grad = torch.randn(3, 16, 2000 - 6 * dilation, generator=gen)
+    results = []
+    for fn in (lambda *a: F.conv1d(*a, dilation=dilation),
+               lambda *a: DilatedConv.apply(*a, dilation)):
+        leaves = [t.clone().requires_grad_(True) for t in (x, w, b)]
+        y = fn(*leaves)
+        y.backward(grad)
+        results.append([y.detach(), *(t.grad for t in leaves)])
+    for ours, theirs in zip(results[1], results[0], strict=True):
+        # float32 rounding of sums over 16 × 7 (x) or ~30k (weight) terms
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4 * theirs.abs().max())
+
+
+def test_dilated_conv_computes_only_the_gradients_asked_for():
+    x = torch.randn(1, 2, 50, requires_grad=True)
+    w = torch.randn(2, 2, 3)
+    DilatedConv.apply(x, w, None, 2).sum().backward()
+    assert x.grad is not None and w.grad is None
+
+
+def test_film_is_the_fused_form_of_scale_and_shift():
+    gen = torch.Generator().manual_seed(1)
+    x, gb = torch.randn(2, 4, 30, generator=gen), torch.randn(2, 8, 1, generator=gen)
+    gamma, beta = gb.chunk(2, dim=1)
+    torch.testing.assert_close(film(x, gb), x * (1 + gamma) + beta)
+
+
+def test_tcn_proxy_with_fast_kernels_matches_plain_torch_output_and_parameter_gradient():
+    effect = Peq()
+    proxy = randomized(_proxies.build_network(effect, SAMPLE_RATE, "tcn", TINY)).requires_grad_(
+        False)
+    gen = torch.Generator().manual_seed(2)
+    x = 0.1 * torch.randn(2, 4000, generator=gen)
+    p = torch.rand(2, effect.n_params, generator=gen)
+    outs = []
+    for fast in (False, True):
+        for block in proxy.net.blocks:
+            block.fast = fast
+        pp = p.clone().requires_grad_(True)
+        y = proxy(x, pp)
+        y.square().mean().backward()
+        outs.append((y.detach(), pp.grad))
+    torch.testing.assert_close(outs[1][0], outs[0][0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(outs[1][1], outs[0][1], rtol=1e-4, atol=1e-7)
+    assert outs[0][1].abs().max() > 0  # a real gradient was compared
+
+
+def test_pretraining_with_fast_kernels_follows_the_plain_torch_trajectory():
+    effect = Peq()
+    audio = (0.1 * np.random.default_rng(0).standard_normal((6, SAMPLE_RATE // 2))).astype(
+        np.float32)
+    job = _proxies.Pretraining(effect, SAMPLE_RATE, "tcn", TINY, audio)
+    losses = []
+    for fast in (False, True):
+        torch.manual_seed(0)
+        proxy = _proxies.build_network(effect, SAMPLE_RATE, "tcn", TINY)
+        for block in proxy.net.blocks:
+            block.fast = fast
+        trainer = _proxies.Pretrainer(proxy, job)
+        losses.append([trainer.step() for _ in range(5)] + [trainer.val_loss()])
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-3)
+
+
+def test_pretraining_throughput_compares_both_kernels_at_equal_fidelity():
+    effect = Peq()
+    audio = (0.1 * np.random.default_rng(1).standard_normal((6, SAMPLE_RATE // 2))).astype(
+        np.float32)
+    job = _proxies.Pretraining(effect, SAMPLE_RATE, "tcn", TINY, audio)
+    out = _proxies.pretraining_throughput(job, steps=3)
+    assert out["effect"] == "peq" and out["steps"] == 3
+    for name in ("reference", "fast"):
+        assert out[name]["samples_per_s"] > 0
+    assert out["speedup"] == pytest.approx(
+        out["fast"]["samples_per_s"] / out["reference"]["samples_per_s"])
+    # same seed, same batches: the fidelity differs by float rounding only
+    assert out["fast"]["mrstft"] == pytest.approx(out["reference"]["mrstft"], rel=1e-3)
+    assert out["fast"]["lufs_error"] == pytest.approx(out["reference"]["lufs_error"], abs=1e-2)
