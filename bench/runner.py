@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from bench.base import MetricFailure, Outcome, Pruned, RunContext, Strategy, Tas
 from bench.budgets import Budget, get_budget
 from bench.data import default_cache_dir
 from bench.errors import BenchError
-from bench.registry import registry
+from bench.registry import discover, registry
 from bench.results import (
     SCHEMA_VERSION,
     ResultWriter,
@@ -92,6 +93,7 @@ def run(opts: RunOptions) -> Summary:
     if unknown:
         raise BenchError(f"--param {', '.join(unknown)} is not a hyperparameter of the selected "
                          f"strategies; known: {', '.join(sorted(known)) or 'none'}")
+    announce_selection(opts)
     results_dir = Path(opts.results_dir)
     writer = ResultWriter(results_dir)
     done = _done_keys(results_dir)
@@ -112,6 +114,18 @@ def run(opts: RunOptions) -> Summary:
                          f"finished runs are saved: fix the storage and run the same command "
                          f"again to resume") from exc
     return summary
+
+
+def announce_selection(opts: RunOptions) -> None:
+    """Name every plugin module that failed to import, and what each ``all`` leaves out, so
+    that nothing drops out of a run silently."""
+    for failure in discover():
+        print(f"warning: plugin module {failure.module} failed to import and is not loaded: "
+              f"{failure.error.splitlines()[0]}", file=sys.stderr, flush=True)
+    for kind, spec in (("strategy", opts.strategies), ("task", opts.tasks)):
+        notes = registry(kind).left_out_of_all() if spec == "all" else []
+        if notes:
+            print(f"--{kind} all leaves out {'; '.join(notes)}", flush=True)
 
 
 def set_threads() -> None:

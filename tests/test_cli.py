@@ -48,6 +48,17 @@ def test_broken_plugin_is_reported_by_list(tmp_path):
     assert "toy_search" in out.stdout
 
 
+def test_run_names_broken_plugins_and_what_all_leaves_out(tmp_path):
+    out = bench_cmd("run", "--strategy", "toy_search", "--task", "all", "--budget", "smoke",
+                    "--no-progress", cwd=tmp_path, plugins="broken_x")
+    assert out.returncode == 0, out.stderr
+    assert ("warning: plugin module broken_x failed to import and is not loaded: "
+            "ModuleNotFoundError: No module named 'broken_x'") in out.stderr
+    note = next(line for line in out.stdout.splitlines() if line.startswith("--task all"))
+    assert "toy plugins toy" in note and "broken plugin module broken_x" in note
+    assert "--strategy all" not in out.stdout  # a named selection leaves nothing out
+
+
 def one_line_error(out: subprocess.CompletedProcess, *needles: str) -> None:
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()

@@ -165,6 +165,7 @@ def test_an_effect_plugin_that_fails_to_load_is_listed_and_the_rest_works(tmp_pa
     assert "Broken plugins" in text and "broken_effect" in text
     run = bench_cmd(*TOY, cwd=tmp_path, plugins="broken_effect")
     assert run.returncode == 0, run.stderr
+    assert "plugin module broken_effect failed to import" in run.stderr
 
 
 # -- results directory --------------------------------------------------------------------------
