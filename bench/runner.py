@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import env
-from bench.base import MetricFailure, Outcome, Pruned, RunContext, Strategy, Task
+from bench.base import Metric, MetricFailure, Outcome, Pruned, RunContext, Strategy, Task
 from bench.budgets import Budget, get_budget
 from bench.data import default_cache_dir
 from bench.errors import BenchError
@@ -172,11 +172,11 @@ class Cell:
         refs = [(self._reference_key(which, rep), partial(self._reference, which, rep))
                 for rep in reps for which in self.task.references]
         values = self._once([*finals, *refs])
-        shown = [f"{values[key]:.4g}" for key, _ in finals if values[key] is not None]
+        against = {which: [values[self._reference_key(which, rep)] for rep in reps]
+                   for which in self.task.references}
+        result = compared(self.main, [values[key] for key, _ in finals], against)
         self.summary.lines.append(
-            f"{self.study_name}: final {self.main.name}={', '.join(shown) or 'failed'} "
-            f"({time.perf_counter() - start:.1f} s)"
-        )
+            f"{self.study_name}: final {result} ({time.perf_counter() - start:.1f} s)")
         print(self.summary.lines[-1], flush=True)
 
     # -- tuning -------------------------------------------------------------------------------
@@ -340,20 +340,26 @@ class Cell:
         return run_key(task=self.task.name, task_version=self.task.version, reference=which,
                        budget=self.budget.name, base_seed=self.base_seed, rep=rep)
 
-    def _reference(self, which: str, rep: int, key: str) -> tuple[str, None]:
-        """Write the task's input/oracle rows once per (task, budget, seed, repetition)."""
+    def _reference(self, which: str, rep: int, key: str) -> tuple[str, float | None]:
+        """Write the task's input/oracle rows once per (task, budget, seed, repetition);
+        return the status and the main metric (shown next to the strategy's result)."""
         ctx = self._context("test", self._final_seed(rep), audio_as=which if rep == 0 else None)
         try:
             seed_everything(ctx.seed)
             outcome = self.task.reference(which, ctx)
-        except NotImplementedError:
-            return "ok", None  # the task has no such row: nothing to write, ever
+        except NotImplementedError as exc:  # declared but not produced: a skip, never "ok"
+            reason = f"task {self.task.name!r} cannot produce a {which!r} row ({_error(exc)})"
+            self._write(self._rows(key, "final", None, {}, Outcome({}), ctx.seed, rep,
+                                   status="skipped", error=reason, strategy=which))
+            print(f"{self.task.name}: {which} reference skipped: {reason}", flush=True)
+            return "skipped", None
         except Exception as exc:  # noqa: BLE001 - recorded, not raised
             self._write(self._rows(key, "final", None, {}, Outcome({}), ctx.seed, rep,
                                    status="failed", error=_error(exc), strategy=which))
             return "failed", None
         self._write(self._rows(key, "final", None, {}, outcome, ctx.seed, rep, strategy=which))
-        return "ok", None
+        value = outcome.metrics.get(self.main.name)
+        return "ok", value if isinstance(value, float) else None
 
     def _final_seed(self, rep: int) -> int:
         """Shared by every strategy and task, so results pair up and trained models are reused
@@ -466,6 +472,36 @@ class Cell:
         self._once([(key, write)])
         self.summary.lines.append(line)
         print(line, flush=True)
+
+
+def compared(metric: Metric, finals: list[float | None],
+             references: dict[str, list[float | None]]) -> str:
+    """``msd=41.31 (input 37.36, worse than input)``: the final values next to the reference
+    rows' means, judged by the metric's direction (the oracle is shown but never judged)."""
+    text = f"{metric.name}={', '.join(f'{v:.4g}' for v in finals if v is not None) or 'failed'}"
+    means = {w: m for w, vs in references.items() if (m := _mean(vs)) is not None}
+    if not means:
+        return text
+    notes = [f"{w} {v:.4g}" for w, v in means.items()]
+    final = _mean(finals)
+    if final is not None:
+        notes += [_verdict(final, v, metric.higher_is_better, w)
+                  for w, v in means.items() if w != "oracle"]
+    return f"{text} ({', '.join(notes)})"
+
+
+def _mean(values: list[float | None]) -> float | None:
+    """Mean of the values that exist (None when none does)."""
+    got = [v for v in values if v is not None]
+    return sum(got) / len(got) if got else None
+
+
+def _verdict(value: float, reference: float, higher_is_better: bool, name: str) -> str:
+    """``better than input`` / ``worse than input`` / ``same as input`` (at 4 digits)."""
+    if f"{value:.4g}" == f"{reference:.4g}":
+        return f"same as {name}"
+    better = value > reference if higher_is_better else value < reference
+    return f"{'better' if better else 'worse'} than {name}"
 
 
 def _existing(storage: Any, study_name: str) -> list[Any]:
