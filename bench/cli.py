@@ -169,8 +169,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
         params=params, progress=not args.no_progress,
     ))
+    rebuilt = (f", {summary.artefacts_rebuilt} unloadable cached artefacts rebuilt (see the "
+               f"warnings)" if summary.artefacts_rebuilt else "")
     print(f"done: {summary.runs} runs ({summary.failed} failed), {summary.skipped_done} "
-          f"already done, {time.perf_counter() - start:.1f} s; results in {args.results_dir}")
+          f"already done{rebuilt}, {time.perf_counter() - start:.1f} s; results in "
+          f"{args.results_dir}")
     return 0
 
 

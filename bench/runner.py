@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import env
+from bench import artefacts, env
 from bench.base import Metric, MetricFailure, Outcome, Pruned, RunContext, Strategy, Task
 from bench.budgets import Budget, get_budget
 from bench.data import default_cache_dir
@@ -72,6 +72,7 @@ class Summary:
     runs: int = 0
     skipped_done: int = 0
     failed: int = 0
+    artefacts_rebuilt: int = 0  # cached models or proxies whose file could not be loaded
     lines: list[str] = field(default_factory=list)
 
 
@@ -99,6 +100,7 @@ def run(opts: RunOptions) -> Summary:
     done = _done_keys(results_dir)
     storage = open_storage(opts.storage, results_dir)
     summary = Summary()
+    rebuilt_before = len(artefacts.REBUILT)
     try:
         claims = Claims(storage)
         for task_cls in tasks:
@@ -113,6 +115,7 @@ def run(opts: RunOptions) -> Summary:
         raise BenchError(f"Optuna storage failed: {type(exc).__name__}: {first_line(exc)}; "
                          f"finished runs are saved: fix the storage and run the same command "
                          f"again to resume") from exc
+    summary.artefacts_rebuilt = len(artefacts.REBUILT) - rebuilt_before
     return summary
 
 

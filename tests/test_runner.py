@@ -68,9 +68,9 @@ def test_closing_verdict_follows_the_metric_direction():
 
 
 def test_a_reference_row_the_task_cannot_produce_is_a_recorded_skip(tmp_path):
-    args = ("run", "--task", "toy_unreferenced", "--strategy", "toy_search_unreferenced",
+    args = ("run", "--task", "toy_unreferenced", "--strategy", "toy_search_loud",
             "--budget", "smoke", "--trials", "1", "--no-progress")
-    out = bench_cmd(*args, cwd=tmp_path, plugins="tests.plugins.unreferenced")
+    out = bench_cmd(*args, cwd=tmp_path, plugins="tests.plugins.loud")
     assert out.returncode == 0, out.stderr
     frame = read_results(tmp_path / "results")
     mystery = frame[frame.strategy == "mystery"]
@@ -82,7 +82,7 @@ def test_a_reference_row_the_task_cannot_produce_is_a_recorded_skip(tmp_path):
     claims = load_study(tmp_path / "results", CLAIMS_STUDY).trials
     status = {c.user_attrs["claim"]: c.user_attrs["status"] for c in claims}
     assert status[mystery.run_key.iloc[0]] == "skipped"
-    again = bench_cmd(*args, cwd=tmp_path, plugins="tests.plugins.unreferenced")
+    again = bench_cmd(*args, cwd=tmp_path, plugins="tests.plugins.loud")
     assert "done: 0 runs" in again.stdout and len(read_results(tmp_path / "results")) == len(
         frame)
 
