@@ -251,7 +251,7 @@ class ChainMusic(ChainSelection):
     """Effect-chain selection on music."""
 
     name = "chain_music"
-    version = "1"
+    version = "2"  # bump on any change of sizing or protocol (tests/test_task_versions.py)
     domain = "music"
 
 
@@ -259,5 +259,5 @@ class ChainSpeech(ChainSelection):
     """Effect-chain selection on speech."""
 
     name = "chain_speech"
-    version = "1"
+    version = "2"  # bump on any change of sizing or protocol (tests/test_task_versions.py)
     domain = "speech"
