@@ -42,11 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     _common(p)
 
-    p = sub.add_parser("report", help="rebuild reports/ from the results")
+    p = sub.add_parser("report", help="rebuild the reports from the results")
     p.add_argument("--results-dir", type=Path, action="append", default=None,
-                   help="results directory (repeatable; default: results)")
-    p.add_argument("--reports-dir", type=Path, default=Path("reports"),
-                   help="where to write (default: reports)")
+                   help="results directory (repeatable; default: results, or results/published "
+                        "when results has no runs yet)")
+    p.add_argument("--reports-dir", type=Path, default=None,
+                   help="where to write (default: reports when built from results/published, "
+                        "else results/report)")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), default=None,
                    help="print metric ratios of results B against results A (asv-style: "
                         "~ = not significant over seeds) instead of writing reports")
@@ -191,11 +193,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         print(compare(*args.compare))
         return 0
+    from bench.publish import report_plan
     from bench.report import build_reports
 
-    dirs = args.results_dir or [Path("results")]
-    for path in build_reports(dirs, args.reports_dir):
-        print(f"wrote {path}")
+    dirs, out, note = report_plan(args.results_dir, args.reports_dir)
+    if note:
+        print(note)
+    build_reports(dirs, out)
+    print(f"wrote the report of {', '.join(map(str, dirs))} to {out}/ "
+          f"(open {out / 'index.html'})")
     return 0
 
 
