@@ -155,15 +155,10 @@ def _entry(cls: type) -> dict[str, Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the selected matrix and print a summary."""
-    from bench.errors import BenchError
+    from bench.params import parse_params
     from bench.runner import RunOptions, run
 
-    params = {}
-    for item in args.param:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise BenchError(f"--param {item!r} is not KEY=VALUE, e.g. --param lr=0.001")
-        params[key] = _literal(value)
+    params = parse_params(args.param)
     start = time.perf_counter()
     summary = run(RunOptions(
         strategies=args.strategy, tasks=args.task, budget=args.budget, seed=args.seed,
@@ -177,13 +172,6 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"already done{rebuilt}, {time.perf_counter() - start:.1f} s; results in "
           f"{args.results_dir}")
     return 0
-
-
-def _literal(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from bench.base import Metric, MetricFailure, Outcome, Pruned, RunContext, Strat
 from bench.budgets import Budget, get_budget
 from bench.data import default_cache_dir
 from bench.errors import BenchError
+from bench.params import check_params
 from bench.registry import discover, registry
 from bench.results import (
     SCHEMA_VERSION,
@@ -89,11 +90,7 @@ def run(opts: RunOptions) -> Summary:
         raise BenchError(f"--seeds must be at least 1, got {opts.seeds}")
     if opts.trials is not None and opts.trials < 1:
         raise BenchError(f"--trials must be at least 1, got {opts.trials}")
-    known = {k for cls in strategies for k in cls.defaults}
-    unknown = sorted(set(opts.params) - known)
-    if unknown:
-        raise BenchError(f"--param {', '.join(unknown)} is not a hyperparameter of the selected "
-                         f"strategies; known: {', '.join(sorted(known)) or 'none'}")
+    params = check_params(strategies, opts.params)
     announce_selection(opts)
     results_dir = Path(opts.results_dir)
     writer = ResultWriter(results_dir)
@@ -106,7 +103,7 @@ def run(opts: RunOptions) -> Summary:
         for task_cls in tasks:
             task = task_cls()
             for strategy_cls in strategies:
-                overrides = {k: v for k, v in opts.params.items() if k in strategy_cls.defaults}
+                overrides = {k: v for k, v in params.items() if k in strategy_cls.defaults}
                 for i in range(opts.seeds):
                     cell = Cell(task, strategy_cls, overrides, budget, opts.seed + i, opts,
                                 writer, done, storage, claims, summary)

@@ -79,7 +79,16 @@ def test_bad_param_and_counts_are_one_line_errors(tmp_path):
     one_line_error(bench_cmd(*base, "--param", "nope=1", cwd=tmp_path), "--param nope")
     one_line_error(bench_cmd(*base, "--param", "novalue", cwd=tmp_path), "KEY=VALUE")
     one_line_error(bench_cmd(*base, "--seeds", "0", cwd=tmp_path), "--seeds")
-    assert not (tmp_path / "results" / "runs").exists()
+    one_line_error(bench_cmd(*base, "--param", "shrink=abc", cwd=tmp_path),
+                   "--param shrink=abc: shrink of toy_search takes a float, e.g. --param "
+                   "shrink=0.5")
+    one_line_error(bench_cmd(*base, "--param", "n_candidates=2.5", cwd=tmp_path),
+                   "n_candidates of toy_search takes an int, e.g. --param n_candidates=16")
+    flaky = ("run", "--strategy", "toy_flaky", "--task", "toy", "--budget", "smoke")
+    one_line_error(bench_cmd(*flaky, "--param", "mode=boom", cwd=tmp_path),
+                   "--param mode=boom: mode of toy_flaky is one of ok, raise, nan, e.g. "
+                   "--param mode=raise")
+    assert not (tmp_path / "results").exists()  # nothing ran, nothing was written
 
 
 def test_unreachable_storage_is_one_line_error(tmp_path):
