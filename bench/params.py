@@ -42,7 +42,8 @@ def check_params(strategies: list[type], params: dict[str, Any]) -> dict[str, An
 
 
 def _check(cls: type, key: str, value: Any, distribution: Any) -> Any:
-    """``value`` if it fits ``cls``'s parameter ``key`` (a float for an int is widened)."""
+    """``value`` if it fits ``cls``'s parameter ``key`` (an int where a float is expected is
+    widened)."""
     from optuna.distributions import CategoricalDistribution
 
     default = cls.defaults[key]
