@@ -44,11 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     _common(p)
 
-    p = sub.add_parser("report", help="rebuild reports/ from the results")
+    p = sub.add_parser("report", help="rebuild the reports from the results")
     p.add_argument("--results-dir", type=Path, action="append", default=None,
-                   help="results directory (repeatable; default: results)")
-    p.add_argument("--reports-dir", type=Path, default=Path("reports"),
-                   help="where to write (default: reports)")
+                   help="results directory (repeatable; default: results, or results/published "
+                        "when results has no runs yet)")
+    p.add_argument("--reports-dir", type=Path, default=None,
+                   help="where to write (default: reports when built from results/published, "
+                        "else results/report)")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), default=None,
                    help="print metric ratios of results B against results A (asv-style: "
                         "~ = not significant over seeds) instead of writing reports")
@@ -164,15 +166,10 @@ def _entry(cls: type) -> dict[str, Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the selected matrix and print a summary."""
-    from bench.errors import BenchError
+    from bench.params import parse_params
     from bench.runner import RunOptions, run
 
-    params = {}
-    for item in args.param:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise BenchError(f"--param {item!r} is not KEY=VALUE, e.g. --param lr=0.001")
-        params[key] = _literal(value)
+    params = parse_params(args.param)
     start = time.perf_counter()
     summary = run(RunOptions(
         strategies=args.strategy, tasks=args.task, budget=args.budget, seed=args.seed,
@@ -180,16 +177,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
         params=params, progress=not args.no_progress,
     ))
+    rebuilt = (f", {summary.artefacts_rebuilt} unloadable cached artefacts rebuilt (see the "
+               f"warnings)" if summary.artefacts_rebuilt else "")
     print(f"done: {summary.runs} runs ({summary.failed} failed), {summary.skipped_done} "
-          f"already done, {time.perf_counter() - start:.1f} s; results in {args.results_dir}")
+          f"already done{rebuilt}, {time.perf_counter() - start:.1f} s; results in "
+          f"{args.results_dir}")
     return 0
-
-
-def _literal(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -199,11 +192,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         print(compare(*args.compare))
         return 0
+    from bench.publish import report_plan
     from bench.report import build_reports
 
-    dirs = args.results_dir or [Path("results")]
-    for path in build_reports(dirs, args.reports_dir):
-        print(f"wrote {path}")
+    dirs, out, note = report_plan(args.results_dir, args.reports_dir)
+    if note:
+        print(note)
+    build_reports(dirs, out)
+    print(f"wrote the report of {', '.join(map(str, dirs))} to {out}/ "
+          f"(open {out / 'index.html'})")
     return 0
 
 

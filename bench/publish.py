@@ -4,6 +4,10 @@ The published directory is itself a results directory that `python -m bench repo
 tidy rows in one Parquet file, the perf JSON files and, instead of the full FLAC dump, a few
 listening examples per task as short MP3s. The Optuna journal stays behind (search state, not
 results), so reports rebuilt from a published set have no importance figures.
+
+The committed ``reports/`` belong to ``results/published``: `report` writes there only when
+built from exactly that directory (or when ``--reports-dir`` says so); a report of any other
+results goes to ``results/report/`` by default, so a local run never replaces the published page.
 """
 
 from __future__ import annotations
@@ -14,9 +18,13 @@ from pathlib import Path
 from bench.errors import BenchError
 from bench.report.audio import AUDIO_SUBDIR, find_examples
 from bench.report.runtime import PERF_SUBDIR
-from bench.results import RUNS_SUBDIR, read_results
+from bench.results import RUNS_SUBDIR, read_results, result_files
 
 PUBLISHED_FILE = "published.parquet"
+RESULTS_DIR = Path("results")
+PUBLISHED_DIR = RESULTS_DIR / "published"
+PUBLISHED_REPORTS = Path("reports")
+LOCAL_REPORTS = RESULTS_DIR / "report"
 MP3_COMPRESSION = 0.8
 """libsndfile's MP3 compression level (0 = highest bit rate): 40 kbit/s mono at 24 kHz."""
 
@@ -54,6 +62,39 @@ def publish(source: Path, target: Path, examples: int = 1) -> list[Path]:
                 out = target / path.relative_to(source).with_suffix(".mp3")
                 written.append(to_mp3(path, out))
     return written
+
+
+def report_plan(results_dirs: list[Path] | None,
+                reports_dir: Path | None) -> tuple[list[Path], Path, str | None]:
+    """Where `report` reads and writes: (results dirs, reports dir, a note to print or None).
+
+    Every results directory must hold results (a typo or an empty directory is an error that
+    changes no file). Without ``--results-dir`` it reads ``results/``, or the published results
+    when ``results/`` has no runs yet (a fresh clone). Without ``--reports-dir`` it writes the
+    committed ``reports/`` only from ``results/published``, anything else to ``results/report/``.
+    """
+    note = None
+    if results_dirs is None:
+        results_dirs = [RESULTS_DIR]
+        if not result_files(RESULTS_DIR) and result_files(PUBLISHED_DIR):
+            results_dirs = [PUBLISHED_DIR]
+            note = f"no runs under {RESULTS_DIR}/ yet: reporting the published results"
+    for path in results_dirs:
+        if not Path(path).is_dir():
+            raise BenchError(f"results directory {path} does not exist; run `python -m bench "
+                             f"run` first or pass the --results-dir it wrote to; nothing was "
+                             f"written")
+        if not result_files(path):
+            raise BenchError(f"no results under {path} (no Parquet files in {path}/"
+                             f"{RUNS_SUBDIR}); run `python -m bench run` first or pass another "
+                             f"--results-dir; nothing was written")
+    if reports_dir is None:
+        published = all(Path(d).resolve() == PUBLISHED_DIR.resolve() for d in results_dirs)
+        reports_dir = PUBLISHED_REPORTS if published else LOCAL_REPORTS
+        if not published:
+            note = (f"writing to {LOCAL_REPORTS}/ ({PUBLISHED_REPORTS}/ holds the published "
+                    f"report; pass --reports-dir {PUBLISHED_REPORTS} to replace it)")
+    return [Path(d) for d in results_dirs], Path(reports_dir), note
 
 
 def to_mp3(path: Path, out: Path) -> Path:

@@ -65,8 +65,12 @@ class Registry:
         except KeyError:
             close = difflib.get_close_matches(name, self._classes, n=3, cutoff=0.4)
             hint = f"did you mean {', '.join(close)}?" if close else "none is close"
+            broken = (f"; plugin modules that failed to import: "
+                      f"{', '.join(f.module for f in FAILURES)} (see `python -m bench list`)"
+                      if FAILURES else "")
             raise RegistryError(
                 f"unknown {self.kind} {name!r}: {hint} (known: {', '.join(self.names()) or '-'})"
+                f"{broken}"
             ) from None
 
     def names(self) -> list[str]:
@@ -85,6 +89,14 @@ class Registry:
         if not names:
             raise RegistryError(f"empty {self.kind} selection; give 'all' or a comma list")
         return [self.get(n) for n in dict.fromkeys(names)]
+
+    def left_out_of_all(self) -> list[str]:
+        """What ``all`` leaves out, so a run can say so: toy plugins (on purpose) and whatever
+        the plugin modules that failed to import would have registered."""
+        toys = [n for n, c in sorted(self._classes.items()) if getattr(c, "toy", False)]
+        notes = [f"toy plugins {', '.join(toys)}"] if toys else []
+        return notes + [f"anything in broken plugin module {f.module} ({f.error.splitlines()[0]})"
+                        for f in FAILURES]
 
 
 REGISTRIES: dict[str, Registry] = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,12 +16,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import env
-from bench.base import MetricFailure, Outcome, Pruned, RunContext, Strategy, Task
+from bench import artefacts, env
+from bench.base import Metric, MetricFailure, Outcome, Pruned, RunContext, Strategy, Task
 from bench.budgets import Budget, get_budget
 from bench.data import default_cache_dir
 from bench.errors import BenchError
-from bench.registry import registry
+from bench.params import check_params
+from bench.registry import discover, registry
 from bench.results import (
     SCHEMA_VERSION,
     ResultWriter,
@@ -71,6 +73,7 @@ class Summary:
     runs: int = 0
     skipped_done: int = 0
     failed: int = 0
+    artefacts_rebuilt: int = 0  # cached models or proxies whose file could not be loaded
     lines: list[str] = field(default_factory=list)
 
 
@@ -87,22 +90,20 @@ def run(opts: RunOptions) -> Summary:
         raise BenchError(f"--seeds must be at least 1, got {opts.seeds}")
     if opts.trials is not None and opts.trials < 1:
         raise BenchError(f"--trials must be at least 1, got {opts.trials}")
-    known = {k for cls in strategies for k in cls.defaults}
-    unknown = sorted(set(opts.params) - known)
-    if unknown:
-        raise BenchError(f"--param {', '.join(unknown)} is not a hyperparameter of the selected "
-                         f"strategies; known: {', '.join(sorted(known)) or 'none'}")
+    params = check_params(strategies, opts.params)
+    announce_selection(opts)
     results_dir = Path(opts.results_dir)
     writer = ResultWriter(results_dir)
     done = _done_keys(results_dir)
     storage = open_storage(opts.storage, results_dir)
     summary = Summary()
+    rebuilt_before = len(artefacts.REBUILT)
     try:
         claims = Claims(storage)
         for task_cls in tasks:
             task = task_cls()
             for strategy_cls in strategies:
-                overrides = {k: v for k, v in opts.params.items() if k in strategy_cls.defaults}
+                overrides = {k: v for k, v in params.items() if k in strategy_cls.defaults}
                 for i in range(opts.seeds):
                     cell = Cell(task, strategy_cls, overrides, budget, opts.seed + i, opts,
                                 writer, done, storage, claims, summary)
@@ -111,7 +112,20 @@ def run(opts: RunOptions) -> Summary:
         raise BenchError(f"Optuna storage failed: {type(exc).__name__}: {first_line(exc)}; "
                          f"finished runs are saved: fix the storage and run the same command "
                          f"again to resume") from exc
+    summary.artefacts_rebuilt = len(artefacts.REBUILT) - rebuilt_before
     return summary
+
+
+def announce_selection(opts: RunOptions) -> None:
+    """Name every plugin module that failed to import, and what each ``all`` leaves out, so
+    that nothing drops out of a run silently."""
+    for failure in discover():
+        print(f"warning: plugin module {failure.module} failed to import and is not loaded: "
+              f"{failure.error.splitlines()[0]}", file=sys.stderr, flush=True)
+    for kind, spec in (("strategy", opts.strategies), ("task", opts.tasks)):
+        notes = registry(kind).left_out_of_all() if spec == "all" else []
+        if notes:
+            print(f"--{kind} all leaves out {'; '.join(notes)}", flush=True)
 
 
 def set_threads() -> None:
@@ -158,11 +172,11 @@ class Cell:
         refs = [(self._reference_key(which, rep), partial(self._reference, which, rep))
                 for rep in reps for which in self.task.references]
         values = self._once([*finals, *refs])
-        shown = [f"{values[key]:.4g}" for key, _ in finals if values[key] is not None]
+        against = {which: [values[self._reference_key(which, rep)] for rep in reps]
+                   for which in self.task.references}
+        result = compared(self.main, [values[key] for key, _ in finals], against)
         self.summary.lines.append(
-            f"{self.study_name}: final {self.main.name}={', '.join(shown) or 'failed'} "
-            f"({time.perf_counter() - start:.1f} s)"
-        )
+            f"{self.study_name}: final {result} ({time.perf_counter() - start:.1f} s)")
         print(self.summary.lines[-1], flush=True)
 
     # -- tuning -------------------------------------------------------------------------------
@@ -326,20 +340,26 @@ class Cell:
         return run_key(task=self.task.name, task_version=self.task.version, reference=which,
                        budget=self.budget.name, base_seed=self.base_seed, rep=rep)
 
-    def _reference(self, which: str, rep: int, key: str) -> tuple[str, None]:
-        """Write the task's input/oracle rows once per (task, budget, seed, repetition)."""
+    def _reference(self, which: str, rep: int, key: str) -> tuple[str, float | None]:
+        """Write the task's input/oracle rows once per (task, budget, seed, repetition);
+        return the status and the main metric (shown next to the strategy's result)."""
         ctx = self._context("test", self._final_seed(rep), audio_as=which if rep == 0 else None)
         try:
             seed_everything(ctx.seed)
             outcome = self.task.reference(which, ctx)
-        except NotImplementedError:
-            return "ok", None  # the task has no such row: nothing to write, ever
+        except NotImplementedError as exc:  # declared but not produced: a skip, never "ok"
+            reason = f"task {self.task.name!r} cannot produce a {which!r} row ({_error(exc)})"
+            self._write(self._rows(key, "final", None, {}, Outcome({}), ctx.seed, rep,
+                                   status="skipped", error=reason, strategy=which))
+            print(f"{self.task.name}: {which} reference skipped: {reason}", flush=True)
+            return "skipped", None
         except Exception as exc:  # noqa: BLE001 - recorded, not raised
             self._write(self._rows(key, "final", None, {}, Outcome({}), ctx.seed, rep,
                                    status="failed", error=_error(exc), strategy=which))
             return "failed", None
         self._write(self._rows(key, "final", None, {}, outcome, ctx.seed, rep, strategy=which))
-        return "ok", None
+        value = outcome.metrics.get(self.main.name)
+        return "ok", value if isinstance(value, float) else None
 
     def _final_seed(self, rep: int) -> int:
         """Shared by every strategy and task, so results pair up and trained models are reused
@@ -452,6 +472,36 @@ class Cell:
         self._once([(key, write)])
         self.summary.lines.append(line)
         print(line, flush=True)
+
+
+def compared(metric: Metric, finals: list[float | None],
+             references: dict[str, list[float | None]]) -> str:
+    """``msd=41.31 (input 37.36, worse than input)``: the final values next to the reference
+    rows' means, judged by the metric's direction (the oracle is shown but never judged)."""
+    text = f"{metric.name}={', '.join(f'{v:.4g}' for v in finals if v is not None) or 'failed'}"
+    means = {w: m for w, vs in references.items() if (m := _mean(vs)) is not None}
+    if not means:
+        return text
+    notes = [f"{w} {v:.4g}" for w, v in means.items()]
+    final = _mean(finals)
+    if final is not None:
+        notes += [_verdict(final, v, metric.higher_is_better, w)
+                  for w, v in means.items() if w != "oracle"]
+    return f"{text} ({', '.join(notes)})"
+
+
+def _mean(values: list[float | None]) -> float | None:
+    """Mean of the values that exist (None when none does)."""
+    got = [v for v in values if v is not None]
+    return sum(got) / len(got) if got else None
+
+
+def _verdict(value: float, reference: float, higher_is_better: bool, name: str) -> str:
+    """``better than input`` / ``worse than input`` / ``same as input`` (at 4 digits)."""
+    if f"{value:.4g}" == f"{reference:.4g}":
+        return f"same as {name}"
+    better = value > reference if higher_is_better else value < reference
+    return f"{'better' if better else 'worse'} than {name}"
 
 
 def _existing(storage: Any, study_name: str) -> list[Any]:

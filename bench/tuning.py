@@ -11,6 +11,7 @@ parameters and the same run key (so Parquet rows already written are reused), th
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
 import socket
@@ -31,6 +32,10 @@ HOST_ENV = "AFX_BENCH_HOST"
 HEARTBEAT_S = 30
 GRACE_S = 90
 CLAIMS_STUDY = "afx-bench/claims"
+PG_DRIVERS = {  # module -> how to install it, in order of preference for a plain postgresql://
+    "psycopg": "pip install 'psycopg[binary]' (psycopg 3)",
+    "psycopg2": "pip install psycopg2-binary",
+}
 PROCESS_START = time.time()
 
 
@@ -52,6 +57,7 @@ def open_storage(url: str | None, results_dir: Path) -> Any:
                              f"choose a writable --results-dir or --storage") from exc
     heartbeat_s = _env_seconds(HEARTBEAT_ENV, HEARTBEAT_S)
     grace_s = _env_seconds(GRACE_ENV, GRACE_S)
+    url = with_postgres_driver(url)
     try:
         return optuna.storages.RDBStorage(
             url, heartbeat_interval=heartbeat_s, grace_period=grace_s,
@@ -60,6 +66,22 @@ def open_storage(url: str | None, results_dir: Path) -> Any:
     except Exception as exc:
         raise BenchError(f"cannot open storage {url!r}: {first_line(exc)}; check the URL and "
                          f"that the database server is reachable") from exc
+
+
+def with_postgres_driver(url: str) -> str:
+    """``url`` with an installed PostgreSQL driver named: a plain ``postgresql://`` gets psycopg
+    3 when installed, else psycopg2 (SQLAlchemy 2.1 alone would pick psycopg 3 even when only
+    psycopg2 is there); a driver that is not installed is an error that names what to install."""
+    scheme, sep, rest = url.partition("://")
+    dialect, _, driver = scheme.partition("+")
+    if not sep or dialect != "postgresql" or driver not in ("", *PG_DRIVERS):
+        return url
+    wanted = [driver] if driver else list(PG_DRIVERS)
+    for name in wanted:
+        if importlib.util.find_spec(name) is not None:
+            return f"postgresql+{name}://{rest}"
+    raise BenchError(f"the {scheme}:// storage needs a PostgreSQL driver that is not "
+                     f"installed; install one: {' or '.join(PG_DRIVERS[n] for n in wanted)}")
 
 
 def _env_seconds(name: str, default: int) -> int:

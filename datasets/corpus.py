@@ -48,6 +48,7 @@ class Source:
     license: str
     attribution: str
     requirements: tuple[Requirement, ...]
+    optional: bool = False  # a build that gets no clip from a required source fails
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ class BuiltCorpus(Dataset):
         manifest = self._read_manifest()
         if manifest is None or any(not (self.root / c["path"]).exists()
                                    for c in manifest["clips"]):
-            self.prepare(progress=False)
+            self.prepare(progress=True)  # a first build takes minutes: say so, show progress
             manifest = self._read_manifest()
         assert manifest is not None
         return [Clip(c["id"], self.root / c["path"], c["group"], c["split"],
@@ -152,6 +153,8 @@ class BuiltCorpus(Dataset):
             todo, manifest = self._jobs_to_build(jobs)
             if todo:
                 self.require(sorted({j.source for j in todo}))
+                if progress:
+                    print(self.announcement(jobs, todo), flush=True)
                 manifest = self._build(jobs, todo, manifest, progress)
             listed = {self.root / c["path"] for c in manifest["clips"]}
             for stale in set((self.root / "clips").glob("*.wav")) - listed:
@@ -222,6 +225,7 @@ class BuiltCorpus(Dataset):
         if not clips:
             reasons = "; ".join(f"{p['job']}: {p['reason']}" for p in problems.values())
             raise DataError(f"{self.name} corpus ({self.tier} tier) built no clip: {reasons}")
+        self._check_sources(jobs, clips, problems)
         check_disjoint((c["group"], c["split"]) for c in clips)
         manifest = {
             "corpus": self.name,
@@ -241,6 +245,20 @@ class BuiltCorpus(Dataset):
         self._write_text(self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True))
         self._write_text(self.root / "LICENSES.md", self._licenses(clips))
         return manifest
+
+    def _check_sources(self, jobs: list[Job], clips: list[dict], problems: dict) -> None:
+        """Raise DataError (before the manifest is written) when a source that is not
+        optional yielded no clip: a renderer bug must not make a whole source vanish."""
+        counts = Counter(c["source"] for c in clips)
+        for key, source in self.sources.items():
+            if counts[key] or source.optional:
+                continue
+            mine = [problems[j.id] for j in jobs if j.source == key and j.id in problems]
+            why = "; ".join(f"{p['job']}: {p['reason']}" for p in mine[:3]) or "no job planned"
+            more = f" (and {len(mine) - 3} more)" if len(mine) > 3 else ""
+            raise DataError(f"{self.name} corpus ({self.tier} tier): source {key!r} yielded no "
+                            f"clip ({why}{more}); fix it and build again (nothing was written "
+                            f"to the manifest)")
 
     def _build_job(self, job: Job, render: Callable[[Job, Path], Rendered],
                    work: Path) -> tuple[list[dict], dict | None]:
@@ -331,8 +349,19 @@ class BuiltCorpus(Dataset):
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ reporting
+    def announcement(self, jobs: list[Job], todo: list[Job]) -> str:
+        """One line before a build: what is built and how big it is (up to how many clips,
+        from which sources, how many render jobs)."""
+        sources = sorted({j.source for j in todo})
+        size = (f"up to {sum(j.n_clips for j in todo)} clips from {len(sources)} "
+                f"source{'s' if len(sources) != 1 else ''} ({', '.join(sources)})")
+        what = f"the {self.tier} {self.name} corpus"
+        if len(todo) == len(jobs):
+            return f"building {what}: {size}, {len(todo)} render jobs"
+        return f"rebuilding {len(todo)} of {len(jobs)} render jobs of {what}: {size}"
+
     def summary(self, manifest: dict, wall_s: float, *, rebuilt: int) -> str:
-        """One paragraph: clips, minutes per split, groups and sources, problems, wall time."""
+        """One paragraph: clips, minutes per split, groups, clips per source, problems, time."""
         clips = manifest["clips"]
         minutes = {s: sum(c["seconds"] for c in clips if c["split"] == s) / 60 for s in SPLITS}
         kinds = Counter(p["kind"] for p in manifest.get("problems", []))
@@ -341,11 +370,12 @@ class BuiltCorpus(Dataset):
         action = f"built {rebuilt} jobs" if rebuilt else "verified, nothing to build"
         per_split = ", ".join(f"{s} {m:.1f}" for s, m in minutes.items())
         voices = {c.get("voice", c["group"]) for c in clips}
+        per_source = Counter(c["source"] for c in clips)
         return (f"{self.name} corpus ({self.tier} tier): {len(clips)} clips, "
                 f"{sum(minutes.values()):.1f} min ({per_split}); {len(voices)} "
                 f"{'voices' if self.domain == 'speech' else 'songs/pieces'} from "
-                f"{len({c['source'] for c in clips})} sources "
-                f"({', '.join(sorted({c['source'] for c in clips}))}); "
+                f"{len(per_source)} sources "
+                f"({', '.join(f'{k} {n}' for k, n in sorted(per_source.items()))} clips); "
                 f"{kinds.get('rejected', 0)} jobs with rejected excerpts, "
                 f"{kinds.get('skipped', 0)} skipped; {action} in {wall_s:.1f} s{budget}; "
                 f"{self.root}")

@@ -30,6 +30,10 @@ from tasks.blind import rerender_score
 
 LIBRARY = ("peq", "compressor", "distortion")
 MAX_EFFECTS = 3
+SCHEDULE = "winners-only"
+"""The winner-takes-all schedule (version 2): each step judges every head on reference-DSP
+renders and trains through the winners' chains only (version 1 rendered all 15 with a
+gradient)."""
 
 
 def candidates() -> list[tuple[str, ...]]:
@@ -273,7 +277,7 @@ class ChainMusic(ChainSelection):
     """Effect-chain selection on music."""
 
     name = "chain_music"
-    version = "2"  # 2: winners judged on reference-DSP renders; one chain per example trained
+    version = "2"  # bump on any change of sizing or protocol (tests/test_task_versions.py)
     domain = "music"
 
 
@@ -281,5 +285,5 @@ class ChainSpeech(ChainSelection):
     """Effect-chain selection on speech."""
 
     name = "chain_speech"
-    version = "2"  # 2: winners judged on reference-DSP renders; one chain per example trained
+    version = "2"  # bump on any change of sizing or protocol (tests/test_task_versions.py)
     domain = "speech"

@@ -48,6 +48,17 @@ def test_broken_plugin_is_reported_by_list(tmp_path):
     assert "toy_search" in out.stdout
 
 
+def test_run_names_broken_plugins_and_what_all_leaves_out(tmp_path):
+    out = bench_cmd("run", "--strategy", "toy_search", "--task", "all", "--budget", "smoke",
+                    "--no-progress", cwd=tmp_path, plugins="broken_x")
+    assert out.returncode == 0, out.stderr
+    assert ("warning: plugin module broken_x failed to import and is not loaded: "
+            "ModuleNotFoundError: No module named 'broken_x'") in out.stderr
+    note = next(line for line in out.stdout.splitlines() if line.startswith("--task all"))
+    assert "toy plugins toy" in note and "broken plugin module broken_x" in note
+    assert "--strategy all" not in out.stdout  # a named selection leaves nothing out
+
+
 def one_line_error(out: subprocess.CompletedProcess, *needles: str) -> None:
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
@@ -68,7 +79,16 @@ def test_bad_param_and_counts_are_one_line_errors(tmp_path):
     one_line_error(bench_cmd(*base, "--param", "nope=1", cwd=tmp_path), "--param nope")
     one_line_error(bench_cmd(*base, "--param", "novalue", cwd=tmp_path), "KEY=VALUE")
     one_line_error(bench_cmd(*base, "--seeds", "0", cwd=tmp_path), "--seeds")
-    assert not (tmp_path / "results" / "runs").exists()
+    one_line_error(bench_cmd(*base, "--param", "shrink=abc", cwd=tmp_path),
+                   "--param shrink=abc: shrink of toy_search takes a float, e.g. --param "
+                   "shrink=0.5")
+    one_line_error(bench_cmd(*base, "--param", "n_candidates=2.5", cwd=tmp_path),
+                   "n_candidates of toy_search takes an int, e.g. --param n_candidates=16")
+    flaky = ("run", "--strategy", "toy_flaky", "--task", "toy", "--budget", "smoke")
+    one_line_error(bench_cmd(*flaky, "--param", "mode=boom", cwd=tmp_path),
+                   "--param mode=boom: mode of toy_flaky is one of ok, raise, nan, e.g. "
+                   "--param mode=raise")
+    assert not (tmp_path / "results").exists()  # nothing ran, nothing was written
 
 
 def test_unreachable_storage_is_one_line_error(tmp_path):
@@ -83,8 +103,48 @@ def test_report_is_deterministic_and_shows_runs(tmp_path):
     assert run.returncode == 0, run.stderr
     assert bench_cmd("report", cwd=tmp_path).returncode == 0
     names = ("leaderboard.md", "leaderboard.csv", "leaderboard.tex")
-    first = {n: (tmp_path / "reports" / n).read_bytes() for n in names}
+    out = tmp_path / "results" / "report"
+    first = {n: (out / n).read_bytes() for n in names}
     assert bench_cmd("report", cwd=tmp_path).returncode == 0
-    assert first == {n: (tmp_path / "reports" / n).read_bytes() for n in names}
+    assert first == {n: (out / n).read_bytes() for n in names}
     md = first["leaderboard.md"].decode()
     assert "## toy" in md and "(n=2)" in md and "_oracle_" in md and "param_mae ↓" in md
+
+
+def snapshot(root):
+    """Every file under ``root`` with its bytes."""
+    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_report_on_a_missing_or_empty_results_dir_changes_nothing(tmp_path):
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "index.html").write_text("the published page")
+    (tmp_path / "empty").mkdir()
+    before = snapshot(tmp_path)
+    for args, needle in ((("--results-dir", "nope"), "results directory nope does not exist"),
+                         (("--results-dir", "empty"), "no results under empty"),
+                         (("--results-dir", "empty", "--reports-dir", "reports"), "empty"),
+                         ((), "results directory results does not exist")):
+        one_line_error(bench_cmd("report", *args, cwd=tmp_path), needle, "nothing was written")
+    assert snapshot(tmp_path) == before
+
+
+def test_only_the_published_results_write_the_published_reports(tmp_path):
+    run = bench_cmd("run", "--strategy", "toy_search", "--task", "toy", "--budget", "smoke",
+                    "--trials", "1", "--no-progress", "--results-dir", "mine", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    published = bench_cmd("publish", "--results-dir", "mine", cwd=tmp_path)
+    assert published.returncode == 0, published.stderr
+    fresh_clone = bench_cmd("report", cwd=tmp_path)  # results/ has only the published set
+    assert fresh_clone.returncode == 0, fresh_clone.stderr
+    assert "no runs under results/ yet: reporting the published results" in fresh_clone.stdout
+    assert "of results/published to reports/ (open reports/index.html)" in fresh_clone.stdout
+    committed = snapshot(tmp_path / "reports")
+    assert tmp_path / "reports" / "leaderboard.md" in committed
+    local = bench_cmd("report", "--results-dir", "mine", cwd=tmp_path)
+    assert local.returncode == 0, local.stderr
+    assert "writing to results/report/" in local.stdout
+    assert "## toy" in (tmp_path / "results" / "report" / "leaderboard.md").read_text()
+    assert snapshot(tmp_path / "reports") == committed
+    asked = bench_cmd("report", "--results-dir", "mine", "--reports-dir", "reports", cwd=tmp_path)
+    assert asked.returncode == 0 and "to reports/" in asked.stdout

@@ -74,6 +74,18 @@ def test_broken_plugin_is_recorded_and_others_load(isolated_registry, tmp_path, 
     assert "missing libfoo" in failure.error
 
 
+def test_all_says_what_it_leaves_out(isolated_registry, tmp_path, monkeypatch):
+    (tmp_path / "broken_left_out_for_test.py").write_text("raise ImportError('no libbar')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    isolated_registry._import("broken_left_out_for_test")
+    notes = isolated_registry.registry("strategy").left_out_of_all()
+    assert notes[0].startswith("toy plugins ") and "toy_search" in notes[0]
+    assert notes[-1] == ("anything in broken plugin module broken_left_out_for_test "
+                         "(ImportError: no libbar)")
+    with pytest.raises(RegistryError, match="failed to import: broken_left_out_for_test"):
+        isolated_registry.registry("strategy").get("from_the_broken_module")
+
+
 def test_entry_point_plugins_are_loaded(isolated_registry, tmp_path, monkeypatch):
     """An installed distribution's `afx_bench.plugins` entry point adds its strategy."""
     (tmp_path / "ep_plugin_for_test.py").write_text(textwrap.dedent("""

@@ -12,8 +12,10 @@ import time
 import optuna
 import pandas as pd
 
+from bench.base import Metric
 from bench.results import read_results, result_files
-from bench.tuning import open_storage
+from bench.runner import compared
+from bench.tuning import CLAIMS_STUDY, open_storage
 from tests.conftest import ROOT, bench_cmd
 
 SMOKE = ("run", "--task", "toy", "--budget", "smoke", "--no-progress")
@@ -43,6 +45,46 @@ def test_sweep_tunes_then_runs_final_and_reference_rows(tmp_path):
     assert best == study.best_trial.user_attrs["resolved"]
     # fresh seeds on test: the final seed differs from the tuning seed
     assert final.seed.iloc[0] not in set(tune.seed)
+
+
+def test_closing_line_puts_the_result_next_to_its_reference_rows(tmp_path):
+    out = bench_cmd(*SMOKE, "--strategy", "toy_search", "--trials", "1", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if "toy_search@1/smoke/seed0: final" in x)
+    assert " final param_mae=" in line and "(oracle 0)" in line  # input has no param_mae
+
+
+def test_closing_verdict_follows_the_metric_direction():
+    msd, acc = Metric("msd", higher_is_better=False), Metric("acc", higher_is_better=True)
+    assert compared(msd, [41.31], {"input": [37.36], "oracle": []}) == (
+        "msd=41.31 (input 37.36, worse than input)")
+    assert compared(acc, [0.5, 0.7], {"input": [0.2, None], "oracle": [1.0],
+                                      "supervised": [0.9]}) == (
+        "acc=0.5, 0.7 (input 0.2, oracle 1, supervised 0.9, better than input, "
+        "worse than supervised)")
+    assert compared(msd, [2.0], {"input": [2.0]}) == "msd=2 (input 2, same as input)"
+    assert compared(msd, [None], {"input": [3.0]}) == "msd=failed (input 3)"
+    assert compared(msd, [1.5], {"input": [None]}) == "msd=1.5"
+
+
+def test_a_reference_row_the_task_cannot_produce_is_a_recorded_skip(tmp_path):
+    args = ("run", "--task", "toy_unreferenced", "--strategy", "toy_search_loud",
+            "--budget", "smoke", "--trials", "1", "--no-progress")
+    out = bench_cmd(*args, cwd=tmp_path, plugins="tests.plugins.loud")
+    assert out.returncode == 0, out.stderr
+    frame = read_results(tmp_path / "results")
+    mystery = frame[frame.strategy == "mystery"]
+    assert list(mystery.status) == ["skipped"] and bool(mystery.is_reference.iloc[0])
+    assert mystery.error.iloc[0] == ("task 'toy_unreferenced' cannot produce a 'mystery' row "
+                                     "(NotImplementedError: mystery)")
+    assert "mystery reference skipped" in out.stdout
+    assert set(frame[frame.strategy == "oracle"].status) == {"ok"}
+    claims = load_study(tmp_path / "results", CLAIMS_STUDY).trials
+    status = {c.user_attrs["claim"]: c.user_attrs["status"] for c in claims}
+    assert status[mystery.run_key.iloc[0]] == "skipped"
+    again = bench_cmd(*args, cwd=tmp_path, plugins="tests.plugins.loud")
+    assert "done: 0 runs" in again.stdout and len(read_results(tmp_path / "results")) == len(
+        frame)
 
 
 def test_rerun_resumes_and_duplicates_nothing(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -99,6 +100,51 @@ def test_bad_inputs_are_skipped_counted_and_reported(built):
     assert "target < 900 s" in out
 
 
+def test_a_build_says_what_it_builds_then_counts_per_source(built):
+    _, manifest, out = built
+    first, *_ = out.splitlines()
+    assert first == ("building the default toy_corpus corpus: up to 20 clips from 1 source "
+                     "(toy), 10 render jobs")
+    assert "10/10" in out  # the per-job progress bar
+    assert f"from 1 sources (toy {len(manifest['clips'])} clips)" in out
+
+
+class TwoSourceCorpus(ToyCorpus):
+    """The toy corpus plus a second source whose renderer has a bug."""
+
+    sources = {**ToyCorpus.sources,
+               "buggy": Source("buggy", "tones", "toy-pkg", "CC0-1.0", "nobody", ())}
+
+    def plan(self) -> list[Job]:
+        return [*super().plan(), *(Job(f"buggy_{k}", "buggy", f"b{k}", "train", k, 1,
+                                       {"kind": "bug"}) for k in range(2))]
+
+    def renderer(self):
+        def render(job: Job, work: Path) -> Rendered:
+            if job.source == "buggy":
+                return job.params["missing"]  # a bug: KeyError on every job of the source
+            return _render(job, work)
+        return render
+
+
+def test_a_source_that_yields_nothing_fails_the_build(tmp_path):
+    corpus = TwoSourceCorpus(cache_dir=tmp_path, tier="default")
+    with pytest.raises(DataError, match=r"source 'buggy' yielded no clip \(buggy_0: KeyError: "
+                                        r"'missing'; buggy_1: KeyError: 'missing'\)"):
+        corpus.prepare(progress=False)
+    assert not corpus.manifest_path.exists()
+
+
+def test_an_optional_source_may_yield_nothing(tmp_path, monkeypatch, capsys):
+    optional = dataclasses.replace(TwoSourceCorpus.sources["buggy"], optional=True)
+    monkeypatch.setitem(TwoSourceCorpus.sources, "buggy", optional)
+    corpus = TwoSourceCorpus(cache_dir=tmp_path, tier="default")
+    corpus.prepare()
+    manifest = json.loads(corpus.manifest_path.read_text())
+    assert {c["source"] for c in manifest["clips"]} == {"toy"}
+    assert "from 1 sources (toy " in capsys.readouterr().out
+
+
 def test_splits_are_disjoint_by_group_and_recorded(built):
     corpus, manifest, _ = built
     groups = {s: {c.group for c in corpus.clips(s)} for s in ("train", "val", "test")}
@@ -139,10 +185,12 @@ def test_missing_file_is_rebuilt_on_use(built):
     assert corpus.clips("train")[0].path.exists()
 
 
-def test_first_use_builds_the_cache(tmp_path):
+def test_first_use_builds_the_cache_and_says_so(tmp_path, capsys):
     corpus = ToyCorpus(cache_dir=tmp_path, tier="smoke")
     assert not corpus.manifest_path.exists()
     assert corpus.clips("train") and corpus.manifest_path.exists()
+    out = capsys.readouterr().out
+    assert out.startswith("building the smoke toy_corpus corpus: up to 20 clips") and "10/10" in out
 
 
 def test_missing_tool_stops_before_rendering(tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +166,7 @@ def test_an_effect_plugin_that_fails_to_load_is_listed_and_the_rest_works(tmp_pa
     assert "Broken plugins" in text and "broken_effect" in text
     run = bench_cmd(*TOY, cwd=tmp_path, plugins="broken_effect")
     assert run.returncode == 0, run.stderr
+    assert "plugin module broken_effect failed to import" in run.stderr
 
 
 # -- results directory --------------------------------------------------------------------------
@@ -273,6 +275,30 @@ def test_a_missing_database_on_a_live_server_is_one_clear_line(postgres_server, 
     out = bench_cmd(*TOY, "--storage", f"{postgres_server}/no_such_db", cwd=tmp_path)
     one_line_error(out, "cannot open storage", "no_such_db")
     assert not result_files(tmp_path / "results")
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgresql+psycopg2"])
+def test_both_postgresql_url_forms_open_a_live_database(postgres_url, tmp_path, scheme):
+    import optuna
+
+    url = postgres_url.replace("postgresql+psycopg2://", f"{scheme}://")
+    storage = open_storage(url, tmp_path)
+    study = optuna.create_study(storage=storage, study_name=f"url-{scheme}")
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
+    again = open_storage(url, tmp_path)
+    assert len(optuna.load_study(study_name=f"url-{scheme}", storage=again).trials) == 1
+
+
+@pytest.mark.parametrize("url, needle", [
+    ("postgresql://u@127.0.0.1:1/db", "pip install psycopg2-binary"),
+    ("postgresql+psycopg://u@127.0.0.1:1/db", "pip install 'psycopg[binary]' (psycopg 3)"),
+])
+def test_a_missing_postgresql_driver_is_named(tmp_path, monkeypatch, url, needle):
+    for module in ("psycopg", "psycopg2"):
+        monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    with pytest.raises(BenchError, match="needs a PostgreSQL driver that is not installed") as info:
+        open_storage(url, tmp_path)
+    assert needle in str(info.value)
 
 
 @pytest.mark.parametrize("name, value", [(HEARTBEAT_ENV, "fast"), (GRACE_ENV, "0")])
