@@ -1,4 +1,7 @@
-"""Named compute budgets: what `--budget smoke|quick|full` fixes for every task and strategy."""
+"""Named compute budgets: what `--budget smoke|quick|standard|full` fixes for every task and
+strategy. ``standard`` is what published comparisons use: fresh training batches every step,
+early stopping on a validation plateau with the best checkpoint restored, a cosine learning
+rate, at most ``steps`` steps, and ≥ 12-trial sweeps pruned by Hyperband."""
 
 from __future__ import annotations
 
@@ -21,6 +24,11 @@ class Budget:
     clip_seconds: float
     sample_rate: int
     dsp_evals: int       # effect-evaluation budget of gradient-free searches, per example
+    fresh_examples: bool = False  # training batches drawn anew every step (else a fixed set)
+    val_every: int = 0   # steps between validation checks (0: steps // 8)
+    patience: int = 0    # checks without a 1% improvement that stop training (0: never)
+    lr_schedule: str = "constant"  # or "cosine": decay to lr / 10 over ``steps``
+    pruner: str = "median"         # Optuna pruner: "median" or "hyperband"
 
     def as_dict(self) -> dict:
         """Plain dict, for the results' JSON columns."""
@@ -34,9 +42,14 @@ BUDGETS: dict[str, Budget] = {
                eval_examples=8, clip_seconds=1.1, sample_rate=16000, dsp_evals=40),
         Budget("quick", trials=2, final_seeds=1, steps=100, batch_size=4, train_examples=192,
                eval_examples=24, clip_seconds=1.5, sample_rate=24000, dsp_evals=240),
+        Budget("standard", trials=12, final_seeds=3, steps=3000, batch_size=4,
+               train_examples=192, eval_examples=48, clip_seconds=1.5, sample_rate=24000,
+               dsp_evals=1000, fresh_examples=True, val_every=100, patience=6,
+               lr_schedule="cosine", pruner="hyperband"),
         Budget("full", trials=30, final_seeds=3, steps=100_000, batch_size=6,
                train_examples=20_000, eval_examples=1000, clip_seconds=5.46, sample_rate=24000,
-               dsp_evals=4000),
+               dsp_evals=4000, fresh_examples=True, val_every=1000, patience=10,
+               lr_schedule="cosine", pruner="hyperband"),
     )
 }
 

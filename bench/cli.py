@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="tune and evaluate strategies on tasks (resumable)")
     p.add_argument("--strategy", default="all", help="'all' or a comma list (default: all)")
     p.add_argument("--task", default="all", help="'all' or a comma list (default: all)")
-    p.add_argument("--budget", default="quick", choices=("smoke", "quick", "full"),
+    p.add_argument("--budget", default="quick", choices=("smoke", "quick", "standard", "full"),
                    help="compute budget (default: quick)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default: 0)")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds from --seed (default 1)")

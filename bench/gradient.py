@@ -9,6 +9,7 @@ both to the loop as a :class:`Training`. The same step serves training and the s
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from abc import abstractmethod
@@ -20,20 +21,49 @@ import numpy as np
 
 from bench.base import RunContext, Strategy, Task
 
+CONVERGED_CHANGE = 0.02
+"""A run that did not stop early converged if its validation loss moved by less than this
+fraction over its last :data:`CONVERGED_TAIL` of steps."""
+CONVERGED_TAIL = 0.2
+IMPROVEMENT = 0.01
+"""A validation check improves on the best so far when it is lower by this fraction."""
+
 
 @dataclass
 class TrainingLog:
-    """Validation curve and per-step wall times of one training run."""
+    """Validation curve, per-step wall times and the stopping facts of one training run."""
 
     curve: list[dict[str, float]] = field(default_factory=list)  # step, dsp_evals, val_loss
     step_seconds: list[float] = field(default_factory=list)
+    best_step: int | None = None
+    stopped_early: bool = False
+
+    @property
+    def steps_run(self) -> int:
+        """Optimizer steps taken."""
+        return len(self.step_seconds)
+
+    def converged(self) -> bool | None:
+        """Stopped early, or the validation loss changed by < 2% over the last 20% of steps
+        (None without a validation curve)."""
+        if self.stopped_early:
+            return True
+        if not self.curve:
+            return None
+        start = (1 - CONVERGED_TAIL) * self.steps_run
+        before = [c for c in self.curve if c["step"] <= start] or self.curve[:1]
+        first, last = before[-1]["val_loss"], self.curve[-1]["val_loss"]
+        return bool(abs(last - first) <= CONVERGED_CHANGE * abs(first))
 
     def summary(self) -> dict[str, Any]:
-        """What goes into a result row's extra JSON: the curve and step-time statistics."""
+        """What goes into a result row's extra JSON: the curve, step-time statistics and how
+        training ended."""
         times = np.asarray(self.step_seconds or [math.nan])
         q1, med, q3 = np.percentile(times, [25, 50, 75])
         return {"curve": self.curve, "step_s_median": float(med), "step_s_iqr": float(q3 - q1),
-                "steps_timed": len(self.step_seconds)}
+                "steps_timed": len(self.step_seconds), "steps_run": self.steps_run,
+                "best_step": self.best_step, "stopped_early": self.stopped_early,
+                "converged": self.converged()}
 
 
 @dataclass
@@ -107,6 +137,11 @@ class Stepper:
         if not self.params:
             raise ValueError("nothing to train: the learner has no trainable parameters")
         self.opt = torch.optim.Adam(self.params, lr=lr)
+        self.scheduler: Any = None
+
+    def schedule(self, scheduler: Any) -> None:
+        """Step ``scheduler`` (a learning-rate schedule over ``self.opt``) after every step."""
+        self.scheduler = scheduler
 
     def step(self, index: int, clock: StepClock | None = None) -> float:
         """Run step ``index``; returns the training loss (a non-finite loss raises)."""
@@ -123,24 +158,33 @@ class Stepper:
         clock.mark("backward")
         torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip)
         self.opt.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
         clock.mark("optimizer")
         return float(loss.detach())
 
 
 def train(training: Training, ctx: RunContext, *, lr: float, grad_clip: float,
           evals: int = 8, label: str = "train") -> TrainingLog:
-    """The one training loop: Adam on the learner for ``ctx.budget.steps`` steps.
+    """The one training loop: Adam on the learner for at most ``ctx.budget.steps`` steps.
 
-    ``training.val_loss`` is evaluated ``evals`` times and reported to the tuner (pruning); a
-    non-finite training loss stops the run with an error.
+    ``training.val_loss`` is checked every ``budget.val_every`` steps (else ``evals`` times)
+    and reported to the tuner (pruning). With ``budget.patience`` the run stops after that many
+    checks without a 1% improvement and the checkpoint of the lowest check is restored;
+    ``budget.lr_schedule`` "cosine" decays the learning rate to lr/10 over the maximum steps.
+    A non-finite training loss stops the run with an error.
     """
     import torch
     from tqdm.auto import tqdm
 
+    budget = ctx.budget
     stepper = Stepper(training, lr=lr, grad_clip=grad_clip)
-    steps = ctx.budget.steps
-    every = max(1, steps // max(1, evals))
-    log = TrainingLog()
+    steps = budget.steps
+    if budget.lr_schedule == "cosine":
+        stepper.schedule(torch.optim.lr_scheduler.CosineAnnealingLR(stepper.opt, steps,
+                                                                   eta_min=lr / 10))
+    every = budget.val_every or max(1, steps // max(1, evals))
+    log, best, anchor, best_state, stale = TrainingLog(), math.inf, math.inf, None, 0
     set_mode(training.modules, train=True)
     bar = tqdm(range(steps), desc=label, unit="step", leave=False, disable=not ctx.progress)
     for step in bar:
@@ -148,17 +192,29 @@ def train(training: Training, ctx: RunContext, *, lr: float, grad_clip: float,
         loss = stepper.step(step)
         ctx.counters.steps += 1
         log.step_seconds.append(time.perf_counter() - start)
-        bar.set_postfix(loss=f"{loss:.4g}")
-        if training.val_loss is not None and ((step + 1) % every == 0 or step + 1 == steps):
-            set_mode(training.modules, train=False)
-            with torch.no_grad():
-                value = float(training.val_loss())
-            set_mode(training.modules, train=True)
-            log.curve.append({"step": step + 1, "dsp_evals": ctx.counters.dsp_evals,
-                              "grad_estimates": ctx.counters.grad_estimates,
-                              "val_loss": value})
-            ctx.intermediate(step + 1, value)
+        bar.set_postfix(loss=f"{loss:.4g}", best=f"{best:.4g}")
+        if training.val_loss is None or ((step + 1) % every and step + 1 != steps):
+            continue
+        set_mode(training.modules, train=False)
+        with torch.no_grad():
+            value = float(training.val_loss())
+        set_mode(training.modules, train=True)
+        log.curve.append({"step": step + 1, "dsp_evals": ctx.counters.dsp_evals,
+                          "grad_estimates": ctx.counters.grad_estimates, "val_loss": value})
+        ctx.intermediate(step + 1, value)
+        if value < best or log.best_step is None:
+            best, log.best_step = value, step + 1
+            if budget.patience:
+                best_state = [copy.deepcopy(m.state_dict()) for m in training.modules]
+        improved = math.isinf(anchor) or value < anchor - IMPROVEMENT * abs(anchor)
+        anchor, stale = (value, 0) if improved else (anchor, stale + 1)
+        if budget.patience and stale >= budget.patience:
+            log.stopped_early = True
+            break
     bar.close()
+    if best_state is not None:
+        for m, state in zip(training.modules, best_state, strict=True):
+            m.load_state_dict(state)
     set_mode(training.modules, train=False)
     return log
 

@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 
 from bench.errors import BenchError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added ``best_step`` and ``converged`` (version-1 files are read with both null)."""
 RUNS_SUBDIR = "runs"
 
 SCHEMA = pa.schema([
@@ -53,6 +54,8 @@ SCHEMA = pa.schema([
     ("n_steps", pa.int64()),
     ("n_dsp_evals", pa.int64()),
     ("n_grad_estimates", pa.int64()),
+    ("best_step", pa.int64()),          # training step of the lowest validation loss
+    ("converged", pa.bool_()),          # stopped early, or < 2% change over the last 20%
     ("setup_s", pa.float64()),
     ("solve_s", pa.float64()),
     ("eval_s", pa.float64()),
@@ -171,13 +174,23 @@ def read_results(results_dir: Path | Iterable[Path]) -> pd.DataFrame:  # noqa: F
     return frame.reset_index(drop=True)
 
 
+ADDED_IN = {"best_step": 2, "converged": 2}
+"""Columns later schema versions added: older files get them as nulls."""
+
+
 def _conform(table: pa.Table, path: Path) -> pa.Table:
-    """Check a file's columns and schema version; upgrade older versions here when they exist."""
+    """Check a file's columns and schema version; older versions get the newer columns as
+    nulls."""
+    versions = set(table.column("schema_version").to_pylist()) if (
+        "schema_version" in table.schema.names) else set()
+    for name, since in ADDED_IN.items():
+        if name not in table.schema.names and versions and max(versions) < since:
+            table = table.append_column(SCHEMA.field(name), pa.nulls(len(table),
+                                                                     SCHEMA.field(name).type))
     missing = [f.name for f in SCHEMA if f.name not in table.schema.names]
     if missing:
         raise ResultsError(f"results file {path} lacks columns {missing}; not an afx-bench file")
-    versions = set(table.column("schema_version").to_pylist())
-    if versions - {SCHEMA_VERSION}:
+    if versions - set(range(1, SCHEMA_VERSION + 1)):
         raise ResultsError(
             f"results file {path} has schema version {sorted(versions)}; this afx-bench reads "
             f"{SCHEMA_VERSION}: upgrade afx-bench"

@@ -218,7 +218,7 @@ class Cell:
 
         sampler = optuna.samplers.TPESampler(seed=derive_seed(
             self.base_seed, self.study_name, len(_existing(self.storage, self.study_name))))
-        pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+        pruner = make_pruner(self.budget)
         try:
             study = optuna.create_study(
                 study_name=self.study_name, storage=self.storage, sampler=sampler,
@@ -248,8 +248,12 @@ class Cell:
             return
         ctx = self._context("val", derive_seed(self.base_seed, self.study_name, "tune"))
 
-        def report(step: int, value: float) -> bool:
-            trial.report(value, step)
+        sign = -1.0 if self.main.higher_is_better else 1.0
+
+        def report(step: int, loss: float) -> bool:
+            # intermediate values are losses (lower is better); a study that maximizes its
+            # main metric must see them negated, or its pruner stops the best trials
+            trial.report(sign * loss, step)
             return trial.should_prune()
 
         ctx.report = report
@@ -425,6 +429,7 @@ class Cell:
             "params_json": canonical_json(params),
             "n_steps": outcome.counters.steps, "n_dsp_evals": outcome.counters.dsp_evals,
             "n_grad_estimates": outcome.counters.grad_estimates,
+            **training_facts(outcome.extra),
             "setup_s": outcome.seconds.get("setup", 0.0),
             "solve_s": outcome.seconds.get("solve", 0.0),
             "eval_s": outcome.seconds.get("eval", 0.0),
@@ -502,6 +507,24 @@ def _verdict(value: float, reference: float, higher_is_better: bool, name: str) 
         return f"same as {name}"
     better = value > reference if higher_is_better else value < reference
     return f"{'better' if better else 'worse'} than {name}"
+
+
+def training_facts(extra: dict[str, Any]) -> dict[str, Any]:
+    """``best_step`` and ``converged`` of the run's trained model (its training summary in the
+    extra facts), or nulls for runs that trained nothing."""
+    summary = extra.get("training") or {}
+    return {"best_step": summary.get("best_step"), "converged": summary.get("converged")}
+
+
+def make_pruner(budget: Budget) -> Any:
+    """The budget's Optuna pruner: Hyperband over training steps (``standard``, ``full``) or
+    the median rule after two trials."""
+    import optuna
+
+    if budget.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=max(1, budget.val_every),
+                                              max_resource=budget.steps, reduction_factor=3)
+    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
 
 
 def _existing(storage: Any, study_name: str) -> list[Any]:

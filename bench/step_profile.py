@@ -184,6 +184,18 @@ def render_markdown(data: dict[str, Any]) -> str:
                      f"{'yes' if check['pass'] else '**no**'} | "
                      f"{f'{paper:.2f}' if paper else '—'} |")
     for strategy, extra in data.get("benchmarks", {}).items():
+        floors = extra.get("convolution_floor", {})
+        if floors:
+            lines += ["", f"What bounds {strategy}'s step: each frozen proxy's forward + backward "
+                      "w.r.t. its parameters against its dilated convolutions alone (forward and "
+                      "input-gradient convs, the least any implementation of the architecture "
+                      "computes with these kernels), interleaved, one thread.", "",
+                      "| effect | batch × samples | proxy fwd+bwd ms | convolutions ms | share | "
+                      "conv GFLOP/s |", "|---|---|---|---|---|---|"]
+            for effect, f in floors.items():
+                lines.append(f"| {effect} | {f['batch']} × {f['samples']} | "
+                             f"{1e3 * f['step_s']:.1f} | {1e3 * f['convs_s']:.1f} | "
+                             f"{f['convs_share']:.0%} | {f['conv_gflops']:.1f} |")
         rows = extra.get("pretraining", [])
         if rows:
             lines += ["", f"Proxy pre-training ({strategy}'s proxies on {data['tasks'][0]}'s "

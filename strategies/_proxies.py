@@ -298,6 +298,10 @@ class ProxyChain(nn.Module):
         self.counters = counters
         self.jobs = jobs or []  # what each distinct proxy was pre-trained on
 
+    def distinct(self) -> list[EffectProxy]:
+        """Each effect's proxy once, in the order of ``jobs``."""
+        return list({id(p): p for p in self.proxies}.values())
+
     def train(self, mode: bool = True) -> ProxyChain:
         """Keep the frozen proxies in eval mode whatever ``mode`` is."""
         super().train(mode)
@@ -333,6 +337,51 @@ def proxy_chain(chain: Any, sample_rate: int, ctx: RunContext, audio: np.ndarray
             report[effect.name] = {**meta, "arch": arch, "parameters": sum(
                 p.numel() for p in built[effect.name].parameters())}
     return ProxyChain([built[e.name] for e in chain.effects], ctx.counters, jobs)
+
+
+def convolution_floor(proxy: EffectProxy, batch: int, samples: int,
+                      repeats: int = 5) -> dict[str, Any] | None:
+    """What bounds a frozen TCN proxy's training step: its forward + backward w.r.t. the
+    parameters against its dilated convolutions alone (each block's forward conv and the conv
+    that is its input gradient), timed interleaved at ``batch`` × ``samples`` (None for other
+    architectures). No implementation of this architecture with these kernels runs below the
+    convolutions' share."""
+    from strategies._proxy_nets import ConditionalTcn
+
+    net = proxy.net
+    if not isinstance(net, ConditionalTcn):
+        return None
+    gen = torch.Generator().manual_seed(0)
+    x = 0.1 * torch.randn(batch, samples, generator=gen)
+    p = torch.rand(batch, proxy.n_params, generator=gen, requires_grad=True)
+    shapes, length = [], samples + net.receptive_field - 1
+    for block in net.blocks:
+        w, d = block.conv.weight.detach(), block.conv.dilation[0]
+        shapes.append((torch.randn(batch, w.shape[1], length, generator=gen), w, d))
+        length -= (w.shape[-1] - 1) * d
+
+    def full() -> None:
+        proxy(x, p).square().mean().backward()
+
+    def convs() -> None:
+        for h, w, d in shapes:
+            y = torch.nn.functional.conv1d(h, w, dilation=d)
+            pad = (w.shape[-1] - 1) * d
+            torch.nn.functional.conv1d(torch.nn.functional.pad(y, (pad, pad)),
+                                       w.transpose(0, 1).flip(-1), dilation=d)
+
+    times: dict[str, list[float]] = {"full": [], "convs": []}
+    for i in range(repeats + 1):
+        for name, fn in (("full", full), ("convs", convs)):
+            start = time.perf_counter()
+            fn()
+            if i:  # the first round warms up
+                times[name].append(time.perf_counter() - start)
+    full_s, conv_s = (float(np.median(times[k])) for k in ("full", "convs"))
+    flops = sum(2 * 2 * w.numel() * (h.shape[-1] - (w.shape[-1] - 1) * d) * batch
+                for h, w, d in shapes)
+    return {"batch": batch, "samples": samples, "step_s": full_s, "convs_s": conv_s,
+            "convs_share": conv_s / full_s, "conv_gflops": flops / conv_s / 1e9}
 
 
 def pretraining_throughput(job: Pretraining, steps: int) -> dict[str, Any]:

@@ -127,7 +127,7 @@ class TcnBlock(nn.Module):
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         """Shortens the sequence by (kernel − 1)·dilation samples (causal crop of the residual)."""
         y = self.act(film(conv(self.conv, x, self.fast), self.film(emb)[..., None]))
-        return y + self.res(x[..., x.shape[-1] - y.shape[-1]:])
+        return y + conv(self.res, x[..., x.shape[-1] - y.shape[-1]:], self.fast)
 
 
 class ConditionalTcn(nn.Module):
@@ -148,7 +148,7 @@ class ConditionalTcn(nn.Module):
         emb = self.cond(c)
         for block in self.blocks:
             h = block(h, emb)
-        return x + self.out(h)[:, 0]
+        return x + conv(self.out, h, self.blocks[0].fast)[:, 0]
 
 
 class HyperGru(nn.Module):

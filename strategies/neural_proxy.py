@@ -35,11 +35,17 @@ class NeuralProxy(GradientStrategy):
 
     def benchmarks(self, layer: Any, ctx: RunContext) -> dict[str, Any]:
         """Pre-training throughput of each proxy, plain torch against fast kernels (same seed,
-        same steps), with the fidelity both reach."""
-        from strategies._proxies import pretraining_throughput
+        same steps), with the fidelity both reach; and each proxy's step against the floor of
+        its convolutions."""
+        from strategies._proxies import convolution_floor, pretraining_throughput
 
-        steps = PROFILE_PRETRAIN_STEPS
-        return {"pretraining": [pretraining_throughput(job, steps) for job in layer.jobs]}
+        b = ctx.budget
+        samples = round(b.clip_seconds * b.sample_rate)
+        floors = {job.effect.name: convolution_floor(proxy, b.batch_size, samples)
+                  for job, proxy in zip(layer.jobs, layer.distinct(), strict=True)}
+        return {"pretraining": [pretraining_throughput(job, PROFILE_PRETRAIN_STEPS)
+                                for job in layer.jobs],
+                "convolution_floor": {k: v for k, v in floors.items() if v is not None}}
 
     def render(self, layer: Any, chain: Any, x: np.ndarray, p: np.ndarray, sample_rate: int,
                ctx: RunContext) -> np.ndarray:

@@ -11,7 +11,16 @@ from bench.base import RunContext
 from bench.data import DataError
 from bench.registry import registry
 
-TIERS = {"smoke": "smoke", "quick": "default", "full": "full"}
+TIERS = {"smoke": "smoke", "quick": "default", "standard": "default", "full": "full"}
+
+
+def example_seed(ctx: RunContext, task: str, split: str, draw: int | None = None) -> int:
+    """Seed of a task's examples of ``split``; ``draw`` numbers a fresh training batch."""
+    from bench.seeding import derive_seed
+
+    if draw is None:
+        return derive_seed(ctx.seed, task, split)
+    return derive_seed(ctx.seed, task, split, "draw", draw)
 
 
 def corpus(domain: str, ctx: RunContext):

@@ -19,8 +19,8 @@ from bench.gradient import GradientStrategy, Training
 from bench.metrics import METRICS, param_mae
 from bench.parallel import render
 from bench.search import SearchProblem
-from bench.seeding import derive_seed
 from tasks import _data, _solve
+from tasks._batches import training_batches
 
 CHAIN = ("peq", "compressor", "distortion")
 TRAIN_FFTS = (256, 1024, 4096)
@@ -57,13 +57,14 @@ class Blind(Task):
 
         return Chain(list(CHAIN))
 
-    def triples(self, split: str, ctx: RunContext, n: int) -> Triples:
-        """``n`` (dry, wet, parameters) triples of ``split``."""
+    def triples(self, split: str, ctx: RunContext, n: int, draw: int | None = None) -> Triples:
+        """``n`` (dry, wet, parameters) triples of ``split`` (``draw``: a fresh training batch)."""
         from datasets.examples import blind_examples
 
         made = blind_examples(_data.sources(self.domain, split, ctx), ctx.budget.sample_rate,
                               n=n, seconds=ctx.budget.clip_seconds,
-                              seed=derive_seed(ctx.seed, self.name, split), effects=CHAIN)
+                              seed=_data.example_seed(ctx, self.name, split, draw),
+                              effects=CHAIN)
         return Triples(np.stack([m.dry for m in made]), np.stack([m.wet for m in made]),
                        np.stack([m.setting.normalized for m in made]))
 
@@ -156,18 +157,16 @@ class Blind(Task):
 
         from tasks._models import AnalysisModel, neutral
 
+        rng = np.random.default_rng(ctx.seed)
         with ctx.timed("setup"):
-            train = self.triples("train", ctx, ctx.budget.train_examples)
+            batches = training_batches(lambda n, draw: self.triples("train", ctx, n, draw),
+                                       lambda t: len(t.dry), ctx.budget, rng)
             val = self.triples("val", ctx, min(ctx.budget.eval_examples, 8))
         torch.manual_seed(ctx.seed)
         model = AnalysisModel(ctx.budget.sample_rate, self.chain.n_params,
                               init=neutral(CHAIN, ctx.budget.sample_rate))
-        rng = np.random.default_rng(ctx.seed)
-        batch = min(ctx.budget.batch_size, len(train.dry))
-        return Training(
-            [model], lambda step: loss(model, train, rng.choice(len(train.dry), batch,
-                                                                replace=False)),
-            lambda: float(loss(model, val, np.arange(len(val.dry)))), effects)
+        return Training([model], lambda step: loss(model, *batches(step)),
+                        lambda: float(loss(model, val, np.arange(len(val.dry)))), effects)
 
     def _cached(self, strategy: GradientStrategy | None, ctx: RunContext, training: Training,
                 kind: str) -> Any:

@@ -24,8 +24,8 @@ from bench.gradient import GradientStrategy, Training
 from bench.metrics import METRICS, effect_set_f1, exact_chain_accuracy, order_accuracy
 from bench.parallel import render
 from bench.search import SearchProblem, SearchStrategy
-from bench.seeding import derive_seed
 from tasks import _data
+from tasks._batches import training_batches
 from tasks.blind import rerender_score
 
 LIBRARY = ("peq", "compressor", "distortion")
@@ -82,13 +82,15 @@ class ChainSelection(Task):
 
         return [Chain(list(c)) for c in candidates()]
 
-    def examples(self, split: str, ctx: RunContext, n: int) -> ChainExamples:
-        """``n`` examples made by random candidate chains with random settings."""
+    def examples(self, split: str, ctx: RunContext, n: int,
+                 draw: int | None = None) -> ChainExamples:
+        """``n`` examples made by random candidate chains with random settings (``draw``: a
+        fresh training batch)."""
         from datasets.examples import chain_examples
 
         made = chain_examples(_data.sources(self.domain, split, ctx), ctx.budget.sample_rate,
                               n=n, seconds=ctx.budget.clip_seconds,
-                              seed=derive_seed(ctx.seed, self.name, split),
+                              seed=_data.example_seed(ctx, self.name, split, draw),
                               candidates=LIBRARY, max_effects=MAX_EFFECTS)
         return ChainExamples(np.stack([m.dry for m in made]), np.stack([m.wet for m in made]),
                              [m.setting.effects for m in made],
@@ -208,8 +210,10 @@ class ChainSelection(Task):
 
         sr, budget = ctx.budget.sample_rate, ctx.budget
         chains = self.candidate_chains
+        rng = np.random.default_rng(ctx.seed)
         with ctx.timed("setup"):
-            train = self.examples("train", ctx, budget.train_examples)
+            batches = training_batches(lambda n, draw: self.examples("train", ctx, n, draw),
+                                       lambda t: len(t.dry), budget, rng)
             val = self.examples("val", ctx, min(budget.eval_examples, 8))
             audio = _data.proxy_audio(self.domain, ctx)
             layers = [strategy.effect_layer(c, sr, ctx, audio) for c in chains]
@@ -217,7 +221,6 @@ class ChainSelection(Task):
         model = MultipleChoiceModel(sr, [c.n_params for c in chains],
                                     inits=[neutral(c.names, sr) for c in chains])
         wta = WinnerTakesAll(layers, chains, sr, rerender_loss, logmag, ctx.counters)
-        rng = np.random.default_rng(ctx.seed)
 
         def losses(t: ChainExamples, rows: np.ndarray) -> tuple[Any, Any]:
             dry, wet = (torch.from_numpy(a[rows]).float() for a in (t.dry, t.wet))
@@ -227,9 +230,7 @@ class ChainSelection(Task):
             return loss + torch.nn.functional.cross_entropy(logits, winner), loss
 
         def batch_loss(step: int) -> Any:
-            rows = rng.choice(len(train.dry), min(budget.batch_size, len(train.dry)),
-                              replace=False)
-            return losses(train, rows)[0]
+            return losses(*batches(step))[0]
 
         return Training([model], batch_loss,
                         lambda: float(losses(val, np.arange(len(val.dry)))[1]), [wta]), layers

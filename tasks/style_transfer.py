@@ -21,6 +21,7 @@ from bench.metrics import METRICS
 from bench.search import SearchProblem
 from bench.seeding import derive_seed
 from tasks import _data, _solve
+from tasks._batches import training_batches
 
 CHAIN = ("peq", "compressor")
 L1_WEIGHT = 100.0
@@ -52,8 +53,9 @@ class StyleTransfer(Task):
 
         return Chain(list(CHAIN))
 
-    def examples(self, split: str, ctx: RunContext, n: int) -> Examples:
-        """``n`` examples of ``split`` (deterministic for ``ctx.seed``)."""
+    def examples(self, split: str, ctx: RunContext, n: int, draw: int | None = None) -> Examples:
+        """``n`` examples of ``split`` (deterministic for ``ctx.seed`` and ``draw``, the number
+        of a fresh training batch)."""
         raise NotImplementedError
 
     # -- running a strategy ----------------------------------------------------------------
@@ -142,13 +144,14 @@ def style_score(reference: np.ndarray, sample_rate: int) -> Any:
 class SyntheticStyleTransfer(StyleTransfer):
     """Self-supervised pairs from one clip and two random chain settings."""
 
-    def examples(self, split: str, ctx: RunContext, n: int) -> Examples:
+    def examples(self, split: str, ctx: RunContext, n: int, draw: int | None = None) -> Examples:
         """Input/reference/target triples with the target setting as true parameters."""
         from datasets.examples import style_transfer_pairs
 
         sr, half = ctx.budget.sample_rate, ctx.budget.clip_seconds
         pairs = style_transfer_pairs(_data.sources(self.domain, split, ctx), sr, n=n,
-                                     seconds=half, seed=derive_seed(ctx.seed, self.name, split),
+                                     seconds=half, seed=_data.example_seed(ctx, self.name, split,
+                                                                           draw),
                                      effects=CHAIN)
         return Examples(*(np.stack([getattr(q, f) for q in pairs])
                           for f in ("input", "reference", "target")),
@@ -184,20 +187,20 @@ class SyntheticStyleTransfer(StyleTransfer):
         sr, budget = ctx.budget.sample_rate, ctx.budget
         torch.manual_seed(ctx.seed)
         model = StyleModel(sr, self.chain.n_params, init=neutral(CHAIN, sr))
+        rng = np.random.default_rng(ctx.seed)
         with ctx.timed("setup"):
-            train = self.examples("train", ctx, budget.train_examples)
+            batches = training_batches(lambda n, draw: self.examples("train", ctx, n, draw),
+                                       lambda e: len(e.x), budget, rng)
             val = self.examples("val", ctx, min(budget.eval_examples, 8))
             layer = strategy.effect_layer(self.chain, sr, ctx,
                                           _data.proxy_audio(self.domain, ctx))
         loss_fn = mrstft_loss(TRAIN_FFTS)
-        rng = np.random.default_rng(ctx.seed)
 
         def audio_loss(y: Any, target: Any) -> Any:
             return loss_fn(y[:, None], target[:, None]) + L1_WEIGHT * (y - target).abs().mean()
 
         def batch_loss(step: int) -> Any:
-            rows = rng.choice(len(train.x), size=min(budget.batch_size, len(train.x)),
-                              replace=False)
+            train, rows = batches(step)
             x, ref, tgt = (torch.from_numpy(a[rows]).float()
                            for a in (train.x, train.reference, train.target))
             return audio_loss(layer(x, model(x, ref)), tgt)

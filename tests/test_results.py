@@ -109,3 +109,17 @@ def test_unwritable_results_dir_is_one_clear_error(tmp_path):
 def test_empty_results_dir_reads_as_empty_frame(tmp_path):
     frame = read_results(tmp_path)
     assert frame.empty and list(frame.columns) == SCHEMA.names
+
+
+def test_a_version_1_file_reads_with_null_training_facts(tmp_path):
+    old = make_row(schema_version=1, batch_id="old")
+    for name in ("best_step", "converged"):
+        old.pop(name)
+    (tmp_path / "runs").mkdir()
+    pq.write_table(pa.Table.from_pylist([old]), tmp_path / "runs" / "old.parquet")
+    ResultWriter(tmp_path, batch_id="new").add([make_row(run_key="k2", best_step=40,
+                                                          converged=True)])
+    frame = read_results(tmp_path).set_index("run_key")
+    assert frame.loc["k1", "schema_version"] == 1 and frame.loc["k2", "schema_version"] == 2
+    assert frame.loc["k1", ["best_step", "converged"]].isna().all()
+    assert frame.loc["k2", "best_step"] == 40 and bool(frame.loc["k2", "converged"])

@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.stats import mean_ci95
-from bench.results import SCHEMA_VERSION
 
 UP, DOWN = "$\\uparrow$", "$\\downarrow$"
 REFERENCE_ORDER = {"input": 0, "oracle": 1}  # other reference rows (baselines) follow, sorted
@@ -180,8 +179,9 @@ def header_lines(frame: pd.DataFrame) -> list[str]:
     shas = sorted({f"{s[:10]}{'+dirty' if d else ''}"
                    for s, d in zip(frame.git_sha, frame.git_dirty, strict=True)})
     first, last = frame.started_at.min(), frame.finished_at.max()
+    schemas = ", ".join(f"v{v}" for v in sorted({int(v) for v in frame.schema_version}))
     return [
-        f"- git: {', '.join(shas)}; results schema v{SCHEMA_VERSION}",
+        f"- git: {', '.join(shas)}; results schema {schemas}",
         f"- machines: {values('machine_id')}",
         f"- python {values('python_version')}, torch {values('torch_version')}, "
         f"numpy {values('numpy_version')}, optuna {values('optuna_version')}, "

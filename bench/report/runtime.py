@@ -35,11 +35,12 @@ class PerfFiles:
 
     kernels: list[dict[str, Any]]
     scaling: list[dict[str, Any]]
+    steps: list[dict[str, Any]]
 
     @classmethod
     def read(cls, results_dirs: list[Path]) -> PerfFiles:
         """Every readable ``<results>/perf/*.json``; unreadable files are named and skipped."""
-        kernels, scaling = [], []
+        kernels, scaling, steps = [], [], []
         for path in sorted(p for d in results_dirs for p in (Path(d) / PERF_SUBDIR).glob("*.json")):
             try:
                 data = json.loads(path.read_text())
@@ -48,13 +49,15 @@ class PerfFiles:
                 continue
             if data.get("kind") == "scaling":
                 scaling.append(data)
+            elif data.get("kind") == "steps":
+                steps.append(data)
             elif "ratios" in data:
                 kernels.append(data)
         key = lambda d: (str(d.get("machine_id")), str(d.get("timestamp")))  # noqa: E731
-        return cls(sorted(kernels, key=key), sorted(scaling, key=key))
+        return cls(sorted(kernels, key=key), sorted(scaling, key=key), sorted(steps, key=key))
 
     def latest(self, kind: str) -> dict[str, dict[str, Any]]:
-        """The newest file of ``kind`` ("kernels" or "scaling") per machine id."""
+        """The newest file of ``kind`` ("kernels", "scaling" or "steps") per machine id."""
         return {str(d.get("machine_id")): d for d in getattr(self, kind)}
 
 
@@ -199,7 +202,8 @@ def render_runtime(frame: pd.DataFrame, perf: PerfFiles, figures: dict[str, str]
     runs = final_runs(frame)
     proxies = proxy_rows(frame)
     kernels, scaling = perf.latest("kernels"), perf.latest("scaling")
-    machines = sorted(set(runs.machine_id) | set(kernels) | set(scaling)
+    steps = perf.latest("steps")
+    machines = sorted(set(runs.machine_id) | set(kernels) | set(scaling) | set(steps)
                       | (set(proxies) - {CACHED}))
     out = ["# Runtime", "", *header_lines(frame), "",
            "Numbers from different machines are never compared in one table. Step times are "
@@ -240,6 +244,10 @@ def render_runtime(frame: pd.DataFrame, perf: PerfFiles, figures: dict[str, str]
                     *_table(head, rows), ""]
         if machine in proxies:
             out += _proxy_section(proxies[machine])
+        if machine in steps:
+            from bench.step_profile import render_markdown as steps_markdown
+
+            out += [*steps_markdown(steps[machine]).replace("## ", "### ").splitlines(), ""]
         if machine in kernels:
             out += _kernel_section(kernels[machine])
         if machine in scaling:

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from bench.report import build_reports
+from bench.results import SCHEMA_VERSION
 
 TEXT = ("leaderboard.md", "leaderboard.csv", "leaderboard.tex", "runtime.md", "index.html")
 
@@ -26,7 +27,7 @@ def test_everything_is_written(reports_dir: Path):
 def test_header_states_provenance(reports_dir: Path):
     for name in ("leaderboard.md", "runtime.md"):
         head = (reports_dir / name).read_text()[:600]
-        assert "git: 0123456789; results schema v1" in head
+        assert f"git: 0123456789; results schema v{SCHEMA_VERSION}" in head
         assert "Linux-other-machine, Linux-x86_64-TestCPU-2cpu-py3.11" in head
         assert "torch 2.13.0" in head and "optuna 5.0.0" in head
         assert "runs from 2026-01-02 03:04 to 2026-01-02 03:13 UTC" in head

@@ -59,7 +59,7 @@ def test_scaling_table_and_figure(results_dir: Path, tmp_path: Path):
 
 
 def test_no_perf_files_is_fine(tmp_path: Path):
-    assert PerfFiles.read([tmp_path]) == PerfFiles([], [])
+    assert PerfFiles.read([tmp_path]) == PerfFiles([], [], [])
 
 
 def test_step_times_relative_to_autodiff(tmp_path: Path):
@@ -73,7 +73,7 @@ def test_step_times_relative_to_autodiff(tmp_path: Path):
         for task, step in zip(("toy_a", "toy_b"), times, strict=True):
             w.add(make_rows(task, strategy, 0, {"loss": 1.0}, main="loss",
                             extra=training(step) if step else None))
-    md = render_runtime(read_results(tmp_path), PerfFiles([], []), {})
+    md = render_runtime(read_results(tmp_path), PerfFiles([], [], []), {})
     assert "| strategy | toy_a (smoke) | toy_b (smoke) | median | DeepAFx-ST (GPU) |" in md
     assert "| autodiff | 1 | 1 | 1 | — |" in md
     assert "| spsa | 1.5 | 1 | 1.25 | 1.34 |" in md

@@ -108,3 +108,15 @@ def test_pretraining_throughput_compares_both_kernels_at_equal_fidelity():
     # same seed, same batches: the fidelity differs by float rounding only
     assert out["fast"]["mrstft"] == pytest.approx(out["reference"]["mrstft"], rel=1e-3)
     assert out["fast"]["lufs_error"] == pytest.approx(out["reference"]["lufs_error"], abs=1e-2)
+
+
+def test_convolution_floor_times_the_tcn_and_skips_other_architectures():
+    effect = Peq()
+    tcn = randomized(_proxies.build_network(effect, SAMPLE_RATE, "tcn", TINY)).requires_grad_(
+        False)
+    floor = _proxies.convolution_floor(tcn, batch=2, samples=2000, repeats=1)
+    assert floor["batch"] == 2 and floor["samples"] == 2000
+    assert floor["step_s"] > 0 and floor["convs_s"] > 0 and floor["conv_gflops"] > 0
+    assert floor["convs_share"] == pytest.approx(floor["convs_s"] / floor["step_s"])
+    gru = _proxies.build_network(effect, SAMPLE_RATE, "hypergru", TINY)
+    assert _proxies.convolution_floor(gru, batch=2, samples=2000) is None
