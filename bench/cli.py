@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print metric ratios of results B against results A (asv-style: "
                         "~ = not significant over seeds) instead of writing reports")
 
+    p = sub.add_parser("sanity", help="check the gates that make a comparison worth reading "
+                                      "(exit 1 naming every gate that fails)")
+    p.add_argument("--results-dir", type=Path, default=Path("results/published"),
+                   help="results to check (default: results/published)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
     p = sub.add_parser("publish", help="copy results into a small committable directory "
                                        "(rows, perf files, a few MP3 examples)")
     p.add_argument("--results-dir", type=Path, default=Path("results"),
@@ -204,6 +210,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sanity(args: argparse.Namespace) -> int:
+    """Check the comparison's gates on a results directory; 1 when any fails."""
+    from bench.errors import BenchError
+    from bench.results import result_files
+    from bench.sanity import as_json, check, render
+
+    if not result_files(args.results_dir):
+        raise BenchError(f"no results in {args.results_dir} (no runs/*.parquet): run "
+                         "`python -m bench run` first or pass --results-dir of a published set")
+    gates = check(args.results_dir)
+    print(as_json(gates) if args.json else render(gates))
+    return 0 if all(g.passed for g in gates) else 1
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     """Publish the results for committing; `report --results-dir <target>` rebuilds from it."""
     from bench.publish import publish
@@ -274,4 +294,5 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "publish": cmd_publish,
+            "sanity": cmd_sanity,
             "verify": cmd_verify, "perf": cmd_perf, "doctor": cmd_doctor, "data": cmd_data}

@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-PROXY_VERSION = "1"
-"""Bump when the networks, the data pipeline or the fidelity protocol change (cache key)."""
+PROXY_VERSION = "2"
+"""Bump when the networks, the data pipeline or the fidelity protocol change (cache key).
+2: fidelity includes the gradient cosine against the exact effect."""
 
 ARCHS = ("tcn", "hypergru")
 
@@ -102,6 +103,12 @@ PRETRAIN: dict[str, ProxyConfig] = {
         tcn=TcnConfig(channels=16, kernel=7, blocks=4, growth=8, cond_dim=32),
         gru=GruConfig(hidden=32, channels=16, frame_seconds=0.004, sample_kernel=33, cond_dim=32),
         train=TrainConfig(steps=200, batch=4, patch_seconds=0.5, eval_clips=16, **_TRAIN),
+    ),
+    # the quick networks trained 15× longer: about 20 minutes of one core per proxy
+    "standard": ProxyConfig(
+        tcn=TcnConfig(channels=16, kernel=7, blocks=4, growth=8, cond_dim=32),
+        gru=GruConfig(hidden=32, channels=16, frame_seconds=0.004, sample_kernel=33, cond_dim=32),
+        train=TrainConfig(steps=3000, batch=4, patch_seconds=0.5, eval_clips=16, **_TRAIN),
     ),
     # DeepAFx-ST's released proxies: 64 channels, kernel 13, 4 blocks, batch 16, 65536-sample
     # patches, lr 3e-4, 140k steps (EQ) — days on a CPU; meant for a GPU machine.

@@ -57,6 +57,7 @@ class ChainSelection(Task):
     family = "chain_selection"
     domain: ClassVar[str]
     main_metric = "exact_chain_accuracy"
+    chance: ClassVar[float] = 1 / len(candidates())  # exact-chain accuracy of a uniform guess
     references = ("input", "oracle")
     metrics = (
         Metric("exact_chain_accuracy", True, "", "predicted ordered chain equals the true one"),

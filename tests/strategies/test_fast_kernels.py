@@ -120,3 +120,26 @@ def test_convolution_floor_times_the_tcn_and_skips_other_architectures():
     assert floor["convs_share"] == pytest.approx(floor["convs_s"] / floor["step_s"])
     gru = _proxies.build_network(effect, SAMPLE_RATE, "hypergru", TINY)
     assert _proxies.convolution_floor(gru, batch=2, samples=2000) is None
+
+
+class _ExactNet(torch.nn.Module):
+    """A 'proxy' network that is the exact effect: its gradient cosine must be 1."""
+
+    def __init__(self, effect):
+        super().__init__()
+        self.effect = effect
+
+    def forward(self, x, c):
+        return self.effect.torch_process(x.double(), c.double(), SAMPLE_RATE).float()
+
+
+def test_gradient_cosine_is_one_for_the_exact_effect_and_lower_for_a_random_proxy():
+    effect = Peq()
+    audio = (0.1 * np.random.default_rng(3).standard_normal((4, SAMPLE_RATE))).astype(
+        np.float32)
+    job = _proxies.Pretraining(effect, SAMPLE_RATE, "tcn", TINY, audio)
+    exact = _proxies.EffectProxy(effect, SAMPLE_RATE, _ExactNet(effect))
+    same = _proxies.gradient_cosine(exact, job, audio)
+    assert same["grad_clips"] == 4 and same["grad_cosine_p10"] > 0.999
+    random = randomized(_proxies.build_network(effect, SAMPLE_RATE, "tcn", TINY))
+    assert _proxies.gradient_cosine(random, job, audio)["grad_cosine_median"] < 0.9

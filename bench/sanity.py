@@ -1,0 +1,203 @@
+"""`python -m bench sanity`: the gates that make a comparison worth reading, checked on results.
+
+Each gate reads the final rows of a results directory and says whether it holds, with the
+numbers that decide it. A gate with nothing to judge fails and says what is missing: an absent
+measurement is not a pass. Exit status 1 when any gate fails.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+EXACT = "autodiff"
+"""The exact-gradient strategy of gate (a)."""
+INPUT_GAIN = {"mrstft": 0.40, "msd": 0.25}
+"""Gate (a): the least relative improvement over the unprocessed input, by main metric
+(synthetic style transfer: MR-STFT; realistic styles: MSD)."""
+CHANCE_MULTIPLE = 3.0
+CONVERGED_SHARE = 0.9
+PROXY_GATES = {"lufs_error": 1.0, "mrstft": 0.5, "grad_cosine_median": 0.8}
+"""Gate (e): a proxy's LUFS error (LU) and MR-STFT at most, gradient cosine at least."""
+
+
+@dataclass
+class Gate:
+    """One gate's verdict and the evidence for it."""
+
+    name: str
+    what: str
+    passed: bool
+    details: list[str] = field(default_factory=list)
+
+
+def final_main(frame: pd.DataFrame) -> pd.DataFrame:
+    """Final-phase main-metric rows (strategies and references)."""
+    return frame[(frame.phase == "final") & frame.is_main_metric]
+
+
+def _values(rows: pd.DataFrame) -> list[float]:
+    return [float(v) for v in rows[rows.status == "ok"].value if math.isfinite(v)]
+
+
+def _mean(rows: pd.DataFrame) -> float:
+    vals = _values(rows)
+    return sum(vals) / len(vals) if vals else math.nan
+
+
+def _learners() -> set[str]:
+    """Names of the registered strategies that train a learner through an effect."""
+    from bench.gradient import GradientStrategy
+    from bench.registry import registry
+
+    return {c.name for c in registry("strategy").classes() if issubclass(c, GradientStrategy)}
+
+
+def gate_exact_vs_input(main: pd.DataFrame) -> Gate:
+    """(a) The exact-gradient learner beats the input by the least gains of INPUT_GAIN."""
+    gate = Gate("a", f"{EXACT} beats the input by ≥ 40% on synthetic MR-STFT and ≥ 25% on "
+                     "realistic MSD, in each domain", True)
+    tasks = main[(main.task_family == "style_transfer") & main.metric.isin(INPUT_GAIN)]
+    for task, rows in tasks.groupby("task", sort=True):
+        metric = rows.metric.iloc[0]
+        ours, base = _mean(rows[rows.strategy == EXACT]), _mean(rows[rows.strategy == "input"])
+        gain = (base - ours) / base if base else math.nan
+        ok = math.isfinite(gain) and gain >= INPUT_GAIN[metric]
+        gate.passed &= ok
+        gate.details.append(f"{task}: {EXACT} {metric} {ours:.3g} vs input {base:.3g} "
+                            f"({gain:+.0%} better; needs {INPUT_GAIN[metric]:.0%})")
+    if tasks.empty:
+        gate.passed, gate.details = False, ["no style-transfer results"]
+    return gate
+
+
+def gate_learners_vs_input(main: pd.DataFrame) -> Gate:
+    """(b) Every learner beats the input on every style-transfer task's main metric."""
+    gate = Gate("b", "every learner beats the input on every style-transfer task", True)
+    learners = _learners()
+    tasks = main[main.task_family == "style_transfer"]
+    for task, rows in tasks.groupby("task", sort=True):
+        base = _mean(rows[rows.strategy == "input"])
+        lower = not bool(rows.higher_is_better.iloc[0])
+        for strategy in sorted(set(rows.strategy) & learners):
+            ours = _mean(rows[rows.strategy == strategy])
+            ok = math.isfinite(ours) and (ours < base if lower else ours > base)
+            if not ok:
+                gate.passed = False
+                gate.details.append(f"{task}: {strategy} {ours:.3g} vs input {base:.3g}")
+    if tasks.empty:
+        gate.passed, gate.details = False, ["no style-transfer results"]
+    elif gate.passed:
+        gate.details.append(f"{tasks.task.nunique()} tasks, every learner better than input")
+    return gate
+
+
+def gate_probes(main: pd.DataFrame) -> Gate:
+    """(c) Every trained encoder beats both probe baselines with non-overlapping 95% CIs."""
+    from bench.report.stats import mean_ci95
+
+    gate = Gate("c", "every trained encoder beats the random-encoder and mel-statistics probes "
+                     "with non-overlapping 95% intervals", True)
+    tasks = main[main.task_family == "probe"]
+    learners = _learners()
+    for task, rows in tasks.groupby("task", sort=True):
+        refs = {s: mean_ci95(_values(rows[rows.strategy == s]))
+                for s in sorted(set(rows[rows.is_reference].strategy))}
+        trained = {s for s in set(rows.strategy) & learners if _values(rows[rows.strategy == s])}
+        for strategy in sorted(trained):
+            mean, half = mean_ci95(_values(rows[rows.strategy == strategy]))
+            for ref, (rmean, rhalf) in refs.items():
+                ok = math.isfinite(half) and math.isfinite(rhalf) and mean - half > rmean + rhalf
+                if not ok:
+                    gate.passed = False
+                    gate.details.append(f"{task}: {strategy} {mean:.3g} ± {half:.2g} vs {ref} "
+                                        f"{rmean:.3g} ± {rhalf:.2g}")
+    if tasks.empty:
+        gate.passed, gate.details = False, ["no probe results"]
+    return gate
+
+
+def gate_chain(main: pd.DataFrame) -> Gate:
+    """(d) Chain-selection learners reach ≥ 3× chance on exact-chain accuracy."""
+    from bench.registry import registry
+
+    gate = Gate("d", f"chain-selection learners reach ≥ {CHANCE_MULTIPLE:g}× chance on "
+                     "exact-chain accuracy", True)
+    learners = _learners()
+    tasks = main[main.task_family == "chain_selection"]
+    for task, rows in tasks.groupby("task", sort=True):
+        chance = registry("task").get(task).chance
+        for strategy in sorted(set(rows.strategy) & learners):
+            acc = _mean(rows[rows.strategy == strategy])
+            ok = math.isfinite(acc) and acc >= CHANCE_MULTIPLE * chance
+            gate.passed &= ok
+            gate.details.append(f"{task}: {strategy} {acc:.3g} ({acc / chance:.1f}× chance "
+                                f"{chance:.3g})")
+    if tasks.empty:
+        gate.passed, gate.details = False, ["no chain-selection results"]
+    return gate
+
+
+def gate_proxies(frame: pd.DataFrame) -> Gate:
+    """(e) Every proxy the runs used meets the fidelity gates."""
+    gate = Gate("e", "proxies: LUFS error ≤ 1 LU, MR-STFT ≤ 0.5, median gradient cosine ≥ 0.8",
+                True)
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for text in frame[frame.phase == "final"].extra_json.dropna():
+        for effect, facts in json.loads(text).get("proxies", {}).items():
+            seen[(effect, str(facts.get("arch")))] = facts
+    for (effect, arch), facts in sorted(seen.items()):
+        misses = [f"{k} {facts.get(k, math.nan):.3g}" if k in facts else f"{k} not measured"
+                  for k, bound in PROXY_GATES.items()
+                  if not (k in facts and (facts[k] >= bound if k.startswith("grad")
+                                          else facts[k] <= bound))]
+        if misses:
+            gate.passed = False
+            gate.details.append(f"{effect} ({arch}): " + ", ".join(misses))
+    if not seen:
+        gate.details.append("no proxy was used by these runs")
+    return gate
+
+
+def gate_converged(frame: pd.DataFrame) -> Gate:
+    """(f) At least 90% of the final learner runs converged."""
+    runs = frame[(frame.phase == "final") & ~frame.is_reference & frame.is_main_metric
+                 & frame.strategy.isin(_learners())]
+    known = runs.converged.dropna()
+    share = float(known.astype(bool).mean()) if len(known) else math.nan
+    ok = len(known) == len(runs) and len(runs) > 0 and share >= CONVERGED_SHARE
+    details = [f"{int(known.astype(bool).sum())} of {len(runs)} final learner runs converged"
+               + (f" ({len(runs) - len(known)} did not record it)" if len(known) < len(runs)
+                  else "")]
+    return Gate("f", f"≥ {CONVERGED_SHARE:.0%} of final runs converged", ok, details)
+
+
+def check(results_dir: Path) -> list[Gate]:
+    """Every gate on the results under ``results_dir``."""
+    from bench.results import read_results
+
+    frame = read_results(results_dir)
+    main = final_main(frame)
+    return [gate_exact_vs_input(main), gate_learners_vs_input(main), gate_probes(main),
+            gate_chain(main), gate_proxies(frame), gate_converged(frame)]
+
+
+def render(gates: list[Gate]) -> str:
+    """One block per gate: verdict, what it checks, and its evidence."""
+    lines = []
+    for g in gates:
+        lines.append(f"({g.name}) {'PASS' if g.passed else 'FAIL'}: {g.what}")
+        lines += [f"    {d}" for d in g.details]
+    failed = [g.name for g in gates if not g.passed]
+    lines.append(f"failed gates: {', '.join(failed)}" if failed else "all gates pass")
+    return "\n".join(lines)
+
+
+def as_json(gates: list[Gate]) -> str:
+    """The gates as a JSON list."""
+    return json.dumps([asdict(g) for g in gates], indent=2)
