@@ -93,7 +93,7 @@ def ranking(tables: list[Table], out: Path) -> list[Path]:
             ci = mean_ci95(ranks[strategy])[1]
             ax.scatter(ranks[strategy], y + np.linspace(-0.2, 0.2, len(ranks[strategy])), s=14,
                        color=colors[strategy], alpha=0.35, linewidths=0)
-            ax.errorbar(mean, y, xerr=ci if math.isfinite(ci) else None, fmt="o", ms=8,
+            ax.errorbar(mean, y, xerr=_rank_interval(mean, ci, len(ordered)), fmt="o", ms=8,
                         capsize=5, color=colors[strategy])
             ax.annotate(f"{mean:.2f}", (mean, y), xytext=(0, 9), textcoords="offset points",
                         ha="center", fontsize=8)
@@ -107,6 +107,14 @@ def ranking(tables: list[Table], out: Path) -> list[Path]:
                      f"over tasks; dots: each task{note}")
         paths.append(_save(fig, out / f"ranking_{slug(budget)}.png"))
     return paths
+
+
+def _rank_interval(mean: float, ci: float, places: int) -> list[list[float]] | None:
+    """Lower and upper error-bar lengths of a mean rank's CI, clipped to the possible ranks
+    1…``places`` (few tasks give intervals wider than the scale); None without a CI."""
+    if not math.isfinite(ci):
+        return None
+    return [[mean - max(1.0, mean - ci)], [min(float(places), mean + ci) - mean]]
 
 
 def run_seconds(frame: pd.DataFrame) -> dict[tuple[str, str, str], float]:
@@ -134,10 +142,7 @@ def quality_cost(frame: pd.DataFrame, tables: list[Table], out: Path) -> list[Pa
                    for s, c in colors.items()]
         handles.append(plt.Line2D([], [], ls="--", color=REFERENCE_COLOR, label="input"))
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
-        fig.suptitle(f"Quality against cost ({budget} budget): each task's main metric (mean "
-                     f"± 95% CI over seeds) against setup + solve seconds per final run\n(log "
-                     f"scale; a run that reuses a model trained by another task counts only its "
-                     f"own time)")
+        fig.suptitle(f"Quality against cost ({budget} budget)")
         paths.append(_save(fig, out / f"quality_cost_{slug(budget)}.png"))
     return paths
 

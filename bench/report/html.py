@@ -13,11 +13,13 @@ from bench.report.audio import Examples
 TEMPLATE = "index.html.j2"
 OVERVIEW = (("ranking_", "Overall rank"), ("quality_cost_", "Quality against cost"))
 NOTES = {"ranking_": "Lower is better. Bars: Student-t 95% interval of the mean rank over the "
-                     "tasks; where intervals overlap the order is not settled. Only strategies "
-                     "run on every task are ranked.",
-         "quality_cost_": "One panel per task: better is lower (↓) or higher (↑) as the axis "
-                          "says, cheaper is further left; the dashed line is the unprocessed "
-                          "input."}
+                     "tasks (clipped to the possible ranks); where intervals overlap the order "
+                     "is not settled. Only strategies run on every task are ranked.",
+         "quality_cost_": "One panel per task: each strategy's main metric (mean ± 95% CI over "
+                          "seeds; better is lower ↓ or higher ↑ as the axis says) against its "
+                          "setup + solve seconds per final run (log scale, cheaper is further "
+                          "left; a run that reuses a model trained by another task counts only "
+                          "its own time). Dashed line: the unprocessed input."}
 GALLERY = (("bars_", "Metrics per task (mean ± 95% CI)"),
            ("convergence_", "Convergence"),
            ("importance_", "Optuna hyperparameter importance"),

@@ -73,3 +73,11 @@ def test_quality_against_cost_uses_setup_and_solve_seconds_of_ok_final_runs(tmp_
         *make_rows("t", "a", 2, {"m": None}, main="m", solve_s=100.0, status="failed"),
         *make_rows("t", "a", 3, {"m": 1.0}, main="m", solve_s=100.0, phase="tune")])
     assert run_seconds(read_results(tmp_path)) == {("t", "smoke", "a"): pytest.approx(3.1)}
+
+
+def test_rank_interval_is_clipped_to_the_possible_ranks():
+    from bench.report.figures import _rank_interval
+
+    assert _rank_interval(2.0, 5.0, 4) == [[1.0], [2.0]]  # 2 ± 5 drawn as 1…4
+    assert _rank_interval(2.5, 0.5, 4) == [[0.5], [0.5]]
+    assert _rank_interval(1.0, float("nan"), 4) is None  # one task: no interval
