@@ -31,7 +31,8 @@ def build_reports(results_dirs: Iterable[Path], reports_dir: Path) -> list[Path]
     examples = find_examples(dirs, EXAMPLES_PER_TASK)
     scaling = {m: p.relative_to(reports_dir).as_posix()
                for m, p in fig.scaling(perf.latest("scaling"), out).items()}
-    pngs = [*fig.bar_charts(tables, out), *fig.convergence(frame, out), *fig.importance(dirs, out),
+    pngs = [*fig.ranking(tables, out), *fig.quality_cost(frame, tables, out),
+            *fig.bar_charts(tables, out), *fig.convergence(frame, out), *fig.importance(dirs, out),
             *fig.proxy_fidelity(frame, out), *fig.spectrograms(examples, out)]
     written = [*write_leaderboard(frame, tables, reports_dir),
                write_runtime(frame, perf, reports_dir, scaling)]

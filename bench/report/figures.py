@@ -1,5 +1,6 @@
-"""Report figures (matplotlib, Agg): bar charts with 95% CIs, convergence curves, Optuna
-parameter importance, proxy fidelity, spectrograms of the listening examples, step-time scaling.
+"""Report figures (matplotlib, Agg): the overall ranking with its intervals, quality against
+cost, bar charts with 95% CIs, convergence curves, Optuna parameter importance, proxy fidelity,
+spectrograms of the listening examples, step-time scaling.
 
 Every function returns the PNG paths it wrote; PNGs are saved at a fixed DPI without the
 software/date metadata so rebuilding from the same results gives the same files, as 256-colour
@@ -19,8 +20,10 @@ import numpy as np
 import pandas as pd
 
 from bench.report.audio import Examples
-from bench.report.leaderboard import Table
+from bench.report.leaderboard import Table, by_budget, overall_rank, task_ranks
+from bench.report.numbers import number
 from bench.report.runtime import final_runs, proxy_facts, training_logs
+from bench.report.stats import mean_ci95
 
 FIGURES_SUBDIR = "figures"
 DPI = 100
@@ -68,10 +71,126 @@ def _grid(plt: Any, n: int, ncols: int, size: tuple[float, float]) -> tuple[Any,
     return fig, flat[:n]
 
 
+def strategy_colors(tables: list[Table]) -> dict[str, str]:
+    """One colour per strategy (reference rows excluded), the same in every figure."""
+    names = sorted({s for t in tables for s in t.strategies()})
+    return {s: f"C{i}" for i, s in enumerate(names)}
+
+
+def ranking(tables: list[Table], out: Path) -> list[Path]:
+    """Per budget: each complete strategy's mean rank on the tasks' main metrics with a 95% CI
+    (Student t over tasks), and its rank on every task as dots; best on top."""
+    plt = _pyplot()
+    colors = strategy_colors(tables)
+    paths = []
+    for budget, group in by_budget(tables).items():
+        ranks, incomplete = task_ranks(group)
+        ordered = overall_rank(group)[0]
+        if not ordered:
+            continue
+        fig, ax = plt.subplots(figsize=(7.5, 1.4 + 0.5 * len(ordered)), layout="constrained")
+        for y, (strategy, mean) in enumerate(ordered):
+            ci = mean_ci95(ranks[strategy])[1]
+            ax.scatter(ranks[strategy], y + np.linspace(-0.2, 0.2, len(ranks[strategy])), s=14,
+                       color=colors[strategy], alpha=0.35, linewidths=0)
+            ax.errorbar(mean, y, xerr=_rank_interval(mean, ci, len(ordered)), fmt="o", ms=8,
+                        capsize=5, color=colors[strategy])
+            ax.annotate(f"{mean:.2f}", (mean, y), xytext=(0, 9), textcoords="offset points",
+                        ha="center", fontsize=8)
+        ax.set_yticks(range(len(ordered)), [s for s, _ in ordered])
+        ax.set_ylim(len(ordered) - 0.5, -0.6)
+        ax.set_xlim(0.5, len(ordered) + 0.5)
+        ax.set_xlabel("rank on a task's main metric (1 = best; ties share the averaged rank)")
+        ax.grid(axis="x", alpha=0.3)
+        note = f"\nnot ranked (not run on every task): {', '.join(incomplete)}" * bool(incomplete)
+        ax.set_title(f"Overall rank ({budget} budget): mean over {len(group)} tasks ± 95% CI "
+                     f"over tasks; dots: each task{note}")
+        paths.append(_save(fig, out / f"ranking_{slug(budget)}.png"))
+    return paths
+
+
+def _rank_interval(mean: float, ci: float, places: int) -> list[list[float]] | None:
+    """Lower and upper error-bar lengths of a mean rank's CI, clipped to the possible ranks
+    1…``places`` (few tasks give intervals wider than the scale); None without a CI."""
+    if not math.isfinite(ci):
+        return None
+    return [[mean - max(1.0, mean - ci)], [min(float(places), mean + ci) - mean]]
+
+
+def run_seconds(frame: pd.DataFrame) -> dict[tuple[str, str, str], float]:
+    """(task, budget, strategy) → mean setup + solve seconds of its ok final runs: the cost of
+    producing the result, evaluation excluded."""
+    runs = final_runs(frame)
+    runs = runs[runs.status == "ok"]
+    cost = (runs.setup_s + runs.solve_s).groupby([runs.task, runs.budget, runs.strategy]).mean()
+    return {key: float(v) for key, v in cost.items()}
+
+
+def quality_cost(frame: pd.DataFrame, tables: list[Table], out: Path) -> list[Path]:
+    """Per budget, a panel per task: each strategy's main metric (mean ± 95% CI over seeds)
+    against its setup + solve seconds per final run, the unprocessed input as a dashed line."""
+    plt = _pyplot()
+    colors = strategy_colors(tables)
+    seconds = run_seconds(frame)
+    paths = []
+    for budget, group in by_budget(tables).items():
+        fig, axes = _grid(plt, len(group), 5, (3.3, 2.8))
+        for ax, table in zip(axes, group, strict=True):
+            _quality_cost_panel(ax, table, seconds, colors)
+        _shared_seconds_axis(axes, [v for (_, b, _), v in seconds.items() if b == budget])
+        handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=s)
+                   for s, c in colors.items()]
+        handles.append(plt.Line2D([], [], ls="--", color=REFERENCE_COLOR, label="input"))
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
+        fig.suptitle(f"Quality against cost ({budget} budget)")
+        paths.append(_save(fig, out / f"quality_cost_{slug(budget)}.png"))
+    return paths
+
+
+def _quality_cost_panel(ax: Any, table: Table, seconds: dict[tuple[str, str, str], float],
+                        colors: dict[str, str]) -> None:
+    """One task's points: main metric against seconds, failures written next to the point."""
+    main = table.main_metric
+    higher, unit = next((h, u) for m, h, u in table.metrics if m == main)
+    for strategy in table.strategies():
+        cell = table.rows[strategy].get(main)
+        cost = seconds.get((table.task, table.budget, strategy))
+        if cell is None or cell.n == 0 or cost is None:
+            continue
+        ax.errorbar(cost, cell.mean, yerr=cell.ci if math.isfinite(cell.ci) else None, fmt="o",
+                    capsize=3, color=colors[strategy])
+        if cell.failed:
+            ax.annotate(f"{cell.failed} failed", (cost, cell.mean), xytext=(4, 4),
+                        textcoords="offset points", fontsize=7)
+    reference = table.rows.get("input", {}).get(main)
+    if reference is not None and reference.n:
+        ax.axhline(reference.mean, ls="--", color=REFERENCE_COLOR)
+    ax.set_title(table.task)
+    ax.set_xlabel("setup + solve s per run")
+    ax.set_ylabel(f"{main} {'↑' if higher else '↓'}" + (f" ({unit})" if unit else ""))
+    ax.grid(alpha=0.3, which="both")
+
+
+def _shared_seconds_axis(axes: list[Any], seconds: list[float]) -> None:
+    """One logarithmic seconds axis for every panel, so costs compare across tasks too; ticks
+    written like the tables' numbers."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    positive = [s for s in seconds if s > 0]
+    for ax in axes:
+        ax.set_xscale("log")
+        if positive:
+            ax.set_xlim(min(positive) / 1.5, max(positive) * 1.5)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: number(v)))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def bar_charts(tables: list[Table], out: Path) -> list[Path]:
     """One figure per task: a panel per metric, a bar per strategy (reference rows grey and
-    hatched) with its 95% CI; failed cells are labelled, not drawn."""
+    hatched) with its 95% CI; failed cells are labelled, not drawn, and partly failed ones
+    carry their failure count in the axis label."""
     plt = _pyplot()
+    palette = strategy_colors(tables)
     paths = []
     for table in tables:
         names = [*table.strategies(), *table.references]
@@ -82,8 +201,7 @@ def bar_charts(tables: list[Table], out: Path) -> list[Path]:
             means = [c.mean if c is not None and c.n else 0.0 for c in cells]
             errs = [c.ci if c is not None and c.n and math.isfinite(c.ci) else 0.0
                     for c in cells]
-            colors = [REFERENCE_COLOR if n in table.references else f"C{i}"
-                      for i, n in enumerate(names)]
+            colors = [REFERENCE_COLOR if n in table.references else palette[n] for n in names]
             bars = ax.bar(x, means, yerr=errs, color=colors, capsize=3)
             for bar, n, c in zip(bars, names, cells, strict=True):
                 if n in table.references:
@@ -92,7 +210,9 @@ def bar_charts(tables: list[Table], out: Path) -> list[Path]:
                     ax.annotate("failed" if c is not None and c.failed else "n/a",
                                 (bar.get_x() + bar.get_width() / 2, 0), ha="center",
                                 va="bottom", rotation=90, fontsize=8)
-            ax.set_xticks(x, names, rotation=30, ha="right")
+            labels = [f"{n} ({c.failed} failed)" if c is not None and c.n and c.failed else n
+                      for n, c in zip(names, cells, strict=True)]
+            ax.set_xticks(x, labels, rotation=30, ha="right")
             ax.set_title(f"{metric} {'↑' if higher else '↓'}")
             ax.set_ylabel(unit or "value")
         fig.suptitle(f"{table.title}: mean ± 95% CI over final seeds (grey: reference rows)")

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.report.numbers import number
 from bench.report.stats import mean_ci95
 
 UP, DOWN = "$\\uparrow$", "$\\downarrow$"
 REFERENCE_ORDER = {"input": 0, "oracle": 1}  # other reference rows (baselines) follow, sorted
+MIN_RUNS_FOR_BEST = 2  # one lucky seed is not "best": bold needs this many ok runs
 
 
 @dataclass
@@ -37,7 +39,7 @@ class Cell:
         """``mean ± ci (n=…)`` with failures spelled out, never averaged in."""
         if self.n == 0:
             return f"failed ({self.failed})" if self.failed else "—"
-        body = f"{_fmt(self.mean)}" + (f" ± {_fmt(self.ci)}" if not math.isnan(self.ci) else "")
+        body = number(self.mean) + (f" ± {number(self.ci)}" if not math.isnan(self.ci) else "")
         body = f"**{body}**" if bold else body
         tail = f" (n={self.n}" + (f", {self.failed} failed)" if self.failed else ")")
         return body + tail
@@ -74,10 +76,18 @@ class Table:
         return sorted((s for s in self.rows if s not in self.references), key=key)
 
     def best(self, metric: str, higher: bool) -> float | None:
-        """Best mean among strategies (reference rows excluded)."""
+        """Best mean among strategies (reference rows excluded) with at least
+        ``MIN_RUNS_FOR_BEST`` ok runs."""
         means = [self.rows[s][metric].mean for s in self.strategies()
-                 if metric in self.rows[s] and self.rows[s][metric].n]
+                 if metric in self.rows[s] and self.rows[s][metric].n >= MIN_RUNS_FOR_BEST]
         return (max(means) if higher else min(means)) if means else None
+
+    def is_best(self, name: str, metric: str, higher: bool) -> bool:
+        """Whether ``name``'s cell of ``metric`` is bolded: a strategy (not a reference row)
+        with enough ok runs whose mean equals the best."""
+        cell = self.rows[name].get(metric)
+        return (cell is not None and cell.n >= MIN_RUNS_FOR_BEST
+                and name not in self.references and cell.mean == self.best(metric, higher))
 
 
 def build_tables(frame: pd.DataFrame) -> list[Table]:
@@ -121,23 +131,42 @@ def per_pair_cells(rows: pd.DataFrame, metric: str) -> dict[str, dict[str, Cell]
             for s, pairs in values.items()}
 
 
-def overall_rank(tables: list[Table]) -> tuple[list[tuple[str, float]], list[str]]:
-    """Mean rank on the main metric over ``tables`` (one budget), ranking per task only among
-    the strategies with a result in every task; the others are returned as incomplete, never
-    averaged over gaps (MTEB's leaderboard did, and rewarded models with fewer tasks)."""
+def task_ranks(tables: list[Table]) -> tuple[dict[str, list[float]], list[str]]:
+    """Each complete strategy's rank on the main metric of every table (one budget), ties
+    sharing their averaged rank; a strategy is complete when it has a result in every task,
+    and the others are returned as incomplete, never ranked over gaps (MTEB's leaderboard did,
+    and rewarded models with fewer tasks)."""
+    from scipy.stats import rankdata
+
     def has_main(table: Table, s: str) -> bool:
         cell = table.rows.get(s, {}).get(table.main_metric)
         return cell is not None and cell.n > 0
 
     everyone = {s for t in tables for s in [*t.strategies(), *t.skipped]}
-    complete = {s for s in everyone if all(has_main(t, s) for t in tables)}
-    ranks: dict[str, list[int]] = {s: [] for s in complete}
+    complete = sorted(s for s in everyone if all(has_main(t, s) for t in tables))
+    ranks: dict[str, list[float]] = {s: [] for s in complete}
     for table in tables:
-        for i, s in enumerate((s for s in table.strategies() if s in complete), start=1):
-            ranks[s].append(i)
-    ordered = sorted(((s, sum(r) / len(r)) for s, r in ranks.items()),
+        higher = dict((m, h) for m, h, _ in table.metrics)[table.main_metric]
+        means = [table.rows[s][table.main_metric].mean for s in complete]
+        for s, r in zip(complete, rankdata([-m if higher else m for m in means]), strict=True):
+            ranks[s].append(float(r))
+    return ranks, sorted(everyone - set(complete))
+
+
+def overall_rank(tables: list[Table]) -> tuple[list[tuple[str, float]], list[str]]:
+    """Mean rank on the main metric over ``tables`` (see `task_ranks`), best first, and the
+    incomplete strategies."""
+    ranks, incomplete = task_ranks(tables)
+    ordered = sorted(((s, math.fsum(r) / len(r)) for s, r in ranks.items()),
                      key=lambda t: (t[1], t[0]))
-    return ordered, sorted(everyone - complete)
+    return ordered, incomplete
+
+
+def rank_positions(means: list[float]) -> list[float]:
+    """Places of sorted mean ranks, equal means sharing their averaged place (2.5, 2.5)."""
+    from scipy.stats import rankdata
+
+    return [float(p) for p in rankdata(means)]
 
 
 def family_ranks(tables: list[Table], families: dict[str, str]) -> list[str]:
@@ -197,17 +226,20 @@ def render_markdown(frame: pd.DataFrame, tables: list[Table]) -> str:
 
     families = dict(zip(frame.task, frame.task_family, strict=True))
     out = ["# Leaderboard", "", *header_lines(frame), "",
-           "Mean ± 95% CI (Student t) over final test runs, n = runs; ↑ higher is better, "
-           "↓ lower is better; **bold** = best strategy. Reference rows in _italics_ (input, "
-           "oracle and baselines such as random_encoder, mel_stats, supervised) are not ranked "
-           "and never bold. Failed runs are counted, never averaged in.", ""]
+           "Mean ± 95% CI (Student t) over final test runs, n = runs, 3 significant digits; "
+           "↑ higher is better, ↓ lower is better; **bold** = best strategy among those with "
+           f"at least {MIN_RUNS_FOR_BEST} ok runs. Reference rows in _italics_ (input, oracle "
+           "and baselines such as random_encoder, mel_stats, supervised) are not ranked and "
+           "never bold. Failed runs are counted where the numbers are, never averaged in. "
+           "Strategies that tie on a task share their averaged rank.", ""]
     for budget, group in by_budget(tables).items():
         ranked, incomplete = overall_rank(group)
         out += [f"## Overall rank ({budget} budget)", "",
                 f"Mean rank on each task's main metric over {len(group)} tasks.", ""]
         if ranked:
             out += ["| rank | strategy | mean rank over tasks |", "|---|---|---|"]
-            out += [f"| {i} | {s} | {r:.2f} |" for i, (s, r) in enumerate(ranked, start=1)]
+            out += [f"| {p:g} | {s} | {r:.2f} |" for p, (s, r) in zip(
+                rank_positions([r for _, r in ranked]), ranked, strict=True)]
         else:
             out.append("_No strategy has a result on every task._")
         if incomplete:
@@ -229,10 +261,7 @@ def markdown_table(table: Table) -> list[str]:
         cells = []
         for m, h, _ in table.metrics:
             cell = table.rows[name].get(m)
-            best = table.best(m, h)
-            bold = (cell is not None and cell.n > 0 and name not in table.references
-                    and best is not None and cell.mean == best)
-            cells.append(cell.text(bold) if cell else "—")
+            cells.append(cell.text(table.is_best(name, m, h)) if cell else "—")
         label = f"_{name}_" if name in table.references else name
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     for name, reason in sorted(table.skipped.items()):
@@ -292,11 +321,10 @@ def render_tex(tables: list[Table]) -> str:
                 if c is None or c.n == 0:
                     cells.append("failed" if c is not None and c.failed else "--")
                     continue
-                text = _fmt(c.mean) + ("" if math.isnan(c.ci) else f" $\\pm$ {_fmt(c.ci)}")
-                best = t.best(m, h)
-                if name not in t.references and best is not None and c.mean == best:
+                text = number(c.mean) + ("" if math.isnan(c.ci) else f" $\\pm$ {number(c.ci)}")
+                if t.is_best(name, m, h):
                     text = f"\\textbf{{{text}}}"
-                cells.append(text)
+                cells.append(text + (f" ({c.failed} failed)" if c.failed else ""))
             label = f"\\textit{{{_tex(name)}}}" if name in t.references else _tex(name)
             out.append(f"{label} & " + " & ".join(cells) + " \\\\")
         out += ["\\bottomrule", "\\end{tabular}", ""]

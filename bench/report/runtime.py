@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.leaderboard import header_lines
+from bench.report.numbers import number
 
 PERF_SUBDIR = "perf"
 STEP_BASELINE = "autodiff"
@@ -109,7 +110,7 @@ def strategy_row(g: pd.DataFrame) -> list[str]:
         _median(c["grad_estimates"] / c["step"] for c in curves if c.get("step")),
         _median(ok.n_dsp_evals.astype(float)),
         _median(ok.solve_s),
-        _median(rtf, digits=3),
+        _median(rtf),
     ]
 
 
@@ -130,8 +131,8 @@ def relative_steps(runs: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     for strategy in sorted({s for s, _, _ in steps}):
         ratios = [steps[strategy, t, b] / base[t, b] if (strategy, t, b) in steps else math.nan
                   for t, b in cols]
-        rows.append([strategy, *(_num(r, 3) for r in ratios), _median(ratios, 3),
-                     _num(DEEPAFX_ST_GPU_RATIOS.get(strategy), 3)])
+        rows.append([strategy, *(_num(r) for r in ratios), _median(ratios),
+                     _num(DEEPAFX_ST_GPU_RATIOS.get(strategy))])
     head = ["strategy", *(f"{t} ({b})" for t, b in cols), "median", "DeepAFx-ST (GPU)"]
     return head, rows if cols else []
 
@@ -144,10 +145,10 @@ def compute_spent(rows: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     table = minutes.groupby([runs.strategy, runs.task_family]).sum().unstack(fill_value=0.0)
     families = sorted(table.columns)
     total = float(table.to_numpy().sum())
-    out = [[s, *(_num(table.loc[s, f], 3) for f in families), _num(table.loc[s].sum(), 3),
+    out = [[s, *(_num(table.loc[s, f]) for f in families), _num(table.loc[s].sum()),
             f"{100 * table.loc[s].sum() / total:.0f} %" if total else "—"]
            for s in sorted(table.index)]
-    out.append(["**total**", *(_num(table[f].sum(), 3) for f in families), _num(total, 3),
+    out.append(["**total**", *(_num(table[f].sum()) for f in families), _num(total),
                 "100 %" if total else "—"])
     return ["strategy", *families, "total min", "share"], out
 
@@ -177,7 +178,7 @@ def proxy_rows(frame: pd.DataFrame) -> dict[str, list[list[str]]]:
             m["effect"], str(m.get("arch", "")), m["budget"], str(m.get("parameters", "")),
             _num(m.get("pretrain_s")), str(m.get("pretrain_steps", "")),
             str(m.get("pretrain_dsp_evals", "")), _num(m.get("mrstft")),
-            _num(m.get("lufs_error")), _num(m.get("rtf"), 3)])
+            _num(m.get("lufs_error")), _num(m.get("rtf"))])
     return out
 
 
@@ -286,15 +287,17 @@ def _table(head: list[str], rows: list[list[str]]) -> list[str]:
             *("| " + " | ".join(r) + " |" for r in rows)]
 
 
-def _median(values: Iterator[float] | Any, digits: int = 4) -> str:
+def _median(values: Iterator[float] | Any) -> str:
+    """The median of the finite values, written like every report number ("—" if none)."""
     finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    return _num(float(np.median(finite)), digits) if finite else "—"
+    return _num(float(np.median(finite))) if finite else "—"
 
 
-def _num(x: Any, digits: int = 4) -> str:
+def _num(x: Any) -> str:
+    """A report number (3 significant digits, see `number`), "—" when missing or not finite."""
     if not isinstance(x, (int, float)) or not math.isfinite(x):
         return "—"
-    return f"{x:.{digits}g}"
+    return number(x)
 
 
 def write_runtime(frame: pd.DataFrame, perf: PerfFiles, reports_dir: Path,

@@ -1,5 +1,6 @@
-"""index.html: self-contained, and in headless Chromium every image and audio file loads,
-the tables render, and a screenshot is taken."""
+"""index.html: built from a packaged Jinja2 template and the `markdown` library, opens with the
+ranking and quality-against-cost figures, is self-contained, and in headless Chromium every
+image and audio file loads, the tables render, and a screenshot is taken."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.report.html import inline, markdown_to_html
+from bench.report.html import TEMPLATE, markdown_html
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
@@ -69,15 +70,37 @@ def test_page_is_self_contained(reports_dir: Path):
     for ref in re.findall(r'(?:src|href)="([^"#][^"]*)"', page):
         assert (reports_dir / ref).is_file(), ref
     assert page.count("<audio") == 2 * 5  # 2 examples × (input, reference, target, 2 outputs)
-    assert "<em>input</em>" in page and "<strong>0.51 ± 0.02484</strong>" in page
+    assert "<em>input</em>" in page and "<strong>0.51 ± 0.0248</strong>" in page
 
 
-def test_markdown_subset():
-    assert inline("_random_encoder_ and synthetic_speech") == (
-        "<em>random_encoder</em> and synthetic_speech")
-    html = markdown_to_html("# T\n\n| a | b |\n|---|---|\n| 1 | **2** |\n\n- x\n\n![c](f.png)")
-    assert "<h2>T</h2>" in html and "<td><strong>2</strong></td>" in html
-    assert "<li>x</li>" in html and '<img src="f.png" alt="c">' in html
+def test_page_opens_with_ranking_then_quality_against_cost_then_tables(reports_dir: Path):
+    page = (reports_dir / "index.html").read_text()
+    images = re.findall(r'<img src="([^"]+)"', page)
+    assert images[:2] == ["figures/ranking_smoke.png", "figures/quality_cost_smoke.png"]
+    assert page.index("figures/quality_cost_smoke.png") < page.index("<table")
+    assert page.count("figures/ranking_smoke.png") == 1  # not repeated in the gallery
+
+
+def test_markdown_goes_through_the_markdown_library():
+    html = markdown_html("# Title\n\n## T\n\n_random_encoder_ and synthetic_speech\n\n"
+                         "| a | b |\n|---|---|\n| 1 | **2** |\n\n- x\n\n![c](f.png)")
+    assert "Title" not in html  # the page's section carries the title
+    assert '<h3 id="t">T</h3>' in html
+    assert "<em>random_encoder</em> and synthetic_speech" in html
+    assert "<td><strong>2</strong></td>" in html and "<li>x</li>" in html
+    assert '<img alt="c" src="f.png">' in html
+
+
+def test_template_is_package_data():
+    import tomllib
+    from fnmatch import fnmatch
+
+    root = Path(__file__).resolve().parents[2]
+    data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = data["package-data"]["bench.report"]
+    template = (root / "bench" / "report" / "templates" / TEMPLATE)
+    assert template.is_file()
+    assert any(fnmatch(f"templates/{TEMPLATE}", p) for p in patterns)
 
 
 @needs_chromium
