@@ -1,7 +1,8 @@
 """torch.autograd Functions whose forward and backward are the Numba kernels (exact adjoints).
 
 Imported lazily by :mod:`bench.dsp.ops` when a gradient is needed, so effect discovery never
-pays for torch. Inputs are float64 CPU tensors; the backward is not itself differentiable.
+pays for torch. Inputs are CPU tensors, float64 unless a Function says otherwise; the backward
+is not itself differentiable.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ def _grads(ctx: object, *arrays: np.ndarray) -> tuple[torch.Tensor | None, ...]:
 
 
 class SosFilter(torch.autograd.Function):
-    """y = biquad cascade(x) per batch item; gradients w.r.t. x and every coefficient."""
+    """y = biquad cascade(x) per batch item; gradients w.r.t. x and every coefficient.
+
+    x may be float32 (y and its gradient are then float32, computed in float64 and rounded
+    once); the kernels read and write it directly instead of converting whole signals.
+    """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, sos: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
@@ -35,7 +40,6 @@ class SosFilter(torch.autograd.Function):
         y = np.empty_like(xn)
         trace = np.empty((xn.shape[0], sn.shape[1] + 1, kbq.PAD + xn.shape[1]))
         trace[:, :, : kbq.PAD] = 0.0
-        trace[:, 0, kbq.PAD :] = xn
         kbq.cascade(xn, sn, y, trace)
         ctx.state = (sn, trace)
         return torch.from_numpy(y)

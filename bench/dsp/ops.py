@@ -38,7 +38,10 @@ def _like(result: np.ndarray, *inputs: Any) -> Any:
 
 
 def sos_filter(x: Any, sos: Any) -> Any:
-    """Filter each row of float64 x (batch, samples) by its cascade sos (batch, sections, 5)."""
+    """Filter each row of x (batch, samples) by its cascade sos (batch, sections, 5).
+
+    x may be float32 or float64 and the result has its dtype; the recursion runs in float64.
+    """
     if _graph_needed(x, sos):
         from bench.dsp._autograd import SosFilter
 
