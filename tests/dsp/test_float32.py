@@ -14,7 +14,7 @@ import torch
 from bench.dsp import get_effect
 from tests.dsp.conftest import SR
 
-FLOAT32_EFFECTS = ("peq",)
+FLOAT32_EFFECTS = ("peq", "compressor")
 
 
 def _forward_backward(effect, x: torch.Tensor, p: torch.Tensor, grad: torch.Tensor):
