@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scaling", action="store_true",
                    help="instead: time each gradient strategy's training step against clip "
                         "length (writes <results>/perf/scaling-*.json)")
+    p.add_argument("--peers", action="store_true",
+                   help="instead: check and time the exact EQ and compressor against peer "
+                        "libraries (extra afx-bench[peers]; writes <results>/perf/peers-*.json "
+                        "and the Peers section of reports/runtime.md)")
     p.add_argument("--results-dir", type=Path, default=Path("results"))
 
     p = sub.add_parser("doctor", help="check (and with --install, install) Debian packages")
@@ -231,6 +235,11 @@ def cmd_perf(args: argparse.Namespace) -> int:
         from bench.report.scaling import measure_step_scaling
 
         print(f"wrote {measure_step_scaling(args.results_dir)}")
+        return 0
+    if args.peers:
+        from bench.dsp.peers import run_peers
+
+        run_peers(args.json, args.results_dir)
         return 0
     from bench.dsp.perf import run_perf
 

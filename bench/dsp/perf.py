@@ -259,13 +259,15 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def write_runtime_section(path: Path, section: str) -> None:
-    """Replace (or append) the perf section of a Markdown file, between fixed markers."""
-    block = f"{SECTION_BEGIN}\n{section.rstrip()}\n{SECTION_END}\n"
+def write_runtime_section(path: Path, section: str, marker: str = "dsp.perf") -> None:
+    """Replace (or append) one section of a Markdown file, between the markers
+    ``<!-- bench.{marker}:begin -->`` and ``<!-- bench.{marker}:end -->``."""
+    begin, end = f"<!-- bench.{marker}:begin -->", f"<!-- bench.{marker}:end -->"
+    block = f"{begin}\n{section.rstrip()}\n{end}\n"
     text = path.read_text() if path.exists() else "# Runtime\n\n"
-    if SECTION_BEGIN in text and SECTION_END in text:
-        head, rest = text.split(SECTION_BEGIN, 1)
-        text = head + block + rest.split(SECTION_END, 1)[1].lstrip("\n")
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1].lstrip("\n")
     else:
         text = text.rstrip("\n") + "\n\n" + block
     _write_atomic(path, text)
