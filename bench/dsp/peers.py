@@ -385,7 +385,7 @@ def run_peers(json_path: Path | None = None, results_dir: Path = Path("results")
 
     effects = {name: compare_effect(name, sizes) for name in PEERS}
     result = {
-        "schema": 1, "machine_id": env.machine_id(),
+        "schema": 1, "kind": "peers", "machine_id": env.machine_id(),
         "created_utc": started.isoformat(timespec="seconds"), "quick": quick,
         "sample_rate": SAMPLE_RATE, "sizes": sizes.__dict__, "tolerance": TOLERANCE,
         "machine": {**machine_info(), **{name: env.package_version(name) for name in (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +31,17 @@ CACHED = "loaded from cache (trained earlier, machine not recorded)"
 
 @dataclass(frozen=True)
 class PerfFiles:
-    """The JSON files of `python -m bench perf` under the results: kernel ratios and scaling."""
+    """The JSON files of `python -m bench perf` under the results: kernel ratios, scaling and
+    the peer-library comparison (``--peers``)."""
 
     kernels: list[dict[str, Any]]
     scaling: list[dict[str, Any]]
+    peers: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def read(cls, results_dirs: list[Path]) -> PerfFiles:
         """Every readable ``<results>/perf/*.json``; unreadable files are named and skipped."""
-        kernels, scaling = [], []
+        kernels, scaling, peers = [], [], []
         for path in sorted(p for d in results_dirs for p in (Path(d) / PERF_SUBDIR).glob("*.json")):
             try:
                 data = json.loads(path.read_text())
@@ -48,10 +50,13 @@ class PerfFiles:
                 continue
             if data.get("kind") == "scaling":
                 scaling.append(data)
+            elif data.get("kind") == "peers":
+                peers.append(data)
             elif "ratios" in data:
                 kernels.append(data)
         key = lambda d: (str(d.get("machine_id")), str(d.get("timestamp")))  # noqa: E731
-        return cls(sorted(kernels, key=key), sorted(scaling, key=key))
+        newest = lambda d: str(d.get("created_utc"))  # noqa: E731
+        return cls(sorted(kernels, key=key), sorted(scaling, key=key), sorted(peers, key=newest))
 
     def latest(self, kind: str) -> dict[str, dict[str, Any]]:
         """The newest file of ``kind`` ("kernels" or "scaling") per machine id."""
@@ -291,7 +296,12 @@ def _num(x: Any, digits: int = 4) -> str:
 
 def write_runtime(frame: pd.DataFrame, perf: PerfFiles, reports_dir: Path,
                   figures: dict[str, str]) -> Path:
-    """Write runtime.md; returns its path."""
+    """Write runtime.md (ending with the newest Peers section, if any); returns its path."""
     path = Path(reports_dir) / "runtime.md"
     path.write_text(render_runtime(frame, perf, figures) + "\n")
+    if perf.peers:  # the newest `perf --peers` run, as that command writes it
+        from bench.dsp.peers import MARKER, render_markdown
+        from bench.dsp.perf import write_runtime_section
+
+        write_runtime_section(path, render_markdown(perf.peers[-1]), marker=MARKER)
     return path

@@ -14,6 +14,8 @@ from bench.cli import build_parser
 from bench.dsp import peers
 from bench.dsp.peers import EXTRA, QUICK, Peer, check, compare_effect, load, run_peers
 from bench.dsp.perf import SECTION_BEGIN, write_runtime_section
+from bench.report.runtime import PerfFiles, write_runtime
+from bench.results import read_results
 
 
 def _scaled(torch):
@@ -101,6 +103,10 @@ def test_run_writes_json_and_its_own_runtime_section(tmp_path, monkeypatch):
     assert SECTION_BEGIN in text and "kept" in text
     assert "| scaled |" in text and "**not equivalent**" in text
     assert f"skipped: no_such_peer_module is not installed: pip install '{EXTRA}'" in text
+    rebuilt = write_runtime(read_results(tmp_path / "results"),
+                            PerfFiles.read([tmp_path / "results"]), tmp_path, {}).read_text()
+    section = text[text.index("<!-- bench.peers:begin -->"):]
+    assert rebuilt.endswith("\n\n" + section)  # the report rebuild writes the same section
 
 
 def test_perf_has_a_peers_flag():
