@@ -58,19 +58,22 @@ class Compressor(torch.autograd.Function):
     """The whole compressor (level, static curve, ballistics, output gain) as one Function:
     torch computes the level and the gain (vectorized log10/exp), one kernel the smoothed
     reduction, and one kernel the exact adjoint of everything, instead of ~20 element-wise
-    torch ops and their backward. x may be float32 (computed in float64, rounded once)."""
+    torch ops and their backward. For a float32 x the level and the gain are float32 (5× and
+    4× cheaper than in float64, relative error ~1e-7); the static curve, the ballistics and
+    every gradient are computed in float64."""
 
     @staticmethod
     def forward(  # type: ignore[override]
         ctx, x: torch.Tensor, params: torch.Tensor, floor_db: float, eps: float
     ) -> torch.Tensor:
         xn, pn = _np(x), _np(params)
-        raw = torch.log10(x.detach().abs().to(torch.float64).add_(eps)).mul_(20).numpy()
-        red, mask = np.empty_like(raw), np.empty(raw.shape, dtype=np.bool_)
+        raw = torch.log10(x.detach().abs().add_(eps)).mul_(20).numpy()
+        red = np.empty(raw.shape)
+        mask = np.empty(raw.shape, dtype=np.bool_)
         kbal.compress(raw, *pn.T[:5], floor_db, red, mask)
-        gain = torch.from_numpy(pn[:, 5:] - red).mul_(kbal.NEPER_PER_DB).exp_()
+        gain = torch.from_numpy(pn[:, 5:] - red).to(x.dtype).mul_(kbal.NEPER_PER_DB).exp_()
         ctx.state = (xn, raw, red, gain.numpy(), mask, pn, floor_db, eps)
-        return (x.detach() * gain).to(x.dtype)
+        return x.detach() * gain
 
     @staticmethod
     @once_differentiable
