@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default: {','.join(STEP_TASKS)})")
     p.add_argument("--budget", default="quick", help="budget whose sizes --steps uses")
     p.add_argument("--repeats", type=int, default=7, help="interleaved steps per pair (--steps)")
+    p.add_argument("--peers", action="store_true",
+                   help="instead: check and time the exact EQ and compressor against peer "
+                        "libraries (extra afx-bench[peers]; writes <results>/perf/peers-*.json "
+                        "and the Peers section of reports/runtime.md)")
     p.add_argument("--results-dir", type=Path, default=Path("results"))
 
     p = sub.add_parser("doctor", help="check (and with --install, install) Debian packages")
@@ -265,6 +269,11 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
         run_step_profile(args.json, args.results_dir, tasks=args.step_tasks.split(","),
                          budget=args.budget, repeats=args.repeats)
+        return 0
+    if args.peers:
+        from bench.dsp.peers import run_peers
+
+        run_peers(args.json, args.results_dir)
         return 0
     from bench.dsp.perf import run_perf
 

@@ -21,42 +21,69 @@ def _df1(c, u, u1, u2, y1, y2):
     return (c[0] * u + c[1] * u1 + c[2] * u2 - c[4] * y2) - c[3] * y1
 
 
+@njit(inline="always")
+def _pair(src, p, q, out, trace, k, record):
+    """Sections p, q (k, k + 1) over one row: out = q(p(src)), outputs recorded in the trace."""
+    u1 = u2 = v1 = v2 = w1 = w2 = 0.0
+    for t in range(src.shape[0]):
+        u = np.float64(src[t])
+        v = _df1(p, u, u1, u2, v1, v2)
+        w = _df1(q, v, v1, v2, w1, w2)
+        u2, u1, v2, v1, w2, w1 = u1, u, v1, v, w1, w
+        out[t] = w
+        if record:
+            trace[k + 1, PAD + t] = v
+            trace[k + 2, PAD + t] = w
+
+
+@njit(inline="always")
+def _single(src, p, out, trace, k, record):
+    """Section p (k, the last of an odd count) over one row."""
+    u1 = u2 = v1 = v2 = 0.0
+    for t in range(src.shape[0]):
+        u = np.float64(src[t])
+        v = _df1(p, u, u1, u2, v1, v2)
+        u2, u1, v2, v1 = u1, u, v1, v
+        out[t] = v
+        if record:
+            trace[k + 1, PAD + t] = v
+
+
+@njit(inline="always")
+def _section_pass(src, sos, k, out, trace, record):
+    """Sections k and k + 1 (or k alone if it is the last) of one row."""
+    if k + 1 < sos.shape[0]:
+        _pair(src, sos[k], sos[k + 1], out, trace, k, record)
+    else:
+        _single(src, sos[k], out, trace, k, record)
+
+
 @njit(nogil=True, cache=True)
 def cascade(x, sos, y, trace):
     """y[b] = cascade sos[b] applied to x[b]; if trace has rows, also store each section output.
 
-    ``trace`` is (batch, sections + 1, PAD + samples) float64 with row 0 = input (filled by the
-    caller) and row k = output of section k, or a (batch, 0, 0) array to record nothing.
+    x and y may be float32 or float64: values between passes stay in a float64 buffer and are
+    rounded to y's dtype once, so a float32 result is the float64 result rounded.
+    ``trace`` is (batch, sections + 1, PAD + samples) float64 whose first PAD columns the
+    caller zeroes; row 0 receives the input and row k the output of section k. A (batch, 0, 0)
+    array records nothing.
     """
     n_batch, n = x.shape
-    n_sec = sos.shape[1]
+    last = (sos.shape[1] - 1) // 2 * 2
     record = trace.shape[1] > 0
+    buf = np.empty(n)
     for b in range(n_batch):
-        src = x[b]
-        for k in range(0, n_sec - 1, 2):
-            p = sos[b, k]
-            q = sos[b, k + 1]
-            u1 = u2 = v1 = v2 = w1 = w2 = 0.0
+        tr = trace[b]
+        if record:
             for t in range(n):
-                u = np.float64(src[t])
-                v = _df1(p, u, u1, u2, v1, v2)
-                w = _df1(q, v, v1, v2, w1, w2)
-                u2, u1, v2, v1, w2, w1 = u1, u, v1, v, w1, w
-                y[b, t] = w
-                if record:
-                    trace[b, k + 1, PAD + t] = v
-                    trace[b, k + 2, PAD + t] = w
-            src = y[b]
-        if n_sec % 2 == 1:
-            p = sos[b, n_sec - 1]
-            u1 = u2 = v1 = v2 = 0.0
-            for t in range(n):
-                u = np.float64(src[t])
-                v = _df1(p, u, u1, u2, v1, v2)
-                u2, u1, v2, v1 = u1, u, v1, v
-                y[b, t] = v
-                if record:
-                    trace[b, n_sec, PAD + t] = v
+                tr[0, PAD + t] = x[b, t]
+        if last == 0:
+            _section_pass(x[b], sos[b], 0, y[b], tr, record)
+            continue
+        _section_pass(x[b], sos[b], 0, buf, tr, record)
+        for k in range(2, last, 2):
+            _section_pass(buf, sos[b], k, buf, tr, record)
+        _section_pass(buf, sos[b], last, y[b], tr, record)
 
 
 @njit(inline="always")

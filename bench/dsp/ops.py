@@ -38,7 +38,10 @@ def _like(result: np.ndarray, *inputs: Any) -> Any:
 
 
 def sos_filter(x: Any, sos: Any) -> Any:
-    """Filter each row of float64 x (batch, samples) by its cascade sos (batch, sections, 5)."""
+    """Filter each row of x (batch, samples) by its cascade sos (batch, sections, 5).
+
+    x may be float32 or float64 and the result has its dtype; the recursion runs in float64.
+    """
     if _graph_needed(x, sos):
         from bench.dsp._autograd import SosFilter
 
@@ -51,18 +54,29 @@ def sos_filter(x: Any, sos: Any) -> Any:
     return _like(y, x, sos)
 
 
-def smooth(x: Any, attack: Any, release: Any) -> Any:
-    """Attack/release one-pole smoothing of x (batch, samples) with per-item coefficients."""
-    if _graph_needed(x, attack, release):
-        from bench.dsp._autograd import Ballistics
+def compress(x: Any, params: Any, floor_db: float, eps: float) -> Any:
+    """The compressor on x (batch, samples): y = x · 10^((makeup - r)/20), r the smoothed
+    static gain reduction of the level max(20·log10(|x| + eps), floor_db) (see
+    :mod:`bench.dsp.compressor`).
 
-        return Ballistics.apply(x, attack, release)
-    from bench.dsp._kernels_ballistics import smooth as kernel
+    ``params`` (batch, 6) holds threshold (dB), ratio, knee (dB), attack and release one-pole
+    coefficients and makeup (dB) per item. x may be float32 or float64 and the result has its
+    dtype (computed in float64). The differentiable path uses exp for 10^(·/20), equal to the
+    reference's power to rounding and a third of its cost in torch.
+    """
+    if _graph_needed(x, params):
+        from bench.dsp._autograd import Compressor
 
-    xn, an, rn = _as_numpy(x, attack, release)
-    y = np.empty_like(xn)
-    kernel(xn, an, rn, y, np.empty(xn.shape, dtype=np.bool_))
-    return _like(y, x, attack, release)
+        return Compressor.apply(x, params, floor_db, eps)
+    from bench.dsp._kernels_ballistics import compress as kernel
+
+    xn, pn = _as_numpy(x, params)
+    x64 = xn.astype(np.float64, copy=False)
+    raw = 20 * np.log10(np.abs(x64) + eps)
+    red, mask = np.empty_like(raw), np.empty(raw.shape, dtype=np.bool_)
+    kernel(raw, *pn.T[:5], floor_db, red, mask)
+    y = x64 * 10 ** ((pn[:, 5:] - red) / 20)
+    return _like(y.astype(xn.dtype, copy=False), x, params)
 
 
 def comb(x: Any, delay: Any, feedback: Any, damping: float) -> Any:

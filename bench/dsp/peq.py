@@ -40,6 +40,7 @@ class Peq(DspEffect):
 
     name = "peq"
     version = "1"
+    takes_float32 = True
 
     @classmethod
     def params(cls, sample_rate: int) -> tuple[Param, ...]:
@@ -71,6 +72,6 @@ class Peq(DspEffect):
             return super().torch_process(x, p, sample_rate)
         if method != "freqsamp":
             raise ValueError(f"peq: method must be 'exact' or 'freqsamp', not {method!r}")
-        x64, v = self.torch_inputs(x, p, sample_rate)
+        signal, v = self.torch_inputs(x, p, sample_rate)
         sos = self.sos(namespace(x), v, sample_rate)
-        return ops.sos_filter_freqsamp(x64, sos).to(x.dtype)
+        return ops.sos_filter_freqsamp(signal.to(sos.dtype), sos).to(x.dtype)

@@ -263,8 +263,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def write_runtime_section(path: Path, section: str, marker: str = "dsp.perf") -> None:
-    """Replace (or append) one section of a Markdown file, between fixed markers named after
-    ``marker`` (``dsp.perf``: the kernel ratios; ``steps``: the training-step profile)."""
+    """Replace (or append) one section of a Markdown file, between the markers
+    ``<!-- bench.{marker}:begin -->`` and ``<!-- bench.{marker}:end -->``."""
     begin, end = f"<!-- bench.{marker}:begin -->", f"<!-- bench.{marker}:end -->"
     block = f"{begin}\n{section.rstrip()}\n{end}\n"
     text = path.read_text() if path.exists() else "# Runtime\n\n"

@@ -184,26 +184,35 @@ class DspEffect(Effect):
     """An effect written once on an array namespace: NumPy + Numba reference, torch exact."""
 
     differentiable: ClassVar[bool] = True
+    takes_float32: ClassVar[bool] = False
+    """True if ``render`` takes a float32 x as it is and computes in float64 inside (kernels
+    that read float32 directly), which saves converting whole signals to float64 and back."""
 
     @abstractmethod
     def render(self, xp: ModuleType, x: Any, v: dict[str, Any], sample_rate: int) -> Any:
-        """Process float64 x (batch, samples) with physical values v[name] of shape (batch,)."""
+        """Process x (batch, samples) with physical values v[name] of shape (batch,).
+
+        x is float64, or x's own dtype for an effect that ``takes_float32``.
+        """
 
     def process(self, x: np.ndarray, p: np.ndarray, sample_rate: int) -> np.ndarray:
         """Reference rendering in float64 with Numba kernels; output has x's dtype."""
         p = self.check(x, np.asarray(p), sample_rate)
-        y = self.render(np, to_float64(np, x), self.physical(p, sample_rate), sample_rate)
+        signal = x if self.takes_float32 else to_float64(np, x)
+        y = self.render(np, signal, self.physical(p, sample_rate), sample_rate)
         return np.ascontiguousarray(y, dtype=x.dtype)
 
     def torch_inputs(self, x: Any, p: Any, sample_rate: int) -> tuple[Any, dict[str, Any]]:
-        """Validated float64 x and physical values for tensor inputs (p may be array-like)."""
+        """Validated x (float64 unless ``takes_float32``) and physical values for tensor inputs
+        (p may be array-like)."""
         if not is_tensor(x):
             raise TypeError(f"{self.name}.torch_process needs a torch tensor x; use process()")
         torch = namespace(x)
         p = self.check(x, torch.as_tensor(p), sample_rate)
-        return x.to(torch.float64), self.physical(p, sample_rate)
+        signal = x if self.takes_float32 else x.to(torch.float64)
+        return signal, self.physical(p, sample_rate)
 
     def torch_process(self, x: Any, p: Any, sample_rate: int) -> Any:
         """Differentiable rendering (float64 inside, exact adjoints); output has x's dtype."""
-        x64, v = self.torch_inputs(x, p, sample_rate)
-        return self.render(namespace(x), x64, v, sample_rate).to(x.dtype)
+        signal, v = self.torch_inputs(x, p, sample_rate)
+        return self.render(namespace(x), signal, v, sample_rate).to(x.dtype)

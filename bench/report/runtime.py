@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +32,18 @@ CACHED = "loaded from cache (trained earlier, machine not recorded)"
 
 @dataclass(frozen=True)
 class PerfFiles:
-    """The JSON files of `python -m bench perf` under the results: kernel ratios and scaling."""
+    """The JSON files of `python -m bench perf` under the results: kernel ratios, scaling, the
+    training-step profile (``--steps``) and the peer-library comparison (``--peers``)."""
 
     kernels: list[dict[str, Any]]
     scaling: list[dict[str, Any]]
-    steps: list[dict[str, Any]]
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    peers: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def read(cls, results_dirs: list[Path]) -> PerfFiles:
         """Every readable ``<results>/perf/*.json``; unreadable files are named and skipped."""
-        kernels, scaling, steps = [], [], []
+        kernels, scaling, steps, peers = [], [], [], []
         for path in sorted(p for d in results_dirs for p in (Path(d) / PERF_SUBDIR).glob("*.json")):
             try:
                 data = json.loads(path.read_text())
@@ -52,10 +54,14 @@ class PerfFiles:
                 scaling.append(data)
             elif data.get("kind") == "steps":
                 steps.append(data)
+            elif data.get("kind") == "peers":
+                peers.append(data)
             elif "ratios" in data:
                 kernels.append(data)
         key = lambda d: (str(d.get("machine_id")), str(d.get("timestamp")))  # noqa: E731
-        return cls(sorted(kernels, key=key), sorted(scaling, key=key), sorted(steps, key=key))
+        newest = lambda d: str(d.get("created_utc"))  # noqa: E731
+        return cls(sorted(kernels, key=key), sorted(scaling, key=key), sorted(steps, key=key),
+                   sorted(peers, key=newest))
 
     def latest(self, kind: str) -> dict[str, dict[str, Any]]:
         """The newest file of ``kind`` ("kernels", "scaling" or "steps") per machine id."""
@@ -302,7 +308,12 @@ def _num(x: Any) -> str:
 
 def write_runtime(frame: pd.DataFrame, perf: PerfFiles, reports_dir: Path,
                   figures: dict[str, str]) -> Path:
-    """Write runtime.md; returns its path."""
+    """Write runtime.md (ending with the newest Peers section, if any); returns its path."""
     path = Path(reports_dir) / "runtime.md"
     path.write_text(render_runtime(frame, perf, figures) + "\n")
+    if perf.peers:  # the newest `perf --peers` run, as that command writes it
+        from bench.dsp.peers import MARKER, render_markdown
+        from bench.dsp.perf import write_runtime_section
+
+        write_runtime_section(path, render_markdown(perf.peers[-1]), marker=MARKER)
     return path

@@ -8,7 +8,7 @@ import scipy.signal
 import torch
 
 from bench.dsp import ops
-from bench.dsp._autograd import Ballistics, FeedbackComb, SosFilter
+from bench.dsp._autograd import Compressor, FeedbackComb, SosFilter
 
 
 def stable_sos(rng: np.random.Generator, batch: int, sections: int) -> np.ndarray:
@@ -43,11 +43,15 @@ def test_float32_signals_are_filtered_in_float64(rng):
     assert np.abs(y32 - y64).max() <= 1e-6 * np.abs(y64).max()
 
 
-def test_ballistics_gradients(rng):
-    x = np.abs(rng.standard_normal((2, 60))) * np.repeat([1.0, 0.1, 2.0], 20)
-    attack, release = np.array([0.3, 0.6]), np.array([0.9, 0.95])
-    inputs = tuple(torch.tensor(a, requires_grad=True) for a in (x, attack, release))
-    assert torch.autograd.gradcheck(Ballistics.apply, inputs)
+@pytest.mark.parametrize("knee", [0.0, 9.0])
+def test_compressor_gradients(rng, knee):
+    """Levels from -60 to +6 dB cross the threshold and the knee; one sample is exactly 0."""
+    x = rng.standard_normal((2, 60)) * np.repeat([1.0, 0.001, 2.0], 20)
+    x[0, 5] = 0.0
+    params = np.array([[-20.0, 4.0, knee, 0.3, 0.9, 2.0], [-6.0, 1.5, knee, 0.6, 0.95, -3.0]])
+    inputs = (torch.tensor(x, requires_grad=True), torch.tensor(params, requires_grad=True),
+              -96.0, 1e-8)
+    assert torch.autograd.gradcheck(Compressor.apply, inputs)
 
 
 @pytest.mark.parametrize("delay", [2.5, 3.0, 7.9])
