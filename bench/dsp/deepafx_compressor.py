@@ -29,21 +29,32 @@ def gated_noise(seed: int = 0) -> np.ndarray:
     return (0.5 * gate * np.random.default_rng(seed).standard_normal(n))[None]
 
 
+def _reduction(x: np.ndarray, setting: dict[str, float], attack: float,
+               release: float) -> np.ndarray:
+    """This compressor's gain reduction (dB) of ``x`` smoothed by one-pole coefficients
+    ``attack`` and ``release`` (0 and 0: the static reduction), from its own kernel."""
+    from bench.dsp._kernels_ballistics import compress
+    from bench.dsp.compressor import EPS, FLOOR_DB
+
+    raw = 20 * np.log10(np.abs(x) + EPS)
+    red, mask = np.empty_like(raw), np.empty(raw.shape, dtype=np.bool_)
+    compress(raw, *(np.array([v], dtype=np.float64) for v in (
+        setting["threshold"], setting["ratio"], setting["knee"], attack, release)),
+        FLOOR_DB, red, mask)
+    return red
+
+
 def static_reduction(x: np.ndarray, setting: dict[str, float]) -> np.ndarray:
     """This compressor's unsmoothed gain reduction (dB) of ``x`` for a physical ``setting``."""
-    from bench.dsp.compressor import EPS, FLOOR_DB, reduction_db
-
-    level = np.clip(20 * np.log10(np.abs(x) + EPS), FLOOR_DB, None)
-    return reduction_db(np, level, *(np.array([[setting[k]]])
-                                     for k in ("threshold", "ratio", "knee")))
+    return _reduction(x, setting, 0.0, 0.0)
 
 
 def ballistic_reduction(x: np.ndarray, setting: dict[str, float]) -> np.ndarray:
     """Gain reduction (dB) with attack and release ballistics: this compressor's own."""
-    from bench.dsp.compressor import Compressor
+    from bench.dsp.compressor import coefficient
 
-    values = {k: np.array([v]) for k, v in setting.items()}
-    return Compressor().gain_reduction(np, x, values, SAMPLE_RATE)
+    return _reduction(x, setting, coefficient(np, setting["attack"], SAMPLE_RATE),
+                      coefficient(np, setting["release"], SAMPLE_RATE))
 
 
 def single_pole_reduction(x: np.ndarray, setting: dict[str, float]) -> np.ndarray:

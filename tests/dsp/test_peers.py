@@ -13,7 +13,7 @@ import pytest
 from bench.cli import build_parser
 from bench.dsp import peers
 from bench.dsp.peers import EXTRA, QUICK, Peer, check, compare_effect, load, run_peers
-from bench.dsp.perf import SECTION_BEGIN, write_runtime_section
+from bench.dsp.perf import write_runtime_section
 from bench.report.runtime import PerfFiles, write_runtime
 from bench.results import read_results
 
@@ -100,7 +100,7 @@ def test_run_writes_json_and_its_own_runtime_section(tmp_path, monkeypatch):
                                       "peq_float32_vs_float64"}
     text = runtime.read_text()
     assert text.count("<!-- bench.peers:begin -->") == text.count("<!-- bench.peers:end -->") == 1
-    assert SECTION_BEGIN in text and "kept" in text
+    assert "<!-- bench.dsp.perf:begin -->" in text and "kept" in text
     assert "| scaled |" in text and "**not equivalent**" in text
     assert f"skipped: no_such_peer_module is not installed: pip install '{EXTRA}'" in text
     rebuilt = write_runtime(read_results(tmp_path / "results"),
