@@ -112,3 +112,20 @@ def test_run_writes_json_and_its_own_runtime_section(tmp_path, monkeypatch):
 def test_perf_has_a_peers_flag():
     assert build_parser().parse_args(["perf", "--peers"]).peers
     assert not build_parser().parse_args(["perf"]).peers
+
+
+def test_targets_use_the_pairwise_ratios_of_differentiable_peers():
+    rows = {"project": {"backward": True, "ms": {"float64": 10.0, "float32": 12.0}},
+            "fast": {"backward": True, "ms": {"float64": 5.0, "float32": 30.0},
+                     "ratio": {"float64": 0.9, "float32": 2.5}},
+            "slow": {"backward": True, "ms": {"float64": 50.0, "float32": 40.0},
+                     "ratio": {"float64": 4.0, "float32": 3.0}},
+            "forward only": {"backward": False, "ratio": {"float64": 0.5, "float32": 0.5}},
+            "absent": {"skipped": "not installed"}}
+    targets = peers.summary({"peq": rows})
+    assert targets["peq_fastest_float64"]["value"] == 0.9
+    assert not targets["peq_fastest_float64"]["pass"]
+    assert targets["peq_fastest_float32"]["value"] == 2.5
+    assert targets["peq_fastest_float32"]["pass"]
+    assert targets["peq_float32_vs_float64"]["value"] == 1.2
+    assert not targets["peq_float32_vs_float64"]["pass"]
