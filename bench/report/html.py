@@ -45,7 +45,8 @@ def inline(text: str) -> str:
 
 def markdown_to_html(text: str, shift: int = 1) -> str:
     """The Markdown subset the reports write (headings, lists, pipe tables, images,
-    paragraphs) as HTML; headings move down ``shift`` levels."""
+    paragraphs; one-line HTML comments are dropped) as HTML; headings move down ``shift``
+    levels."""
     out: list[str] = []
     lines = text.splitlines()
     i = 0
@@ -70,6 +71,8 @@ def markdown_to_html(text: str, shift: int = 1) -> str:
             continue
         elif m := IMAGE.match(line):
             out.append(_figure(m.group(2), m.group(1)))
+        elif line.startswith("<!--") and line.rstrip().endswith("-->"):
+            pass  # a section marker (write_runtime_section), not content
         elif line.strip():
             out.append(f"<p>{inline(line)}</p>")
         i += 1

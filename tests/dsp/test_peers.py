@@ -14,6 +14,7 @@ from bench.cli import build_parser
 from bench.dsp import peers
 from bench.dsp.peers import EXTRA, QUICK, Peer, check, compare_effect, load, run_peers
 from bench.dsp.perf import SECTION_BEGIN, write_runtime_section
+from bench.report.html import markdown_to_html
 from bench.report.runtime import PerfFiles, write_runtime
 from bench.results import read_results
 
@@ -129,3 +130,9 @@ def test_targets_use_the_pairwise_ratios_of_differentiable_peers():
     assert targets["peq_fastest_float32"]["pass"]
     assert targets["peq_float32_vs_float64"]["value"] == 1.2
     assert not targets["peq_float32_vs_float64"]["pass"]
+
+
+def test_section_markers_do_not_show_in_the_html_page():
+    page = markdown_to_html("<!-- bench.peers:begin -->\n## Peers\n\ntext\n"
+                            "<!-- bench.peers:end -->\n")
+    assert page == "<h3>Peers</h3>\n<p>text</p>"
