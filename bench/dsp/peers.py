@@ -261,7 +261,7 @@ def _run(fn: Callable[[Any, Any], Any], x: Any, p: Any, backward: bool,
 
 
 def _rel(a: Any, b: Any) -> float:
-    """max |a - b| / max |b| in float64 (inf if a has NaN)."""
+    """max |a - b| / max |b| in float64 (NaN if a has NaN: then not equivalent)."""
     a, b = a.double(), b.double()
     return float((a - b).abs().max() / b.abs().max().clamp(min=1e-300))
 
