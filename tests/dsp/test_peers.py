@@ -14,6 +14,7 @@ from bench.cli import build_parser
 from bench.dsp import peers
 from bench.dsp.peers import EXTRA, QUICK, Peer, check, compare_effect, load, run_peers
 from bench.dsp.perf import write_runtime_section
+from bench.report.html import markdown_html
 from bench.report.runtime import PerfFiles, write_runtime
 from bench.results import read_results
 
@@ -112,3 +113,29 @@ def test_run_writes_json_and_its_own_runtime_section(tmp_path, monkeypatch):
 def test_perf_has_a_peers_flag():
     assert build_parser().parse_args(["perf", "--peers"]).peers
     assert not build_parser().parse_args(["perf"]).peers
+
+
+def test_targets_use_the_pairwise_ratios_of_differentiable_peers():
+    rows = {"project": {"backward": True, "ms": {"float64": 10.0, "float32": 12.0}},
+            "fast": {"backward": True, "ms": {"float64": 5.0, "float32": 30.0},
+                     "ratio": {"float64": 0.9, "float32": 2.5}},
+            "slow": {"backward": True, "ms": {"float64": 50.0, "float32": 40.0},
+                     "ratio": {"float64": 4.0, "float32": 3.0}},
+            "forward only": {"backward": False, "ratio": {"float64": 0.5, "float32": 0.5}},
+            "absent": {"skipped": "not installed"}}
+    targets = peers.summary({"peq": rows})
+    assert targets["peq_fastest_float64"]["value"] == 0.9
+    assert not targets["peq_fastest_float64"]["pass"]
+    assert targets["peq_fastest_float32"]["value"] == 2.5
+    assert targets["peq_fastest_float32"]["pass"]
+    assert targets["peq_float32_vs_float64"]["value"] == 1.2
+    assert not targets["peq_float32_vs_float64"]["pass"]
+
+
+def test_section_markers_do_not_show_in_the_html_page():
+    import re
+
+    page = markdown_html("<!-- bench.peers:begin -->\n## Peers\n\ntext\n"
+                         "<!-- bench.peers:end -->\n")
+    visible = re.sub(r"<!--.*?-->", "", page, flags=re.S)
+    assert "bench.peers" not in visible and "<p>text</p>" in visible
