@@ -58,6 +58,13 @@ def _learners() -> set[str]:
     return {c.name for c in registry("strategy").classes() if issubclass(c, GradientStrategy)}
 
 
+def _judged(gate: Gate, tasks: pd.DataFrame, what: str) -> Gate:
+    """``gate``, failed with the reason when there were no ``what`` results to judge."""
+    if tasks.empty:
+        gate.passed, gate.details = False, [f"no {what} results"]
+    return gate
+
+
 def gate_exact_vs_input(main: pd.DataFrame) -> Gate:
     """(a) The exact-gradient learner beats the input by the least gains of INPUT_GAIN."""
     gate = Gate("a", f"{EXACT} beats the input by ≥ 40% on synthetic MR-STFT and ≥ 25% on "
@@ -71,9 +78,7 @@ def gate_exact_vs_input(main: pd.DataFrame) -> Gate:
         gate.passed &= ok
         gate.details.append(f"{task}: {EXACT} {metric} {ours:.3g} vs input {base:.3g} "
                             f"({gain:+.0%} better; needs {INPUT_GAIN[metric]:.0%})")
-    if tasks.empty:
-        gate.passed, gate.details = False, ["no style-transfer results"]
-    return gate
+    return _judged(gate, tasks, "style-transfer")
 
 
 def gate_learners_vs_input(main: pd.DataFrame) -> Gate:
@@ -90,11 +95,9 @@ def gate_learners_vs_input(main: pd.DataFrame) -> Gate:
             if not ok:
                 gate.passed = False
                 gate.details.append(f"{task}: {strategy} {ours:.3g} vs input {base:.3g}")
-    if tasks.empty:
-        gate.passed, gate.details = False, ["no style-transfer results"]
-    elif gate.passed:
+    if gate.passed:
         gate.details.append(f"{tasks.task.nunique()} tasks, every learner better than input")
-    return gate
+    return _judged(gate, tasks, "style-transfer")
 
 
 def gate_probes(main: pd.DataFrame) -> Gate:
@@ -117,9 +120,7 @@ def gate_probes(main: pd.DataFrame) -> Gate:
                     gate.passed = False
                     gate.details.append(f"{task}: {strategy} {mean:.3g} ± {half:.2g} vs {ref} "
                                         f"{rmean:.3g} ± {rhalf:.2g}")
-    if tasks.empty:
-        gate.passed, gate.details = False, ["no probe results"]
-    return gate
+    return _judged(gate, tasks, "probe")
 
 
 def gate_chain(main: pd.DataFrame) -> Gate:
@@ -138,9 +139,7 @@ def gate_chain(main: pd.DataFrame) -> Gate:
             gate.passed &= ok
             gate.details.append(f"{task}: {strategy} {acc:.3g} ({acc / chance:.1f}× chance "
                                 f"{chance:.3g})")
-    if tasks.empty:
-        gate.passed, gate.details = False, ["no chain-selection results"]
-    return gate
+    return _judged(gate, tasks, "chain-selection")
 
 
 def gate_proxies(frame: pd.DataFrame) -> Gate:
