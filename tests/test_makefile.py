@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -15,9 +16,13 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make not i
 
 
 def recipe(target: str) -> list[list[str]]:
-    """The commands ``make -n target`` would run (the virtualenv stamp taken as done)."""
-    out = subprocess.run(["make", "-n", target, "VENV=.venv", "-o", ".venv/.installed"],
-                         cwd=ROOT, capture_output=True, text=True, check=True)
+    """The commands ``make -n target`` would run (the virtualenv stamp taken as done). Run
+    under `make test` too, so the outer make's flags are dropped (else "make[1]: Entering
+    directory" lines appear)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    out = subprocess.run(["make", "--no-print-directory", "-n", target, "VENV=.venv", "-o",
+                          ".venv/.installed"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=True)
     return [shlex.split(line) for line in out.stdout.splitlines() if line.strip()]
 
 
