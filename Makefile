@@ -32,7 +32,7 @@ setup: $(STAMP)
 	$(BIN)/python -m bench doctor --install
 
 demo: setup
-	$(BIN)/python -m bench data build
+	$(BIN)/python -m bench data build --corpus speech
 	$(BIN)/python -m bench run $(DEMO_RUN) --results-dir $(DEMO_RESULTS)
 	$(BIN)/python -m bench report --results-dir $(DEMO_RESULTS) --reports-dir $(DEMO_REPORTS)
 	@echo "demo report: $(DEMO_REPORTS)/index.html (tables: $(DEMO_REPORTS)/leaderboard.md)"

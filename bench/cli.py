@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     b = dsub.add_parser("build", help="build (or check) the corpora in the cache directory")
     b.add_argument("--tier", default="default", choices=("smoke", "default", "full"))
+    b.add_argument("--corpus", default="all", metavar="NAMES",
+                   help="'all' or a comma list of embedded corpora, e.g. speech (default: all)")
     _common(b, results=False)
     return parser
 
@@ -283,15 +285,20 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
 def cmd_data(args: argparse.Namespace) -> int:
     """Build every embedded corpus (idempotent: cached files are checked, not rebuilt)."""
+    from bench.errors import BenchError
     from bench.registry import registry
 
-    built = 0
-    for cls in registry("dataset").classes():
-        if getattr(cls, "embedded", False):
-            cls(cache_dir=args.cache_dir, data_root=args.data_root, tier=args.tier).prepare(
-                progress=True)
-            built += 1
-    print(f"{built} corpora ready")
+    embedded = {cls.name: cls for cls in registry("dataset").classes()
+                if getattr(cls, "embedded", False)}
+    names = list(embedded) if args.corpus == "all" else args.corpus.split(",")
+    unknown = [n for n in names if n not in embedded]
+    if unknown:
+        raise BenchError(f"--corpus: no embedded corpus {', '.join(map(repr, unknown))}; "
+                         f"choose from {', '.join(embedded)} or 'all'")
+    for name in names:
+        embedded[name](cache_dir=args.cache_dir, data_root=args.data_root,
+                       tier=args.tier).prepare(progress=True)
+    print(f"ready: {', '.join(names)} ({args.tier} tier)")
     return 0
 
 

@@ -98,16 +98,68 @@ class DilatedConv(torch.autograd.Function):
         return gx, gw, gb, None
 
 
+class FilmPreluAdd(torch.autograd.Function):
+    """``PReLU(FiLM(c)) + r`` as one fused Numba pass each way (:mod:`strategies._proxy_kernels`).
+
+    The same numbers as :func:`film`, ``F.prelu`` and ``+`` up to float rounding (the order of
+    the sums over time for the γ, β and PReLU-slope gradients).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, c: torch.Tensor, gamma_beta: torch.Tensor, slope: torch.Tensor,
+                r: torch.Tensor) -> torch.Tensor:
+        """c, r (B, C, T); gamma_beta (B, 2C); slope (C)."""
+        from strategies._proxy_kernels import film_prelu_add
+
+        c, r = c.detach().contiguous(), r.detach().contiguous()
+        gamma, beta = (t.contiguous() for t in gamma_beta.detach().chunk(2, dim=1))
+        slope = slope.detach().contiguous()
+        out = torch.empty_like(c)
+        film_prelu_add(c.numpy(), gamma.numpy(), beta.numpy(), slope.numpy(), r.numpy(),
+                       out.numpy())
+        ctx.save_for_backward(c, gamma, beta, slope)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        """Gradients w.r.t. c, gamma_beta and the slope in one pass; r's is ``grad``."""
+        from strategies._proxy_kernels import film_prelu_add_backward
+
+        c, gamma, beta, slope = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_c, grad_gamma, grad_beta = (torch.empty_like(t) for t in (c, gamma, beta))
+        grad_slope = torch.empty_like(slope)
+        film_prelu_add_backward(grad.numpy(), c.numpy(), gamma.numpy(), beta.numpy(),
+                                slope.numpy(), grad_c.numpy(), grad_gamma.numpy(),
+                                grad_beta.numpy(), grad_slope.numpy())
+        need = ctx.needs_input_grad
+        return (grad_c if need[0] else None,
+                torch.cat([grad_gamma, grad_beta], 1) if need[1] else None,
+                grad_slope if need[2] else None, grad if need[3] else None)
+
+
 def conv(layer: nn.Conv1d, x: torch.Tensor, fast: bool = True) -> torch.Tensor:
-    """``layer(x)`` for an unpadded, unstrided Conv1d; ``fast`` takes :class:`DilatedConv`."""
+    """``layer(x)`` for an unpadded, unstrided Conv1d. ``fast`` takes :class:`DilatedConv`, or
+    for a 1×1 convolution a matrix product (torch's CPU conv takes a slow path for those)."""
     if not fast:
         return layer(x)
+    if layer.kernel_size[0] == 1:
+        y = torch.matmul(layer.weight[:, :, 0], x)
+        return y if layer.bias is None else y + layer.bias[:, None]
     return DilatedConv.apply(x, layer.weight, layer.bias, layer.dilation[0])
 
 
+def _fusable(*tensors: torch.Tensor) -> bool:
+    """Whether the Numba kernels can take these tensors (CPU, float32 or float64)."""
+    return all(t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
+               for t in tensors)
+
+
 def use_fast_kernels(module: nn.Module, fast: bool = True) -> None:
-    """Switch every TCN block in ``module`` between :class:`DilatedConv` and plain torch (the
-    reference the equivalence tests and the pre-training benchmark compare against)."""
+    """Switch every TCN block in ``module`` between the fast kernels (:class:`DilatedConv`, 1×1
+    convolutions as matrix products, :class:`FilmPreluAdd`) and plain torch (the reference the
+    equivalence tests and the pre-training benchmark compare against)."""
     for block in module.modules():
         if isinstance(block, TcnBlock):
             block.fast = fast
@@ -126,8 +178,12 @@ class TcnBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         """Shortens the sequence by (kernel − 1)·dilation samples (causal crop of the residual)."""
-        y = self.act(film(conv(self.conv, x, self.fast), self.film(emb)[..., None]))
-        return y + conv(self.res, x[..., x.shape[-1] - y.shape[-1]:], self.fast)
+        c = conv(self.conv, x, self.fast)
+        r = conv(self.res, x[..., x.shape[-1] - c.shape[-1]:], self.fast)
+        gamma_beta = self.film(emb)
+        if self.fast and _fusable(c, r):
+            return FilmPreluAdd.apply(c, gamma_beta, self.act.weight, r)
+        return self.act(film(c, gamma_beta[..., None])) + r
 
 
 class ConditionalTcn(nn.Module):

@@ -91,6 +91,13 @@ def test_bad_param_and_counts_are_one_line_errors(tmp_path):
     assert not (tmp_path / "results").exists()  # nothing ran, nothing was written
 
 
+def test_data_build_names_an_unknown_corpus_and_builds_nothing(tmp_path):
+    out = bench_cmd("data", "build", "--corpus", "speech,musik", "--cache-dir",
+                    str(tmp_path / "cache"), cwd=tmp_path)
+    one_line_error(out, "no embedded corpus 'musik'", "music, speech")
+    assert not (tmp_path / "cache").exists()
+
+
 def test_unreachable_storage_is_one_line_error(tmp_path):
     out = bench_cmd("run", "--strategy", "toy_search", "--task", "toy", "--budget", "smoke",
                     "--storage", "postgresql://nobody@127.0.0.1:1/none", cwd=tmp_path)

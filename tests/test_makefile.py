@@ -41,6 +41,8 @@ def test_demo_runs_the_speech_style_transfer_tasks_into_its_own_directories():
     assert "--seeds" not in run  # one seed
     tasks = option(run, "--task").split(",")
     assert tasks == ["synthetic_speech", "realistic_speech", "probe_speech"]
+    build = next(c for c in commands if c[2:5] == ["bench", "data", "build"])
+    assert option(build, "--corpus") == "speech"  # only the corpus its tasks read
     discover()
     assert set(tasks) <= set(registry("task").names())
     assert option(run, "--results-dir") == option(report, "--results-dir") == "results/demo"

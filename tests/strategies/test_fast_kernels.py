@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 from bench.dsp.peq import Peq  # noqa: E402
 from strategies import _proxies  # noqa: E402
-from strategies._proxy_nets import DilatedConv, film  # noqa: E402
+from strategies._proxy_nets import DilatedConv, FilmPreluAdd, conv, film  # noqa: E402
 from tests.strategies.conftest import SAMPLE_RATE  # noqa: E402
 from tests.strategies.test_proxies import TINY, randomized  # noqa: E402
 
@@ -49,6 +49,48 @@ def test_dilated_conv_computes_only_the_gradients_asked_for():
     w = torch.randn(2, 2, 3)
     DilatedConv.apply(x, w, None, 2).sum().backward()
     assert x.grad is not None and w.grad is None
+
+
+def _film_inputs(dtype, seed=0, length=300):
+    gen = torch.Generator().manual_seed(seed)
+    c = torch.randn(2, 3, length, dtype=dtype, generator=gen)
+    gamma_beta = 0.5 * torch.randn(2, 6, dtype=dtype, generator=gen)
+    slope = torch.tensor([0.25, -0.5, 1.5], dtype=dtype)
+    r = torch.randn(2, 3, length, dtype=dtype, generator=gen)
+    return [t.requires_grad_(True) for t in (c, gamma_beta, slope, r)]
+
+
+def test_fused_film_prelu_add_passes_gradcheck_in_float64():
+    assert torch.autograd.gradcheck(FilmPreluAdd.apply, _film_inputs(torch.float64, length=40))
+
+
+def test_fused_film_prelu_add_equals_the_torch_ops_in_float32():
+    grad = torch.randn(2, 3, 5000, generator=torch.Generator().manual_seed(9))
+    results = []
+    for fn in (lambda c, gb, a, r: F.prelu(film(c, gb[..., None]), a) + r, FilmPreluAdd.apply):
+        leaves = _film_inputs(torch.float32, seed=1, length=5000)
+        y = fn(*leaves)
+        y.backward(grad)
+        results.append([y.detach(), *(t.grad for t in leaves)])
+    for ours, theirs in zip(results[1], results[0], strict=True):
+        # the γ, β and slope gradients sum 5000 float32 terms in another order
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5 * theirs.abs().max())
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_pointwise_conv_as_matrix_product_equals_torch_conv(bias):
+    torch.manual_seed(3)
+    layer = torch.nn.Conv1d(4, 5, 1, bias=bias)
+    x = torch.randn(2, 4, 90)[..., 7:]  # a cropped view, as the residual path passes
+    grads = []
+    for fast in (False, True):
+        xx = x.detach().clone().requires_grad_(True)
+        y = conv(layer, xx, fast)
+        y.square().sum().backward()
+        grads.append((y.detach(), xx.grad, layer.weight.grad.clone()))
+        layer.zero_grad()
+    for ours, theirs in zip(grads[1], grads[0], strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
 
 
 def test_film_is_the_fused_form_of_scale_and_shift():
