@@ -52,7 +52,7 @@ def load_or_build(path: Path, module: Any, build: Callable[[], dict[str, Any]],
     with _exclusive(path.with_name(path.name + ".lock")):
         if path.exists() or record_path(path).exists():
             try:
-                return {**_load(path, module, parts), "reused": True}
+                return {**load(path, module, parts), "reused": True}
             except Exception as exc:  # noqa: BLE001 - a damaged file is rebuilt, never trusted
                 reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
                 log.warning("artefact %s could not be loaded (%s); rebuilding it", path, reason)
@@ -91,7 +91,7 @@ def _atomic(path: Path, write: Callable[[str], Any]) -> None:
             os.unlink(tmp)
 
 
-def _load(path: Path, module: Any, parts: dict[str, Any]) -> dict[str, Any]:
+def load(path: Path, module: Any, parts: dict[str, Any]) -> dict[str, Any]:
     """Load ``module``'s weights saved for ``parts``; return their metadata. The record must be
     for these parts and the weights must have its checksum before they are read. On any failure
     ``module`` keeps its fresh state (a strict load copies what matches before it raises)."""

@@ -61,6 +61,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="results to check (default: results/published)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    p = sub.add_parser("proxies", help="the committed proxies of the standard budget: build "
+                                       "them (resumable) or list their fidelity and gates")
+    psub = p.add_subparsers(dest="proxies_command", required=True, metavar="ACTION")
+    b = psub.add_parser("build", help="pre-train every missing or outdated proxy until its "
+                                      "gates hold or its CPU time is spent, and commit it")
+    b.add_argument("--domain", default="all", help="'all' or a comma list of music, speech")
+    b.add_argument("--effect", default="all",
+                   help="'all' (the effects the tasks chain) or a comma list")
+    b.add_argument("--arch", default="tcn", help="'all' or a comma list of tcn, hypergru "
+                                                 "(default: tcn)")
+    b.add_argument("--minutes", type=float, default=20.0,
+                   help="CPU minutes (one core) per proxy at most (default: 20)")
+    b.add_argument("--eval-every", type=int, default=250,
+                   help="steps between fidelity measurements (default: 250)")
+    b.add_argument("--force", action="store_true", help="rebuild proxies that are up to date")
+    b.add_argument("--proxies-dir", type=Path, default=None,
+                   help="where committed proxies live (default: $AFX_BENCH_PROXIES or proxies/)")
+    _common(b, results=False)
+    s = psub.add_parser("status", help="list the committed proxies, their fidelity and gates")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--proxies-dir", type=Path, default=None,
+                   help="where committed proxies live (default: $AFX_BENCH_PROXIES or proxies/)")
+
     p = sub.add_parser("publish", help="copy results into a small committable directory "
                                        "(rows, perf files, a few MP3 examples)")
     p.add_argument("--results-dir", type=Path, default=Path("results"),
@@ -302,6 +325,24 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_proxies(args: argparse.Namespace) -> int:
+    """Build or list the committed proxies."""
+    from bench import proxies
+    from strategies._proxy_store import proxies_dir
+
+    root = args.proxies_dir or proxies_dir()
+    if args.proxies_command == "status":
+        print(proxies.status(root, args.json))
+        return 0
+    if args.minutes <= 0 or args.eval_every < 1:
+        from bench.errors import BenchError
+
+        raise BenchError("--minutes must be > 0 and --eval-every >= 1")
+    proxies.build(args.domain, args.effect, args.arch, args.minutes, args.eval_every,
+                  args.force, root, args.cache_dir, args.data_root)
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Check the system packages the project needs."""
     from bench.doctor import doctor
@@ -310,5 +351,5 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "publish": cmd_publish,
-            "sanity": cmd_sanity,
+            "sanity": cmd_sanity, "proxies": cmd_proxies,
             "verify": cmd_verify, "perf": cmd_perf, "doctor": cmd_doctor, "data": cmd_data}

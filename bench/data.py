@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
+
 from bench.errors import BenchError
 from bench.registry import Registered
 
@@ -30,6 +32,15 @@ class Clip:
     split: str
     sample_rate: int
     meta: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingAudio:
+    """A domain's training audio for effect layers that learn from it (proxies pre-train on
+    ``clips``); ``domain`` names it, e.g. to find the proxies committed for that domain."""
+
+    domain: str
+    clips: np.ndarray  # (n_clips, samples) float32
 
 
 class Dataset(Registered, ABC):

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.base import RunContext, Strategy, Task
+from bench.data import TrainingAudio
 
 CONVERGED_CHANGE = 0.02
 """A run that did not stop early converged if its validation loss moved by less than this
@@ -101,8 +102,9 @@ class GradientStrategy(Strategy):
 
     @abstractmethod
     def effect_layer(self, chain: Any, sample_rate: int, ctx: RunContext,
-                     audio: np.ndarray) -> Any:
-        """A torch module ``(x, p) -> y`` for ``chain``; ``audio`` is training audio (proxies)."""
+                     audio: TrainingAudio) -> Any:
+        """A torch module ``(x, p) -> y`` for ``chain``; ``audio`` is the task domain's training
+        audio (proxies pre-train on it or load the ones committed for its domain)."""
 
     def render(self, layer: Any, chain: Any, x: np.ndarray, p: np.ndarray, sample_rate: int,
                ctx: RunContext) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 One proxy per effect, pre-trained on the task's audio (random patches at random levels) with
 uniform random parameters against the reference DSP, then cached as an artefact keyed by
-everything that determines it. Its fidelity (MR-STFT, LUFS error) against the DSP on held-out
+everything that determines it; at the standard budget, the proxies committed per domain instead
+(:mod:`strategies._proxy_store`). Its fidelity (MR-STFT, LUFS error) against the DSP on held-out
 clips and its CPU real-time factor are measured once, at build time, and kept with it.
 """
 
@@ -20,6 +21,7 @@ from torch import nn
 
 from bench.artefacts import artefact_path, load_or_build
 from bench.base import Counters, RunContext
+from bench.data import TrainingAudio
 from bench.metrics.audio import DEEPAFX_FFT_SIZES, mrstft_loss
 from bench.parallel import render
 from strategies._proxy_config import (
@@ -267,7 +269,9 @@ GRADIENT_CLIPS, GRADIENT_SECONDS = 8, 0.5
 
 def gradient_cosine(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> dict[str, Any]:
     """Cosine similarity between the gradient through the proxy and the exact gradient w.r.t.
-    all of the effect's normalized parameters, for a loss (MR-STFT + L1) to a random target.
+    all of the effect's normalized parameters, for a loss (MR-STFT + L1) to a random target;
+    and w.r.t. the learned ones only (``_learned``: without an analytic output gain, whose
+    exact gradient would otherwise dominate and flatter an untrained proxy).
 
     Per held-out excerpt: random parameters and a target rendered by the reference DSP with
     other random parameters; median and 10th percentile over excerpts. Effects without an
@@ -293,10 +297,19 @@ def gradient_cosine(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> 
     with torch.enable_grad():
         exact = grad(lambda a, q: job.effect.torch_process(a, q, job.sample_rate), torch.float64)
         ours = grad(proxy, torch.float32)
-    cos = (ours * exact).sum(1) / np.maximum(
-        np.linalg.norm(ours, axis=1) * np.linalg.norm(exact, axis=1), 1e-30)
+    learned = proxy.cond_index.numpy()
+    cos, cos_learned = _cosine(ours, exact), _cosine(ours[:, learned], exact[:, learned])
     return {"grad_cosine_median": float(np.median(cos)),
-            "grad_cosine_p10": float(np.percentile(cos, 10)), "grad_clips": len(x)}
+            "grad_cosine_p10": float(np.percentile(cos, 10)),
+            "grad_cosine_learned_median": float(np.median(cos_learned)),
+            "grad_cosine_learned_p10": float(np.percentile(cos_learned, 10)),
+            "grad_clips": len(x)}
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity of two (rows, n) arrays."""
+    return (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1),
+                                       1e-30)
 
 
 def proxy_render(module: nn.Module, x: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -356,22 +369,31 @@ class ProxyChain(nn.Module):
         return y
 
 
-def proxy_chain(chain: Any, sample_rate: int, ctx: RunContext, audio: np.ndarray,
+def proxy_chain(chain: Any, sample_rate: int, ctx: RunContext, audio: TrainingAudio,
                 arch: str) -> ProxyChain:
-    """Pre-trained (or cached) proxies for every effect of ``chain`` at ``ctx``'s budget.
+    """Proxies for every effect of ``chain`` at ``ctx``'s budget: the ones committed for
+    ``audio``'s domain at a budget that uses committed proxies (never retrained), else
+    pre-trained on ``audio`` and cached.
 
     Each proxy's fidelity, real-time factor and pre-training cost go to
     ``ctx.extra["proxies"][effect name]``.
     """
+    from strategies._proxy_store import COMMITTED_BUDGETS, load_committed
+
     cfg = PRETRAIN[ctx.budget.name]
     report = ctx.extra.setdefault("proxies", {})
     built: dict[str, EffectProxy] = {}
     jobs = []
     for effect in chain.effects:
         if effect.name not in built:
-            jobs.append(Pretraining(effect, sample_rate, arch, cfg, audio))
-            built[effect.name], meta = pretrained_proxy(jobs[-1], ctx.cache_dir, ctx.progress)
-            report[effect.name] = {**meta, "arch": arch, "parameters": sum(
+            jobs.append(Pretraining(effect, sample_rate, arch, cfg, audio.clips))
+            if ctx.budget.name in COMMITTED_BUDGETS:
+                built[effect.name], meta = load_committed(jobs[-1], audio.domain)
+            else:
+                built[effect.name], meta = pretrained_proxy(jobs[-1], ctx.cache_dir,
+                                                            ctx.progress)
+            report[effect.name] = {**{k: v for k, v in meta.items() if k != "curve"},
+                                   "arch": arch, "parameters": sum(
                 p.numel() for p in built[effect.name].parameters())}
     return ProxyChain([built[e.name] for e in chain.effects], ctx.counters, jobs)
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-PROXY_VERSION = "2"
+PROXY_VERSION = "3"
 """Bump when the networks, the data pipeline or the fidelity protocol change (cache key).
-2: fidelity includes the gradient cosine against the exact effect."""
+2: fidelity includes the gradient cosine against the exact effect.
+3: and the cosine over the learned parameters alone (without the analytic output gain)."""
 
 ARCHS = ("tcn", "hypergru")
 

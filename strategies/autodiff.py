@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from bench.base import RunContext
+from bench.data import TrainingAudio
 from bench.gradient import GradientStrategy
 
 
@@ -18,7 +17,7 @@ class Autodiff(GradientStrategy):
     needs_torch_effect = True
 
     def effect_layer(self, chain: Any, sample_rate: int, ctx: RunContext,
-                     audio: np.ndarray) -> Any:
+                     audio: TrainingAudio) -> Any:
         """The exact differentiable chain."""
         from strategies._layers import ExactLayer
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from bench.base import RunContext
+from bench.data import TrainingAudio
 from bench.gradient import GradientStrategy
 from strategies._proxy_config import proxy_search_space
 
@@ -27,7 +28,7 @@ class NeuralProxy(GradientStrategy):
         return {**super().search_space(trial), **proxy_search_space(trial)}
 
     def effect_layer(self, chain: Any, sample_rate: int, ctx: RunContext,
-                     audio: np.ndarray) -> Any:
+                     audio: TrainingAudio) -> Any:
         """The chain of cached pre-trained proxies (pre-trained on ``audio`` on a cache miss)."""
         from strategies._proxies import proxy_chain
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from bench.base import RunContext
+from bench.data import TrainingAudio
 from bench.gradient import GradientStrategy
 from strategies._proxy_config import proxy_search_space
 
@@ -27,7 +26,7 @@ class ProxyHybrid(GradientStrategy):
         return {**super().search_space(trial), **proxy_search_space(trial)}
 
     def effect_layer(self, chain: Any, sample_rate: int, ctx: RunContext,
-                     audio: np.ndarray) -> Any:
+                     audio: TrainingAudio) -> Any:
         """A straight-through layer over the chain's cached pre-trained proxies."""
         from strategies._proxies import HybridLayer, proxy_chain
 

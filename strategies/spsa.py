@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from bench.base import RunContext
+from bench.data import TrainingAudio
 from bench.gradient import GradientStrategy
 
 
@@ -25,7 +26,7 @@ class Spsa(GradientStrategy):
                 "perturbations": trial.suggest_int("perturbations", 1, 8, log=True)}
 
     def effect_layer(self, chain: Any, sample_rate: int, ctx: RunContext,
-                     audio: np.ndarray) -> Any:
+                     audio: TrainingAudio) -> Any:
         """An SPSA layer seeded from the run's seed."""
         from strategies._layers import SpsaConfig, SpsaLayer
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from bench.base import RunContext
-from bench.data import DataError
+from bench.data import DataError, TrainingAudio
 from bench.registry import registry
 
 TIERS = {"smoke": "smoke", "quick": "default", "standard": "default", "full": "full"}
@@ -38,7 +38,7 @@ def sources(domain: str, split: str, ctx: RunContext) -> list[np.ndarray]:
 PROXY_WINDOW_SECONDS = 2.0
 
 
-def proxy_audio(domain: str, ctx: RunContext) -> np.ndarray:
+def proxy_audio(domain: str, ctx: RunContext) -> TrainingAudio:
     """Seed-independent audio to pre-train proxies on: the central window of every training
     clip, so all tasks, seeds and strategies of a domain share one cached proxy per effect."""
     n = int(PROXY_WINDOW_SECONDS * ctx.budget.sample_rate)
@@ -46,7 +46,7 @@ def proxy_audio(domain: str, ctx: RunContext) -> np.ndarray:
     for clip in sources(domain, "train", ctx):
         start = max(0, len(clip) - n) // 2
         windows.append(np.pad(clip[start:start + n], (0, max(0, n - len(clip)))))
-    return np.stack(windows).astype(np.float32)
+    return TrainingAudio(domain, np.stack(windows).astype(np.float32))
 
 
 @functools.cache

@@ -75,8 +75,14 @@ def test_proxy_gate_fails_on_an_unmeasured_gradient_cosine():
     facts = {"proxies": {"peq": {"arch": "tcn", "lufs_error": 0.5, "mrstft": 0.4}}}
     gate = sanity.gate_proxies(frame(rows("synthetic_music", "style_transfer", "mrstft",
                                           {"neural_proxy": [1.0]}, extra=facts)))
-    assert not gate.passed and gate.details == ["peq (tcn): grad_cosine_median not measured"]
+    assert not gate.passed and gate.details == [
+        "peq (tcn): grad_cosine_median not measured, grad_cosine_learned_median not measured"]
     facts["proxies"]["peq"]["grad_cosine_median"] = 0.9
+    facts["proxies"]["peq"]["grad_cosine_learned_median"] = 0.5  # an analytic gain flatters
+    gate = sanity.gate_proxies(frame(rows("synthetic_music", "style_transfer", "mrstft",
+                                          {"neural_proxy": [1.0]}, extra=facts)))
+    assert not gate.passed and gate.details == ["peq (tcn): grad_cosine_learned_median 0.5"]
+    facts["proxies"]["peq"]["grad_cosine_learned_median"] = 0.85
     assert sanity.gate_proxies(frame(rows("synthetic_music", "style_transfer", "mrstft",
                                           {"neural_proxy": [1.0]}, extra=facts))).passed
 

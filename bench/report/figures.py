@@ -30,7 +30,8 @@ DPI = 100
 REFERENCE_COLOR = "0.6"
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend with the reports' font sizes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,7 +41,7 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_png(fig: Any, path: Path) -> Path:
     """Save as a palette PNG without timestamps or software version, then free the figure."""
     import matplotlib.pyplot as plt
     from PIL import Image
@@ -80,7 +81,7 @@ def strategy_colors(tables: list[Table]) -> dict[str, str]:
 def ranking(tables: list[Table], out: Path) -> list[Path]:
     """Per budget: each complete strategy's mean rank on the tasks' main metrics with a 95% CI
     (Student t over tasks), and its rank on every task as dots; best on top."""
-    plt = _pyplot()
+    plt = pyplot()
     colors = strategy_colors(tables)
     paths = []
     for budget, group in by_budget(tables).items():
@@ -105,7 +106,7 @@ def ranking(tables: list[Table], out: Path) -> list[Path]:
         note = f"\nnot ranked (not run on every task): {', '.join(incomplete)}" * bool(incomplete)
         ax.set_title(f"Overall rank ({budget} budget): mean over {len(group)} tasks ± 95% CI "
                      f"over tasks; dots: each task{note}")
-        paths.append(_save(fig, out / f"ranking_{slug(budget)}.png"))
+        paths.append(save_png(fig, out / f"ranking_{slug(budget)}.png"))
     return paths
 
 
@@ -129,7 +130,7 @@ def run_seconds(frame: pd.DataFrame) -> dict[tuple[str, str, str], float]:
 def quality_cost(frame: pd.DataFrame, tables: list[Table], out: Path) -> list[Path]:
     """Per budget, a panel per task: each strategy's main metric (mean ± 95% CI over seeds)
     against its setup + solve seconds per final run, the unprocessed input as a dashed line."""
-    plt = _pyplot()
+    plt = pyplot()
     colors = strategy_colors(tables)
     seconds = run_seconds(frame)
     paths = []
@@ -143,7 +144,7 @@ def quality_cost(frame: pd.DataFrame, tables: list[Table], out: Path) -> list[Pa
         handles.append(plt.Line2D([], [], ls="--", color=REFERENCE_COLOR, label="input"))
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
         fig.suptitle(f"Quality against cost ({budget} budget)")
-        paths.append(_save(fig, out / f"quality_cost_{slug(budget)}.png"))
+        paths.append(save_png(fig, out / f"quality_cost_{slug(budget)}.png"))
     return paths
 
 
@@ -189,7 +190,7 @@ def bar_charts(tables: list[Table], out: Path) -> list[Path]:
     """One figure per task: a panel per metric, a bar per strategy (reference rows grey and
     hatched) with its 95% CI; failed cells are labelled, not drawn, and partly failed ones
     carry their failure count in the axis label."""
-    plt = _pyplot()
+    plt = pyplot()
     palette = strategy_colors(tables)
     paths = []
     for table in tables:
@@ -216,14 +217,14 @@ def bar_charts(tables: list[Table], out: Path) -> list[Path]:
             ax.set_title(f"{metric} {'↑' if higher else '↓'}")
             ax.set_ylabel(unit or "value")
         fig.suptitle(f"{table.title}: mean ± 95% CI over final seeds (grey: reference rows)")
-        paths.append(_save(fig, out / f"bars_{slug(table.task)}_{slug(table.budget)}.png"))
+        paths.append(save_png(fig, out / f"bars_{slug(table.task)}_{slug(table.budget)}.png"))
     return paths
 
 
 def convergence(frame: pd.DataFrame, out: Path) -> list[Path]:
     """Validation loss against training steps and against reference-DSP evaluations, one
     colour per strategy (a line per final seed), for every task that trained models."""
-    plt = _pyplot()
+    plt = pyplot()
     runs = final_runs(frame)
     runs = runs[runs.status == "ok"]
     paths = []
@@ -251,7 +252,7 @@ def convergence(frame: pd.DataFrame, out: Path) -> list[Path]:
             ax.grid(alpha=0.3)
         by_step.legend(title="strategy")
         fig.suptitle(f"{task} ({budget} budget): convergence of final runs, one line per seed")
-        paths.append(_save(fig, out / f"convergence_{slug(task)}_{slug(budget)}.png"))
+        paths.append(save_png(fig, out / f"convergence_{slug(task)}_{slug(budget)}.png"))
     return paths
 
 
@@ -306,7 +307,7 @@ def study_importances(results_dirs: Iterable[Path]) -> dict[str, dict[str, dict[
 
 def importance(results_dirs: Iterable[Path], out: Path) -> list[Path]:
     """Per strategy: Optuna parameter importance per task (horizontal bars)."""
-    plt = _pyplot()
+    plt = pyplot()
     paths = []
     for strategy, tasks in study_importances(results_dirs).items():
         params = sorted({p for imp in tasks.values() for p in imp})
@@ -321,7 +322,7 @@ def importance(results_dirs: Iterable[Path], out: Path) -> list[Path]:
         ax.set_xlabel(f"{importance_evaluator()[1]} importance (normalized to sum 1)")
         ax.set_title(f"{strategy}: hyperparameter importance (mean over seeds' studies)")
         ax.legend(title="task", fontsize=8)
-        paths.append(_save(fig, out / f"importance_{slug(strategy)}.png"))
+        paths.append(save_png(fig, out / f"importance_{slug(strategy)}.png"))
     return paths
 
 
@@ -330,7 +331,7 @@ def proxy_fidelity(frame: pd.DataFrame, out: Path) -> list[Path]:
     facts = [f for _, f in proxy_facts(frame)]
     if not facts:
         return []
-    plt = _pyplot()
+    plt = pyplot()
     labels = [f"{f['effect']}/{f.get('arch', '?')} ({f['budget']})" for f in facts]
     panels = [("mrstft", "MR-STFT distance ↓", ""), ("lufs_error", "LUFS error ↓", "LU"),
               ("rtf", "CPU real-time factor ↓", "s per s of audio"),
@@ -345,7 +346,7 @@ def proxy_fidelity(frame: pd.DataFrame, out: Path) -> list[Path]:
         ax.set_title(title)
         ax.set_ylabel(unit or "value")
     fig.suptitle("Neural proxies against the reference DSP (held-out clips)")
-    return [_save(fig, out / "proxy_fidelity.png")]
+    return [save_png(fig, out / "proxy_fidelity.png")]
 
 
 def spectrograms(examples: list[Examples], out: Path) -> list[Path]:
@@ -353,7 +354,7 @@ def spectrograms(examples: list[Examples], out: Path) -> list[Path]:
     target (when known) and each strategy's output, on one colour scale."""
     import soundfile as sf
 
-    plt = _pyplot()
+    plt = pyplot()
     paths = []
     for ex in examples:
         first = ex.files[min(ex.files)]
@@ -372,7 +373,7 @@ def spectrograms(examples: list[Examples], out: Path) -> list[Path]:
             ax.set_ylabel("frequency (kHz)")
         fig.colorbar(image, ax=axes, label="magnitude (dB)")
         fig.suptitle(f"{ex.task} ({ex.budget} budget, {ex.seed}, example 0)")
-        paths.append(_save(fig, out / f"spectrogram_{slug(ex.task)}_{slug(ex.budget)}.png"))
+        paths.append(save_png(fig, out / f"spectrogram_{slug(ex.task)}_{slug(ex.budget)}.png"))
     return paths
 
 
@@ -389,7 +390,7 @@ def _spectrogram(audio: np.ndarray, sr: int, n_fft: int = 512,
 
 def scaling(latest: dict[str, dict[str, Any]], out: Path) -> dict[str, Path]:
     """Per machine: step time against clip length (log-log), one line per strategy."""
-    plt = _pyplot()
+    plt = pyplot()
     paths = {}
     for machine, data in sorted(latest.items()):
         fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
@@ -404,5 +405,5 @@ def scaling(latest: dict[str, dict[str, Any]], out: Path) -> dict[str, Path]:
         ax.set_title(f"Step time against clip length\n{machine}", fontsize=9)
         ax.grid(alpha=0.3, which="both")
         ax.legend(title="strategy")
-        paths[machine] = _save(fig, out / f"scaling_{slug(machine)}.png")
+        paths[machine] = save_png(fig, out / f"scaling_{slug(machine)}.png")
     return paths

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.data import TrainingAudio
 from bench.report.runtime import PERF_SUBDIR
 
 CHAIN = ("peq", "compressor")
@@ -81,7 +82,7 @@ def _time_strategy(cls: type, lengths_s: tuple[float, ...], sample_rate: int, ba
                      progress=False)
     try:
         train_audio = 0.1 * rng.standard_normal((8, round(sample_rate * max(lengths_s))))
-        layer = cls().effect_layer(chain, sample_rate, ctx, train_audio)
+        layer = cls().effect_layer(chain, sample_rate, ctx, TrainingAudio("noise", train_audio))
         times = []
         for seconds in lengths_s:
             n = round(seconds * sample_rate)

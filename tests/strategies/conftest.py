@@ -20,6 +20,11 @@ def one_torch_thread():
 
 @pytest.fixture
 def audio() -> np.ndarray:
+    """Six seeded 0.5 s clips (:func:`clips`)."""
+    return clips()
+
+
+def clips() -> np.ndarray:
     """Six seeded 0.5 s clips: gated tones plus noise, float32 (n_clips, samples)."""
     rng = np.random.default_rng(7)
     t = np.arange(SAMPLE_RATE // 2) / SAMPLE_RATE

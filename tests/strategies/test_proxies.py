@@ -12,6 +12,7 @@ import pytest
 
 from bench.base import Counters, RunContext
 from bench.budgets import BUDGETS
+from bench.data import TrainingAudio
 from bench.dsp.compressor import Compressor
 from bench.dsp.peq import Peq
 from strategies._proxy_config import PRETRAIN, GruConfig, ProxyConfig, TcnConfig, TrainConfig
@@ -182,7 +183,7 @@ def test_strategies_report_proxies_and_render_finite_audio(strategy, chain, audi
     outputs = []
     for params in ({}, {"arch": "hypergru"}):
         s = cls(**params)
-        layer = s.effect_layer(chain, SAMPLE_RATE, ctx, audio)
+        layer = s.effect_layer(chain, SAMPLE_RATE, ctx, TrainingAudio("test", audio))
         report = ctx.extra["proxies"]
         assert set(report) == {"peq", "compressor"}
         for r in report.values():
@@ -201,7 +202,7 @@ def test_neural_proxy_half_hybrid_renders_with_the_dsp(chain, audio, tmp_path):
 
     ctx = run_context(tmp_path)
     s = NeuralProxy(dsp_inference=True)
-    layer = s.effect_layer(chain, SAMPLE_RATE, ctx, audio)
+    layer = s.effect_layer(chain, SAMPLE_RATE, ctx, TrainingAudio("test", audio))
     p = np.full((2, chain.n_params), 0.5)
     assert np.array_equal(s.render(layer, chain, audio[:2], p, SAMPLE_RATE, ctx),
                           chain.process(audio[:2], p, SAMPLE_RATE))

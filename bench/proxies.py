@@ -1,0 +1,151 @@
+"""`python -m bench proxies build|status`: the committed proxies of the standard budget.
+
+``build`` pre-trains each (domain, effect, architecture) proxy that is missing or outdated
+(resumable: one proxy at a time, each saved when done), then redraws the fidelity-against-steps
+figure beside them; ``status`` lists them with their fidelity and gates.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+BUDGET = "standard"
+DOMAINS = ("music", "speech")
+FIGURE = "fidelity.png"
+
+
+def _names(value: str, choices: tuple[str, ...], flag: str) -> list[str]:
+    """``all`` or a comma list checked against ``choices`` (a one-line error otherwise)."""
+    from bench.errors import BenchError
+
+    names = list(choices) if value == "all" else value.split(",")
+    unknown = [n for n in names if n not in choices]
+    if unknown:
+        raise BenchError(f"{flag}: unknown {', '.join(map(repr, unknown))}; choose from "
+                         f"{', '.join(choices)} or 'all'")
+    return names
+
+
+def build(domains: str, effects: str, archs: str, minutes: float, eval_every: int,
+          force: bool, root: Path, cache_dir: Path | None, data_root: Path | None) -> int:
+    """Build every selected proxy that is missing or outdated; returns how many were built."""
+    from strategies._proxy_config import ARCHS, PRETRAIN
+    from tasks.chain import LIBRARY
+
+    domain_list = _names(domains, DOMAINS, "--domain")
+    effect_list = _names(effects, LIBRARY, "--effect")
+    arch_list = _names(archs, ARCHS, "--arch")
+
+    import torch
+
+    from bench.base import RunContext
+    from bench.budgets import get_budget
+    from bench.registry import discover, registry
+    from strategies._proxies import Pretraining
+    from strategies._proxy_store import build_committed, committed_path, is_current
+    from tasks import _data
+
+    discover()
+    torch.set_num_threads(1)  # the time limit is CPU time of one core
+    budget = get_budget(BUDGET)
+    built = 0
+    for domain in domain_list:
+        ctx = RunContext(budget=budget, seed=0, split="train", results_dir=Path("."),
+                         cache_dir=Path(cache_dir) if cache_dir else _default_cache(),
+                         data_root=data_root)
+        audio = _data.proxy_audio(domain, ctx)
+        for arch in arch_list:
+            for name in effect_list:
+                job = Pretraining(registry("effect").get(name)(), budget.sample_rate, arch,
+                                  PRETRAIN[BUDGET], audio.clips)
+                if not force and is_current(job, domain, root):
+                    print(f"{committed_path(root, domain, name, arch)}: up to date")
+                    continue
+                build_committed(job, domain, root, minutes, eval_every)
+                built += 1
+                fidelity_figure(root)
+    print(f"built {built} proxies; `python -m bench proxies status` lists them")
+    return built
+
+
+def _default_cache() -> Path:
+    from bench.data import default_cache_dir
+
+    return default_cache_dir()
+
+
+def status_table(rows: list[dict[str, Any]]) -> str:
+    """The status rows as a fixed-width table with a gate verdict per proxy."""
+    from bench.report.numbers import number
+    from strategies._proxy_store import GATES
+
+    def num(value: float | None) -> str:
+        return "" if value is None else number(value)
+
+    head = (f"{'domain':<7} {'effect':<11} {'arch':<9} {'MR-STFT':>8} {'LUFS err':>9} "
+            f"{'grad cos':>9} {'learned':>8} {'steps':>6} {'CPU min':>8}  gates")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        failed = [k for k, ok in (r["gates"] or {}).items() if not ok]
+        verdict = "pass" if r["gates_pass"] else "fail: " + ", ".join(failed or list(GATES))
+        cpu = r["cpu_s"] / 60 if r["cpu_s"] is not None else None
+        lines.append(f"{r['domain']:<7} {r['effect']:<11} {r['arch']:<9} "
+                     f"{num(r['mrstft']):>8} {num(r['lufs_error']):>9} "
+                     f"{num(r['grad_cosine_median']):>9} "
+                     f"{num(r['grad_cosine_learned_median']):>8} {r['steps_run'] or 0:>6} "
+                     f"{num(cpu):>8}  {verdict}")
+    gate_text = ", ".join(f"{k} {'>=' if k.startswith('grad') else '<='} {bound:g}"
+                          for k, bound in GATES.items())
+    lines.append(f"gates: {gate_text} (held-out clips against the reference DSP)")
+    return "\n".join(lines)
+
+
+def status(root: Path, as_json: bool) -> str:
+    """``proxies status`` output: a table, or JSON objects (without the curves)."""
+    from bench.errors import BenchError
+    from strategies._proxy_store import status as rows_of
+
+    rows = rows_of(root)
+    if not rows:
+        raise BenchError(f"no committed proxies in {root}: build them with "
+                         "`python -m bench proxies build`")
+    if as_json:
+        keys = ("effect", "domain", "arch", "lufs_error", "mrstft", "grad_cosine_median",
+                "grad_cosine_learned_median", "gates_pass", "gates", "steps_run", "cpu_s",
+                "stopped", "version", "path")
+        return json.dumps([{k: r[k] for k in keys} for r in rows], indent=1)
+    return status_table(rows)
+
+
+def fidelity_figure(root: Path) -> Path | None:
+    """Fidelity against pre-training steps of every committed proxy, one panel per gate
+    (dashed: the gate), at ``root``/fidelity.png; None when no proxy has a curve."""
+    from bench.report.figures import pyplot, save_png
+    from strategies._proxy_store import GATES
+    from strategies._proxy_store import status as rows_of
+
+    rows = [r for r in rows_of(root) if r["curve"]]
+    if not rows:
+        return None
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(GATES), figsize=(3.8 * len(GATES), 3.4))
+    labels = {"mrstft": "MR-STFT", "lufs_error": "LUFS error (LU)",
+              "grad_cosine_median": "gradient cosine (median)",
+              "grad_cosine_learned_median": "… learned parameters only"}
+    for ax, (name, bound) in zip(axes, GATES.items(), strict=True):
+        for r in rows:
+            steps = [p["step"] for p in r["curve"]]
+            values = [math.nan if p.get(name) is None else p[name] for p in r["curve"]]
+            ax.plot(steps, values, marker="o", ms=3,
+                    label=f"{r['domain']} {r['effect']} ({r['arch']})")
+        ax.axhline(bound, color="black", ls="--", lw=1)
+        ax.set_xlabel("pre-training step")
+        ax.set_title(labels.get(name, name))
+        if not name.startswith("grad_cosine"):
+            ax.set_yscale("log")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Committed proxies: held-out fidelity against the reference DSP (dashed: gate)")
+    return save_png(fig, Path(root) / FIGURE)
