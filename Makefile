@@ -9,7 +9,9 @@ CONSTRAINTS := $(VENV)/constraints.txt
 STAMP := $(VENV)/.installed
 # The demo: every strategy on the speech style-transfer tasks and their probe at the quick
 # budget, one seed, in its own results and report directories (never the committed reports/).
-DEMO_RUN ?= --strategy all --task synthetic_speech,realistic_speech,probe_speech --budget quick
+# Two workers share it, one core each (the runner's claims give each run to one of them).
+DEMO_RUN ?= --strategy all --task synthetic_speech,realistic_speech,probe_speech --budget quick \
+	--workers 2
 DEMO_RESULTS ?= results/demo
 DEMO_REPORTS ?= $(DEMO_RESULTS)/report
 # The whole matrix at the quick budget, 3 seeds (hours on a 2-core CPU; resumable).

@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="fix a strategy hyperparameter (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes on this machine sharing the matrix, one core each "
+                        "(default: 1)")
     _common(p)
 
     p = sub.add_parser("report", help="rebuild the reports from the results")
@@ -149,6 +152,7 @@ def _common(p: argparse.ArgumentParser, results: bool = True) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run the command, turn user errors into one line and exit code 2."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what extra workers re-run
     from bench.errors import BenchError
 
     try:
@@ -201,23 +205,33 @@ def _entry(cls: type) -> dict[str, Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the selected matrix and print a summary."""
+    from bench.errors import BenchError
     from bench.params import parse_params
     from bench.runner import RunOptions, run
+    from bench.workers import extra_workers
 
+    if args.workers < 1:
+        raise BenchError(f"--workers {args.workers}: give at least 1")
     params = parse_params(args.param)
     start = time.perf_counter()
-    summary = run(RunOptions(
-        strategies=args.strategy, tasks=args.task, budget=args.budget, seed=args.seed,
-        seeds=args.seeds, trials=args.trials, storage=args.storage,
-        results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
-        params=params, progress=not args.no_progress,
-    ))
+    with extra_workers(args.argv, args.workers - 1, args.results_dir) as workers:
+        summary = run(RunOptions(
+            strategies=args.strategy, tasks=args.task, budget=args.budget, seed=args.seed,
+            seeds=args.seeds, trials=args.trials, storage=args.storage,
+            results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
+            params=params, progress=not args.no_progress,
+        ))
     rebuilt = (f", {summary.artefacts_rebuilt} unloadable cached artefacts rebuilt (see the "
                f"warnings)" if summary.artefacts_rebuilt else "")
-    print(f"done: {summary.runs} runs ({summary.failed} failed), {summary.skipped_done} "
-          f"already done{rebuilt}, {time.perf_counter() - start:.1f} s; results in "
-          f"{args.results_dir}")
-    return 0
+    others = f" (and {len(workers)} more workers)" if workers else ""
+    print(f"done: {summary.runs} runs{others} ({summary.failed} failed), "
+          f"{summary.skipped_done} already done{rebuilt}, {time.perf_counter() - start:.1f} s; "
+          f"results in {args.results_dir}")
+    failed = [w for w in workers if w.failed]
+    for w in failed:
+        print(f"error: worker exited with status {w.process.returncode}; see {w.log}",
+              file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:

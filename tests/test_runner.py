@@ -151,3 +151,30 @@ def test_sigkill_mid_trial_then_rerun_finishes_without_loss_or_duplicates(tmp_pa
     assert len(frame[(frame.phase == "final") & (frame.strategy == "toy_slow")]) == 2
     raw = pd.concat(pd.read_parquet(f) for f in result_files(results))
     assert not raw.duplicated(["run_key", "metric"]).any()
+
+
+def test_two_workers_share_the_matrix_and_run_each_key_once(tmp_path):
+    args = (*SMOKE, "--strategy", "toy_search", "--trials", "4", "--seeds", "2")
+    for d in ("one", "two"):
+        (tmp_path / d).mkdir()
+    out = bench_cmd(*args, "--workers", "2", cwd=tmp_path / "two")
+    assert out.returncode == 0, out.stderr
+    assert "1 more worker started" in out.stdout and "(and 1 more workers)" in out.stdout
+    log = (tmp_path / "two" / "results" / "workers" / "worker-1.log").read_text()
+    assert "done:" in log  # the extra worker ran to its own summary
+    raw = pd.concat(pd.read_parquet(f) for f in result_files(tmp_path / "two" / "results"))
+    assert not raw.duplicated(["run_key", "metric"]).any()
+    assert bench_cmd(*args, cwd=tmp_path / "one").returncode == 0
+    # the same work as one worker, each unit done once (a final run's key may differ: which
+    # trial wins depends on the order in which parallel trials were sampled)
+    counts = [read_results(tmp_path / d / "results").groupby(["phase", "strategy", "metric"])
+              .size().to_dict() for d in ("one", "two")]
+    assert counts[0] == counts[1]
+
+
+def test_worker_command_line_drops_workers_and_hides_progress():
+    from bench.workers import worker_argv
+
+    assert worker_argv(["run", "--workers", "3", "--task", "toy"]) == [
+        "run", "--task", "toy", "--no-progress"]
+    assert worker_argv(["run", "--workers=2", "--no-progress"]) == ["run", "--no-progress"]
