@@ -27,6 +27,7 @@ from bench.parallel import render
 from strategies._proxy_config import (
     ANALYTIC_GAIN,
     DEFAULT_MEMORY_SECONDS,
+    LEVEL_EQUIVARIANT,
     MEMORY_SECONDS,
     PRETRAIN,
     PROXY_VERSION,
@@ -51,8 +52,13 @@ class EffectProxy(nn.Module):
 
     The network is conditioned on every parameter but the analytic gain (if the effect has
     one, see ``ANALYTIC_GAIN``); that gain multiplies the output, read from ``p`` without
-    modifying it.
+    modifying it. For an effect linear in its input (``LEVEL_EQUIVARIANT``) the network sees the
+    input at unit peak and its output is scaled back by that peak, so the proxy is exactly
+    level-equivariant.
     """
+
+    PEAK_FLOOR = 1e-12
+    """Peak below which an input counts as silence (no division by zero)."""
 
     def __init__(self, effect: Any, sample_rate: int, net: nn.Module) -> None:
         super().__init__()
@@ -64,11 +70,17 @@ class EffectProxy(nn.Module):
         cond = [i for i in range(len(specs)) if i != self.gain_index]
         self.register_buffer("cond_index", torch.tensor(cond), persistent=False)
         self.n_params = len(specs)
+        self.level_equivariant = effect.name in LEVEL_EQUIVARIANT
         self.net = net
 
     def forward(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         """Proxy output for x (B, N) and this effect's normalized parameters p (B, n_params)."""
-        y = self.net(x, p.index_select(1, self.cond_index))
+        cond = p.index_select(1, self.cond_index)
+        if self.level_equivariant:
+            peak = x.abs().amax(-1, keepdim=True)  # silence stays exactly silent
+            y = self.net(x / peak.clamp_min(self.PEAK_FLOOR), cond) * peak
+        else:
+            y = self.net(x, cond)
         if self.gain_param is None:
             return y
         gain_db = self.gain_param.to_physical(p[:, self.gain_index])

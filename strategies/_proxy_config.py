@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-PROXY_VERSION = "3"
+PROXY_VERSION = "4"
 """Bump when the networks, the data pipeline or the fidelity protocol change (cache key).
 2: fidelity includes the gradient cosine against the exact effect.
-3: and the cosine over the learned parameters alone (without the analytic output gain)."""
+3: and the cosine over the learned parameters alone (without the analytic output gain).
+4: proxies of the effects in :data:`LEVEL_EQUIVARIANT` (the EQ) normalize their input to unit
+peak and rescale the output."""
 
 ARCHS = ("tcn", "hypergru")
 
@@ -30,6 +32,17 @@ ANALYTIC_GAIN = {"compressor": "makeup", "distortion": "output_gain"}
 The proxy is trained with the gain at 0 dB and is not conditioned on it; at use its output is
 multiplied by the gain read from the parameter (DeepAFx-ST's choice for the compressor), without
 touching the caller's parameter tensor.
+"""
+
+LEVEL_EQUIVARIANT = frozenset({"peq"})
+"""Effects linear in their input, whose proxy is made exactly level-equivariant.
+
+Their proxy runs the network on the input scaled to unit peak and scales the output back:
+proxy(a·x) = a·proxy(x) for every a > 0, whatever the weights, so the network never has to learn
+(from −40…+6 dBFS training patches) that the effect ignores the input level, and its biases and
+PReLUs cannot break that. Measured on the music EQ (tcn, 400 steps, same seed): LUFS error
+13.0 → 10.8 LU, gradient cosine median 0.05 → 0.23. Level-dependent effects (compressor,
+distortion) must not be listed: their output depends on the input level.
 """
 
 

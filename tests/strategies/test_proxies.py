@@ -103,6 +103,23 @@ def test_makeup_gain_is_analytic_and_p_is_not_modified():
     assert proxy.net.cond[0].in_features == 5  # not conditioned on the makeup gain
 
 
+@pytest.mark.parametrize("arch", ["tcn", "hypergru"])
+def test_eq_proxy_is_exactly_level_equivariant_and_the_compressor_is_not(arch):
+    # the EQ is linear: its proxy must be too, whatever the (random, biased) weights
+    x = 0.3 * torch.randn(2, 600, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    for effect, equivariant in ((Peq(), True), (Compressor(), False)):
+        proxy = randomized(_proxies.build_network(effect, SAMPLE_RATE, arch, TINY)).double()
+        p = torch.rand(2, effect.n_params, generator=torch.Generator().manual_seed(2),
+                       dtype=torch.float64)
+        with torch.no_grad():
+            y = proxy(x, p)
+            for a in (1e-3, 20.0):
+                close = torch.allclose(proxy(a * x, p), a * y, rtol=1e-9, atol=1e-12)
+                assert close == equivariant, (effect.name, a)
+            if equivariant:
+                assert torch.equal(proxy(torch.zeros_like(x), p), torch.zeros_like(x))
+
+
 def job(clips: np.ndarray, **changes) -> _proxies.Pretraining:
     """A tiny compressor pre-training job on ``clips`` with ``changes`` to its fields."""
     fields = {"effect": Compressor(), "sample_rate": SAMPLE_RATE, "arch": "tcn", "cfg": TINY,
