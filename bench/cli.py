@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--effect", default="all",
                    help="'all' (the effects the tasks chain) or a comma list")
     b.add_argument("--arch", default="tcn", help="'all' or a comma list of tcn, hypergru "
-                                                 "(default: tcn)")
+                                                 "(default: tcn); linear effects (the EQ) "
+                                                 "get the fir filter proxy whatever this is")
     b.add_argument("--minutes", type=float, default=20.0,
                    help="CPU minutes (one core) per proxy at most (default: 20)")
     b.add_argument("--eval-every", type=int, default=250,

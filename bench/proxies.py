@@ -44,7 +44,7 @@ def build(domains: str, effects: str, archs: str, minutes: float, eval_every: in
     from bench.base import RunContext
     from bench.budgets import get_budget
     from bench.registry import discover, registry
-    from strategies._proxies import Pretraining
+    from strategies._proxies import Pretraining, effect_arch
     from strategies._proxy_store import build_committed, committed_path, is_current
     from tasks import _data
 
@@ -52,21 +52,23 @@ def build(domains: str, effects: str, archs: str, minutes: float, eval_every: in
     torch.set_num_threads(1)  # the time limit is CPU time of one core
     budget = get_budget(BUDGET)
     built = 0
+    # a linear effect gets the filter hypernetwork whatever the --arch: build it once
+    pairs = list(dict.fromkeys((name, effect_arch(name, arch))
+                               for arch in arch_list for name in effect_list))
     for domain in domain_list:
         ctx = RunContext(budget=budget, seed=0, split="train", results_dir=Path("."),
                          cache_dir=Path(cache_dir) if cache_dir else _default_cache(),
                          data_root=data_root)
         audio = _data.proxy_audio(domain, ctx)
-        for arch in arch_list:
-            for name in effect_list:
-                job = Pretraining(registry("effect").get(name)(), budget.sample_rate, arch,
-                                  PRETRAIN[BUDGET], audio.clips)
-                if not force and is_current(job, domain, root):
-                    print(f"{committed_path(root, domain, name, arch)}: up to date")
-                    continue
-                build_committed(job, domain, root, minutes, eval_every)
-                built += 1
-                fidelity_figure(root)
+        for name, arch in pairs:
+            job = Pretraining(registry("effect").get(name)(), budget.sample_rate, arch,
+                              PRETRAIN[BUDGET], audio.clips)
+            if not force and is_current(job, domain, root):
+                print(f"{committed_path(root, domain, name, arch)}: up to date")
+                continue
+            build_committed(job, domain, root, minutes, eval_every)
+            built += 1
+            fidelity_figure(root)
     print(f"built {built} proxies; `python -m bench proxies status` lists them")
     return built
 

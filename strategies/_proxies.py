@@ -27,12 +27,14 @@ from bench.parallel import render
 from strategies._proxy_config import (
     ANALYTIC_GAIN,
     DEFAULT_MEMORY_SECONDS,
+    FILTER_ARCH,
     LEVEL_EQUIVARIANT,
     MEMORY_SECONDS,
     PRETRAIN,
     PROXY_VERSION,
     ProxyConfig,
 )
+from strategies._proxy_filters import FilterHypernetwork, sections
 from strategies._proxy_nets import ConditionalTcn, HyperGru, matched_dilations
 
 PRETRAIN_SEED = 0
@@ -94,14 +96,30 @@ class EffectProxy(nn.Module):
         return p
 
 
+def effect_arch(effect_name: str, arch: str) -> str:
+    """The architecture an effect's proxy uses when a strategy asks for ``arch``: the filter
+    hypernetwork for a linear effect (``LEVEL_EQUIVARIANT``), ``arch`` for the others."""
+    return FILTER_ARCH if effect_name in LEVEL_EQUIVARIANT else arch
+
+
 def build_network(effect: Any, sample_rate: int, arch: str, cfg: ProxyConfig) -> EffectProxy:
-    """A freshly initialised proxy of ``arch`` sized by ``cfg`` (seeded by the caller)."""
+    """A freshly initialised proxy of ``arch`` sized by ``cfg`` (seeded by the caller).
+
+    The filter hypernetwork (``fir``) can only represent a linear effect: asking it for an
+    effect not in ``LEVEL_EQUIVARIANT`` is a ValueError.
+    """
     gain = ANALYTIC_GAIN.get(effect.name)
     n_cond = effect.n_params - any(s.name == gain for s in effect.params(sample_rate))
-    if arch == "tcn":
+    if arch == FILTER_ARCH:
+        if effect.name not in LEVEL_EQUIVARIANT:
+            raise ValueError(f"the {FILTER_ARCH!r} proxy is a linear filter and cannot model "
+                             f"{effect.name!r}, which is not linear (not in LEVEL_EQUIVARIANT)")
+        names = [s.name for s in effect.params(sample_rate) if s.name != gain]
+        net: nn.Module = FilterHypernetwork(sections(names), cfg.fir, sample_rate)
+    elif arch == "tcn":
         memory = round(MEMORY_SECONDS.get(effect.name, DEFAULT_MEMORY_SECONDS) * sample_rate)
         dilations = matched_dilations(cfg.tcn.kernel, cfg.tcn.blocks, cfg.tcn.growth, memory)
-        net: nn.Module = ConditionalTcn(n_cond, cfg.tcn, dilations)
+        net = ConditionalTcn(n_cond, cfg.tcn, dilations)
     else:
         net = HyperGru(n_cond, cfg.arch(arch), sample_rate)
     return EffectProxy(effect, sample_rate, net)
@@ -385,7 +403,8 @@ def proxy_chain(chain: Any, sample_rate: int, ctx: RunContext, audio: TrainingAu
                 arch: str) -> ProxyChain:
     """Proxies for every effect of ``chain`` at ``ctx``'s budget: the ones committed for
     ``audio``'s domain at a budget that uses committed proxies (never retrained), else
-    pre-trained on ``audio`` and cached.
+    pre-trained on ``audio`` and cached. ``arch`` is the nonlinear effects' architecture; linear
+    ones get the filter hypernetwork (:func:`effect_arch`).
 
     Each proxy's fidelity, real-time factor and pre-training cost go to
     ``ctx.extra["proxies"][effect name]``.
@@ -398,14 +417,15 @@ def proxy_chain(chain: Any, sample_rate: int, ctx: RunContext, audio: TrainingAu
     jobs = []
     for effect in chain.effects:
         if effect.name not in built:
-            jobs.append(Pretraining(effect, sample_rate, arch, cfg, audio.clips))
+            jobs.append(Pretraining(effect, sample_rate, effect_arch(effect.name, arch), cfg,
+                                    audio.clips))
             if ctx.budget.name in COMMITTED_BUDGETS:
                 built[effect.name], meta = load_committed(jobs[-1], audio.domain)
             else:
                 built[effect.name], meta = pretrained_proxy(jobs[-1], ctx.cache_dir,
                                                             ctx.progress)
             report[effect.name] = {**{k: v for k, v in meta.items() if k != "curve"},
-                                   "arch": arch, "parameters": sum(
+                                   "arch": jobs[-1].arch, "parameters": sum(
                 p.numel() for p in built[effect.name].parameters())}
     return ProxyChain([built[e.name] for e in chain.effects], ctx.counters, jobs)
 

@@ -19,7 +19,7 @@ class NeuralProxy(GradientStrategy):
     """Proxy forward and gradient in training; proxy (or, NP-HH, the DSP) at inference."""
 
     name = "neural_proxy"
-    version = "1"
+    version = "2"  # 2: the EQ (every linear effect) gets the filter hypernetwork proxy
     defaults = {**GradientStrategy.defaults, "arch": "tcn", "dsp_inference": False}
 
     @classmethod

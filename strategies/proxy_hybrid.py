@@ -17,7 +17,7 @@ class ProxyHybrid(GradientStrategy):
     """
 
     name = "proxy_hybrid"
-    version = "1"
+    version = "2"  # 2: the EQ (every linear effect) gets the filter hypernetwork proxy
     defaults = {**GradientStrategy.defaults, "arch": "tcn"}
 
     @classmethod
