@@ -15,6 +15,7 @@ from typing import Any
 BUDGET = "standard"
 DOMAINS = ("music", "speech")
 FIGURE = "fidelity.png"
+REPORT = "fidelity.md"
 
 
 def _names(value: str, choices: tuple[str, ...], flag: str) -> list[str]:
@@ -68,8 +69,10 @@ def build(domains: str, effects: str, archs: str, minutes: float, eval_every: in
                 continue
             build_committed(job, domain, root, minutes, eval_every)
             built += 1
-            fidelity_figure(root)
-    print(f"built {built} proxies; `python -m bench proxies status` lists them")
+            fidelity_report(root)  # after each proxy: an interrupted build keeps its report
+    fidelity_report(root)
+    print(f"built {built} proxies; `python -m bench proxies status` lists them; fidelity in "
+          f"{root / REPORT} and {root / FIGURE}")
     return built
 
 
@@ -122,6 +125,19 @@ def status(root: Path, as_json: bool) -> str:
     return status_table(rows)
 
 
+def fidelity_report(root: Path) -> None:
+    """Write the committed proxies' status table (``fidelity.md``) and figure beside them."""
+    from strategies._proxy_store import status as rows_of
+
+    rows = rows_of(root)
+    if not rows:
+        return
+    text = ("# Committed proxies\n\nWritten by `python -m bench proxies build`; "
+            f"![fidelity against steps]({FIGURE})\n\n```\n{status_table(rows)}\n```\n")
+    (Path(root) / REPORT).write_text(text)
+    fidelity_figure(root)
+
+
 def fidelity_figure(root: Path) -> Path | None:
     """Fidelity against pre-training steps of every committed proxy, one panel per gate
     (dashed: the gate), at ``root``/fidelity.png; None when no proxy has a curve."""
@@ -133,7 +149,7 @@ def fidelity_figure(root: Path) -> Path | None:
     if not rows:
         return None
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(GATES), figsize=(3.8 * len(GATES), 3.4))
+    fig, axes = plt.subplots(1, len(GATES), figsize=(3.8 * len(GATES), 3.6), layout="constrained")
     labels = {"mrstft": "MR-STFT", "lufs_error": "LUFS error (LU)",
               "grad_cosine_median": "gradient cosine (median)",
               "grad_cosine_learned_median": "… learned parameters only"}

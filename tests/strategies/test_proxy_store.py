@@ -143,12 +143,14 @@ def test_status_command_lists_proxies_as_json_and_refuses_an_empty_directory(com
     assert not (tmp_path / "none").exists()
 
 
-def test_fidelity_figure_draws_every_committed_curve(committed):
-    from bench.proxies import fidelity_figure
+def test_fidelity_report_tables_and_draws_every_committed_proxy(committed):
+    from bench.proxies import fidelity_report
 
-    root, _ = committed
-    path = fidelity_figure(root)
-    assert path == root / "fidelity.png" and path.stat().st_size > 5000
+    root, meta = committed
+    fidelity_report(root)
+    assert (root / "fidelity.png").stat().st_size > 5000
+    table = (root / "fidelity.md").read_text()
+    assert "compressor" in table and str(meta["steps_run"]) in table and "gates:" in table
 
 
 def test_build_command_rejects_unknown_names(tmp_path):
