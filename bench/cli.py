@@ -323,16 +323,12 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
 def cmd_data(args: argparse.Namespace) -> int:
     """Build every embedded corpus (idempotent: cached files are checked, not rebuilt)."""
-    from bench.errors import BenchError
+    from bench.params import choose
     from bench.registry import registry
 
     embedded = {cls.name: cls for cls in registry("dataset").classes()
                 if getattr(cls, "embedded", False)}
-    names = list(embedded) if args.corpus == "all" else args.corpus.split(",")
-    unknown = [n for n in names if n not in embedded]
-    if unknown:
-        raise BenchError(f"--corpus: no embedded corpus {', '.join(map(repr, unknown))}; "
-                         f"choose from {', '.join(embedded)} or 'all'")
+    names = choose(args.corpus, tuple(embedded), "--corpus", "no embedded corpus")
     for name in names:
         embedded[name](cache_dir=args.cache_dir, data_root=args.data_root,
                        tier=args.tier).prepare(progress=True)

@@ -13,6 +13,17 @@ from bench.errors import BenchError
 ARTICLE = {"float": "a", "int": "an", "bool": "a", "str": "a"}
 
 
+def choose(value: str, choices: tuple[str, ...], flag: str, what: str = "unknown") -> list[str]:
+    """``all`` or a comma list of ``choices`` given to ``flag``; a one-line error naming what
+    is not among them (``what`` says how) and the choices."""
+    names = list(choices) if value == "all" else value.split(",")
+    unknown = [n for n in names if n not in choices]
+    if unknown:
+        raise BenchError(f"{flag}: {what} {', '.join(map(repr, unknown))}; choose from "
+                         f"{', '.join(choices)} or 'all'")
+    return names
+
+
 def parse_params(items: list[str]) -> dict[str, Any]:
     """``["lr=0.001", "arch=tcn"]`` -> ``{"lr": 0.001, "arch": "tcn"}``."""
     params = {}

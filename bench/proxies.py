@@ -18,32 +18,22 @@ FIGURE = "fidelity.png"
 REPORT = "fidelity.md"
 
 
-def _names(value: str, choices: tuple[str, ...], flag: str) -> list[str]:
-    """``all`` or a comma list checked against ``choices`` (a one-line error otherwise)."""
-    from bench.errors import BenchError
-
-    names = list(choices) if value == "all" else value.split(",")
-    unknown = [n for n in names if n not in choices]
-    if unknown:
-        raise BenchError(f"{flag}: unknown {', '.join(map(repr, unknown))}; choose from "
-                         f"{', '.join(choices)} or 'all'")
-    return names
-
-
 def build(domains: str, effects: str, archs: str, minutes: float, eval_every: int,
           force: bool, root: Path, cache_dir: Path | None, data_root: Path | None) -> int:
     """Build every selected proxy that is missing or outdated; returns how many were built."""
+    from bench.params import choose
     from strategies._proxy_config import ARCHS, PRETRAIN
     from tasks.chain import LIBRARY
 
-    domain_list = _names(domains, DOMAINS, "--domain")
-    effect_list = _names(effects, LIBRARY, "--effect")
-    arch_list = _names(archs, ARCHS, "--arch")
+    domain_list = choose(domains, DOMAINS, "--domain")
+    effect_list = choose(effects, LIBRARY, "--effect")
+    arch_list = choose(archs, ARCHS, "--arch")
 
     import torch
 
     from bench.base import RunContext
     from bench.budgets import get_budget
+    from bench.data import default_cache_dir
     from bench.registry import discover, registry
     from strategies._proxies import Pretraining, effect_arch
     from strategies._proxy_store import build_committed, committed_path, is_current
@@ -58,7 +48,7 @@ def build(domains: str, effects: str, archs: str, minutes: float, eval_every: in
                                for arch in arch_list for name in effect_list))
     for domain in domain_list:
         ctx = RunContext(budget=budget, seed=0, split="train", results_dir=Path("."),
-                         cache_dir=Path(cache_dir) if cache_dir else _default_cache(),
+                         cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(),
                          data_root=data_root)
         audio = _data.proxy_audio(domain, ctx)
         for name, arch in pairs:
@@ -74,12 +64,6 @@ def build(domains: str, effects: str, archs: str, minutes: float, eval_every: in
     print(f"built {built} proxies; `python -m bench proxies status` lists them; fidelity in "
           f"{root / REPORT} and {root / FIGURE}")
     return built
-
-
-def _default_cache() -> Path:
-    from bench.data import default_cache_dir
-
-    return default_cache_dir()
 
 
 def status_table(rows: list[dict[str, Any]]) -> str:

@@ -55,9 +55,8 @@ def committed_parts(job: Pretraining, domain: str) -> dict[str, Any]:
     return {**parts, "kind": "committed_proxy", "domain": domain}
 
 
-def gates(figures: dict[str, Any]) -> dict[str, bool]:
-    """Which of :data:`GATES` hold for a proxy's fidelity figures (a missing figure fails)."""
-    return proxy_gates(figures)
+gates = proxy_gates
+"""Which of :data:`GATES` hold for a proxy's fidelity figures (a missing figure fails)."""
 
 
 def build_command(domain: str, effect: str, arch: str) -> str:
