@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -298,7 +297,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_perf(args: argparse.Namespace) -> int:
     """Measure kernel speed ratios with one torch and one Numba thread."""
-    os.environ["NUMBA_NUM_THREADS"] = "1"
+    from bench.env import limit_threads
+
+    limit_threads()
     if args.scaling:
         from bench.report.scaling import measure_step_scaling
 

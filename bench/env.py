@@ -9,6 +9,7 @@ import platform
 import re
 import socket
 import subprocess
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -76,3 +77,20 @@ def git_state() -> tuple[str, bool]:
     except (OSError, subprocess.SubprocessError):
         return "unknown", False
     return sha, dirty
+
+
+def limit_threads() -> None:
+    """One Numba thread and one torch thread, for timings comparable across runs.
+
+    Numba's pool size is set through the environment only while Numba is not imported: once
+    its threads exist, a changed ``NUMBA_NUM_THREADS`` makes every later compilation raise.
+    """
+    if "numba" in sys.modules:
+        import numba
+
+        numba.set_num_threads(1)
+    else:
+        os.environ["NUMBA_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)

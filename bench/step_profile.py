@@ -40,7 +40,7 @@ def profile_steps(tasks: Sequence[str] = STEP_TASKS, strategies: Sequence[str] |
     """Median seconds per phase of one training step for every (task, gradient strategy)."""
     from tqdm.auto import tqdm
 
-    from bench.dsp.perf import limit_threads
+    from bench.env import limit_threads
     from bench.gradient import PHASES, set_mode
 
     limit_threads()

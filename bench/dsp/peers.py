@@ -30,11 +30,11 @@ import numpy as np
 
 from bench.dsp.perf import (
     _write_atomic,
-    limit_threads,
     machine_info,
     medians,
     write_runtime_section,
 )
+from bench.env import limit_threads
 
 SAMPLE_RATE = 44100
 EXTRA = "afx-bench[peers]"

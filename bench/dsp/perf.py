@@ -13,7 +13,6 @@ import os
 import platform
 import re
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench import env
 
 SAMPLE_RATE = 44100
 LATENCY_BOUND_NS = 1.6
@@ -45,19 +46,6 @@ class Sizes:
 QUICK = Sizes(long_seconds=0.5, batch=2, batch_seconds=0.25, repeats=2, min_seconds=0.0)
 
 
-def limit_threads() -> None:
-    """One Numba thread (env var if Numba is not imported yet) and one torch thread."""
-    if "numba" in sys.modules:
-        import numba
-
-        numba.set_num_threads(1)
-    else:
-        os.environ["NUMBA_NUM_THREADS"] = "1"
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def medians(*fns: Callable[[], Any], repeats: int, min_seconds: float) -> list[float]:
     """Median seconds per call of each fn, calls interleaved, after one warm-up call each."""
     for fn in fns:
@@ -78,7 +66,6 @@ def machine_info() -> dict[str, Any]:
     import numba
     import torch
 
-    from bench import env
 
     return {
         "node": platform.node(), "platform": platform.platform(), "cpu": env.cpu_model(),
@@ -219,10 +206,9 @@ def real_time_factors(sizes: Sizes) -> dict[str, dict[str, Any]]:
 def run_perf(json_path: Path | None = None, results_dir: Path = Path("results"), *,
              reports_dir: Path = Path("reports"), quick: bool = False) -> dict:
     """Measure ratios and real-time factors; write JSON and the runtime.md section."""
-    limit_threads()
+    env.limit_threads()
     sizes = QUICK if quick else Sizes()
     started = datetime.now(UTC)
-    from bench import env
 
     perf = {
         "schema": 1,

@@ -9,7 +9,6 @@ runtime report finds it.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import time
 from datetime import UTC, datetime
@@ -44,8 +43,7 @@ def measure_step_scaling(results_dir: Path, lengths_s: tuple[float, ...] = LENGT
     from bench.registry import registry
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    env.limit_threads()
     try:
         chosen = [c for c in registry("strategy").classes()
                   if issubclass(c, GradientStrategy) and not c.toy
