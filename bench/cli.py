@@ -63,6 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="results to check (default: results/published)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    p = sub.add_parser("project", help="project the wall time of a budget's whole matrix from "
+                                       "the runs measured so far")
+    p.add_argument("--results-dir", type=Path, action="append", default=None,
+                   help="results with measured runs (repeatable; default: results and "
+                        "results/published)")
+    p.add_argument("--budget", default="standard", help="budget to project (default: standard)")
+    p.add_argument("--workers", type=int, default=2, help="workers sharing the matrix (default 2)")
+    p.add_argument("--limit-hours", type=float, default=8.0,
+                   help="wall-time limit to check the projection against (default 8)")
+    p.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
+
     p = sub.add_parser("proxies", help="the committed proxies of the standard budget: build "
                                        "them (resumable) or list their fidelity and gates")
     psub = p.add_subparsers(dest="proxies_command", required=True, metavar="ACTION")
@@ -267,6 +278,25 @@ def cmd_sanity(args: argparse.Namespace) -> int:
     return 0 if all(g.passed for g in gates) else 1
 
 
+def cmd_project(args: argparse.Namespace) -> int:
+    """Print (and optionally write) the projected wall time of a budget's matrix."""
+    from bench.errors import BenchError
+    from bench.report.projection import projection_report
+    from bench.report.runtime import PerfFiles
+
+    if args.workers < 1:
+        raise BenchError(f"--workers must be at least 1, got {args.workers}")
+    dirs = args.results_dir or [Path("results"), Path("results/published")]
+    profiles = PerfFiles.read(dirs).latest("steps")
+    profile = max(profiles.values(), key=lambda d: d.get("timestamp", ""), default=None)
+    text = projection_report(dirs, args.budget, args.workers, args.limit_hours, profile)
+    print(text, end="")
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+    return 0
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     """Publish the results for committing; `report --results-dir <target>` rebuilds from it."""
     from bench.publish import publish
@@ -363,5 +393,5 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "publish": cmd_publish,
-            "sanity": cmd_sanity, "proxies": cmd_proxies,
+            "sanity": cmd_sanity, "project": cmd_project, "proxies": cmd_proxies,
             "verify": cmd_verify, "perf": cmd_perf, "doctor": cmd_doctor, "data": cmd_data}

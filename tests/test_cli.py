@@ -155,3 +155,17 @@ def test_only_the_published_results_write_the_published_reports(tmp_path):
     assert snapshot(tmp_path / "reports") == committed
     asked = bench_cmd("report", "--results-dir", "mine", "--reports-dir", "reports", cwd=tmp_path)
     assert asked.returncode == 0 and "to reports/" in asked.stdout
+
+
+def test_project_reads_measured_runs_and_writes_only_where_asked(tmp_path):
+    assert bench_cmd("run", "--task", "synthetic_speech", "--strategy", "autodiff", "--budget",
+                     "smoke", "--trials", "1", "--no-progress", cwd=tmp_path).returncode == 0
+    out = bench_cmd("project", "--budget", "smoke", "--results-dir", "results", "--out",
+                    "projection.md", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines()
+               if line.startswith("| synthetic_speech | autodiff |"))
+    assert row.endswith("| measured |")
+    assert "Incomplete: no basis for" in out.stdout  # nothing else was measured
+    assert (tmp_path / "projection.md").read_text() == out.stdout
+    one_line_error(bench_cmd("project", "--workers", "0", cwd=tmp_path), "--workers")

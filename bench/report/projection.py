@@ -1,0 +1,190 @@
+"""Projected wall time of a whole budget's matrix, from the runs measured so far.
+
+Every (task, strategy) cell costs ``trials`` tuning runs (none where the task reuses another
+task's trained models) plus ``final_seeds`` test runs. A cell's seconds per run come, in this
+order of preference, from:
+
+1. **measured**: its own rows at the budget (mean wall per run, per phase);
+2. **steps**: a measured gradient cell at the budget (the anchor), scaled by the ratio of the two
+   cells' training-step times in the latest step profile (``bench perf --steps``), which assumes
+   the same number of steps per run as the anchor;
+3. **sizes**: its rows at another budget, scaled by the sizes that bound its work: evaluation
+   examples × reference-DSP evaluations for gradient-free strategies, evaluation examples for
+   runs that train nothing.
+
+A cell with none of these is listed as unknown and the total says it is incomplete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.budgets import Budget, get_budget
+from bench.matrix import MatrixCell, matrix_cells
+from bench.report.numbers import number
+
+PHASES = ("tune", "final")
+
+
+@dataclass(frozen=True)
+class CellCost:
+    """Projected cost of one (task, strategy) cell of the matrix."""
+
+    task: str
+    strategy: str
+    runs: dict[str, int]              # phase -> number of runs
+    seconds: dict[str, float | None]  # phase -> seconds per run (None: unknown)
+    basis: str
+
+    @property
+    def total(self) -> float | None:
+        """Seconds for all the cell's runs, or None when a needed per-run cost is unknown."""
+        parts = [(n, self.seconds.get(p)) for p, n in self.runs.items() if n]
+        if any(s is None for _, s in parts):
+            return None
+        return float(sum(n * s for n, s in parts))
+
+
+def run_walls(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per finished run: task, strategy, budget, phase, wall seconds."""
+    main = frame[frame.is_main_metric.astype(bool) & frame.status.isin(["ok", "pruned"])]
+    main = main[~main.is_reference.astype(bool)]
+    wall = (pd.to_datetime(main.finished_at) - pd.to_datetime(main.started_at)).dt.total_seconds()
+    return main.assign(wall=wall)[["task", "strategy", "budget", "phase", "wall"]]
+
+
+def step_seconds(profile: dict[str, Any] | None) -> dict[tuple[str, str], float]:
+    """(task, strategy) -> median training-step seconds from a step-profile JSON."""
+    if not profile:
+        return {}
+    return {(task, strategy): entry["median_s"]
+            for task, by in profile.get("steps", {}).items() for strategy, entry in by.items()}
+
+
+def _twin(task: str) -> str:
+    """The same task in the other domain (music <-> speech)."""
+    for a, b in (("_music", "_speech"), ("_speech", "_music")):
+        if task.endswith(a):
+            return task[: -len(a)] + b
+    return task
+
+
+def project(budget: Budget, matrix: list[MatrixCell], walls: pd.DataFrame,
+            steps: dict[tuple[str, str], float], sizes: dict[str, Budget]) -> list[CellCost]:
+    """Cost of every cell of ``matrix`` at ``budget``, from the measured ``walls``."""
+    here = walls[walls.budget == budget.name]
+    means = here.groupby(["task", "strategy", "phase"]).wall.mean().to_dict()
+    anchors = [c for c in matrix if c.kind == "gradient" and _measured(c, means)]
+    cells = []
+    for cell in matrix:
+        needed = [p for p, n in cell.runs.items() if n]
+        own = _measured(cell, means)
+        if own:
+            basis = "measured" if len(own) == len(needed) else f"measured ({'/'.join(own)})"
+            fallback = next(iter(own.values()))
+            cells.append(CellCost(cell.task, cell.strategy, cell.runs,
+                                  {p: own.get(p, fallback) for p in needed}, basis))
+        elif cell.kind == "gradient":
+            cells.append(_from_steps(cell, needed, anchors, means, steps))
+        else:
+            cells.append(_from_sizes(cell, needed, budget, walls, sizes))
+    return cells
+
+
+def _measured(cell: MatrixCell, means: dict) -> dict[str, float]:
+    """The cell's mean wall seconds per run of each phase measured at the budget."""
+    return {p: means[(cell.task, cell.strategy, p)] for p, n in cell.runs.items()
+            if n and (cell.task, cell.strategy, p) in means}
+
+
+def _from_steps(cell: MatrixCell, needed: list[str], anchors: list[MatrixCell], means: dict,
+                steps: dict[tuple[str, str], float]) -> CellCost:
+    """Per-run seconds of the closest measured anchor (same task first), scaled by the ratio of
+    step times and of the most steps per run."""
+    mine = steps.get((cell.task, cell.strategy)) or steps.get((_twin(cell.task), cell.strategy))
+    ranked = sorted(anchors, key=lambda a: (a.task != cell.task, a.task != _twin(cell.task),
+                                            a.strategy != cell.strategy))
+    for anchor in ranked if mine else []:
+        theirs = (steps.get((anchor.task, anchor.strategy))
+                  or steps.get((_twin(anchor.task), anchor.strategy)))
+        if theirs:
+            scale = mine / theirs * cell.steps / anchor.steps
+            own = _measured(anchor, means)
+            fallback = next(iter(own.values()))
+            return CellCost(cell.task, cell.strategy, cell.runs,
+                            {p: own.get(p, fallback) * scale for p in needed},
+                            f"steps: {anchor.task}/{anchor.strategy} × {number(scale)}")
+    return CellCost(cell.task, cell.strategy, cell.runs, dict.fromkeys(needed),
+                    "unknown: no step time or no measured gradient cell")
+
+
+def _from_sizes(cell: MatrixCell, needed: list[str], budget: Budget, walls: pd.DataFrame,
+                sizes: dict[str, Budget]) -> CellCost:
+    """Per-run seconds at another budget, scaled by the sizes that bound the work."""
+    other = walls[(walls.task == cell.task) & (walls.strategy == cell.strategy)
+                  & (walls.budget != budget.name)]
+    for name, rows in other.groupby("budget"):
+        base = sizes[str(name)]
+        scale = budget.eval_examples / base.eval_examples
+        if cell.kind == "search":
+            scale *= budget.dsp_evals / base.dsp_evals
+        per = rows.groupby("phase").wall.mean().to_dict()
+        fallback = per.get("final", per.get("tune"))
+        return CellCost(cell.task, cell.strategy, cell.runs,
+                        {p: per.get(p, fallback) * scale for p in needed},
+                        f"sizes: {name} × {number(scale)}")
+    return CellCost(cell.task, cell.strategy, cell.runs, dict.fromkeys(needed),
+                    "unknown: no run of this cell")
+
+
+def render_projection(cells: list[CellCost], budget: Budget, workers: int,
+                      limit_hours: float | None = None) -> str:
+    """Markdown: one row per cell, then the total in core-hours and in wall hours."""
+    lines = [f"# Projected `{budget.name}` matrix", "",
+             f"{budget.trials} trials per tuned study, {budget.final_seeds} final seeds, at most "
+             f"{budget.steps} steps per run. Seconds per run: see `bench/report/projection.py` "
+             "for the three bases.", "",
+             "| task | strategy | tune runs | final runs | s/run (tune) | s/run (final) | "
+             "hours | basis |", "|---|---|---|---|---|---|---|---|"]
+    known = 0.0
+    unknown = []
+    for c in sorted(cells, key=lambda c: -(c.total or 0)):
+        total = c.total
+        if total is None:
+            unknown.append(f"{c.task}/{c.strategy}")
+        else:
+            known += total
+        lines.append(f"| {c.task} | {c.strategy} | {c.runs.get('tune', 0)} | "
+                     f"{c.runs.get('final', 0)} | {_s(c.seconds.get('tune'))} | "
+                     f"{_s(c.seconds.get('final'))} | "
+                     f"{'?' if total is None else number(total / 3600)} | {c.basis} |")
+    wall = known / 3600 / workers
+    lines += ["", f"**Total: {number(known / 3600)} core-hours; {number(wall)} h of wall time "
+              f"with {workers} workers** (workers share studies trial by trial, so the wall "
+              "time is the core-hours divided by the workers)."]
+    if limit_hours is not None:
+        verdict = "fits" if wall <= limit_hours and not unknown else "does not fit"
+        lines.append(f"Against the {number(limit_hours)} h limit: {verdict}.")
+    if unknown:
+        lines.append(f"Incomplete: no basis for {', '.join(unknown)}.")
+    return "\n".join(lines) + "\n"
+
+
+def _s(value: float | None) -> str:
+    return "" if value is None else number(value)
+
+
+def projection_report(results_dirs: list[Path], budget_name: str, workers: int,
+                      limit_hours: float | None, profile: dict[str, Any] | None) -> str:
+    """Read the results and the step profile, project ``budget_name``'s matrix, render it."""
+    from bench.budgets import BUDGETS
+    from bench.results import read_results
+
+    budget = get_budget(budget_name)
+    walls = run_walls(read_results(results_dirs))
+    cells = project(budget, matrix_cells(budget), walls, step_seconds(profile), BUDGETS)
+    return render_projection(cells, budget, workers, limit_hours)

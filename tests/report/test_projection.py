@@ -1,0 +1,76 @@
+"""The standard matrix's projected wall time: each basis gives the seconds it promises."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from bench.budgets import BUDGETS, get_budget
+from bench.matrix import MatrixCell, matrix_cells
+from bench.report.projection import project, render_projection
+
+STANDARD = get_budget("standard")
+RUNS = {"tune": 12, "final": 3}
+
+
+def walls(*rows: tuple[str, str, str, str, float]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["task", "strategy", "budget", "phase", "wall"])
+
+
+def test_measured_steps_and_sizes_bases_scale_as_documented():
+    matrix = [MatrixCell("synthetic_music", "autodiff", RUNS, "gradient", 3000),
+              MatrixCell("synthetic_music", "neural_proxy", RUNS, "gradient", 3000),
+              MatrixCell("chain_speech", "spsa", RUNS, "gradient", 750),
+              MatrixCell("synthetic_music", "cmaes", RUNS, "search", 3000),
+              MatrixCell("probe_music", "autodiff", {"tune": 0, "final": 3}, "reuse", 3000),
+              MatrixCell("blind_music", "spsa", RUNS, "gradient", 3000)]
+    measured = walls(("synthetic_music", "autodiff", "standard", "tune", 100.0),
+                     ("synthetic_music", "autodiff", "standard", "tune", 200.0),
+                     ("synthetic_music", "cmaes", "quick", "tune", 10.0),
+                     ("synthetic_music", "cmaes", "quick", "final", 20.0),
+                     ("probe_music", "autodiff", "quick", "final", 1.0))
+    steps = {("synthetic_music", "autodiff"): 0.1, ("synthetic_music", "neural_proxy"): 0.35,
+             ("chain_music", "spsa"): 0.2}
+    cells = {(c.task, c.strategy): c for c in project(STANDARD, matrix, measured, steps, BUDGETS)}
+
+    own = cells["synthetic_music", "autodiff"]
+    assert own.basis == "measured (tune)" and own.seconds == {"tune": 150.0, "final": 150.0}
+    assert own.total == pytest.approx(15 * 150.0)
+    proxy = cells["synthetic_music", "neural_proxy"]
+    assert proxy.seconds["tune"] == pytest.approx(150.0 * 3.5)
+    assert proxy.basis.startswith("steps: synthetic_music/autodiff")
+    # the twin task's step time stands in, and a chain run has a quarter of the steps
+    assert cells["chain_speech", "spsa"].seconds["final"] == pytest.approx(150.0 * 2 / 4)
+    quick = get_budget("quick")
+    scale = (STANDARD.eval_examples * STANDARD.dsp_evals) / (quick.eval_examples
+                                                             * quick.dsp_evals)
+    assert cells["synthetic_music", "cmaes"].seconds == pytest.approx(
+        {"tune": 10.0 * scale, "final": 20.0 * scale})
+    reuse = cells["probe_music", "autodiff"]
+    assert reuse.seconds == pytest.approx(
+        {"final": STANDARD.eval_examples / quick.eval_examples})
+    assert reuse.total == pytest.approx(3 * reuse.seconds["final"])
+    assert cells["blind_music", "spsa"].total is None
+
+
+def test_render_sums_core_hours_divides_by_workers_and_names_gaps():
+    matrix = [MatrixCell("synthetic_music", "autodiff", RUNS, "gradient", 3000),
+              MatrixCell("blind_music", "spsa", RUNS, "gradient", 3000)]
+    measured = walls(("synthetic_music", "autodiff", "standard", "tune", 720.0),
+                     ("synthetic_music", "autodiff", "standard", "final", 1200.0))
+    cells = project(STANDARD, matrix, measured, {}, BUDGETS)
+    text = render_projection(cells, STANDARD, workers=2, limit_hours=8.0)
+    # 12 × 720 s + 3 × 1200 s = 3.4 core-hours, 1.7 h on two workers
+    assert "**Total: 3.4 core-hours; 1.7 h of wall time with 2 workers**" in text
+    assert "does not fit" in text and "Incomplete: no basis for blind_music/spsa" in text
+
+
+def test_matrix_counts_tuning_only_where_models_are_trained():
+    cells = {(c.task, c.strategy): c for c in matrix_cells(STANDARD)}
+    assert cells["synthetic_music", "autodiff"].runs == {"tune": 12, "final": 3}
+    assert cells["synthetic_music", "autodiff"].kind == "gradient"
+    assert cells["realistic_music", "autodiff"].kind == "reuse"
+    assert cells["realistic_music", "autodiff"].runs["tune"] == 0
+    assert cells["realistic_music", "cmaes"].kind == "search"
+    assert cells["chain_music", "autodiff"].steps == STANDARD.steps // 4
+    assert not any(task == "toy" or strategy == "toy_search" for task, strategy in cells)
