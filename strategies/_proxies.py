@@ -27,7 +27,9 @@ from bench.parallel import render
 from strategies._proxy_config import (
     ANALYTIC_GAIN,
     DEFAULT_MEMORY_SECONDS,
+    DYNAMICS,
     FILTER_ARCH,
+    GAIN_ARCH,
     LEVEL_EQUIVARIANT,
     MEMORY_SECONDS,
     PRETRAIN,
@@ -35,6 +37,7 @@ from strategies._proxy_config import (
     ProxyConfig,
 )
 from strategies._proxy_filters import FilterHypernetwork, sections
+from strategies._proxy_gain import GainComputer
 from strategies._proxy_nets import ConditionalTcn, HyperGru, matched_dilations
 
 PRETRAIN_SEED = 0
@@ -98,15 +101,19 @@ class EffectProxy(nn.Module):
 
 def effect_arch(effect_name: str, arch: str) -> str:
     """The architecture an effect's proxy uses when a strategy asks for ``arch``: the filter
-    hypernetwork for a linear effect (``LEVEL_EQUIVARIANT``), ``arch`` for the others."""
-    return FILTER_ARCH if effect_name in LEVEL_EQUIVARIANT else arch
+    hypernetwork for a linear effect (``LEVEL_EQUIVARIANT``), the gain computer for a dynamics
+    effect (``DYNAMICS``), ``arch`` for the others."""
+    if effect_name in LEVEL_EQUIVARIANT:
+        return FILTER_ARCH
+    return GAIN_ARCH if effect_name in DYNAMICS else arch
 
 
 def build_network(effect: Any, sample_rate: int, arch: str, cfg: ProxyConfig) -> EffectProxy:
     """A freshly initialised proxy of ``arch`` sized by ``cfg`` (seeded by the caller).
 
-    The filter hypernetwork (``fir``) can only represent a linear effect: asking it for an
-    effect not in ``LEVEL_EQUIVARIANT`` is a ValueError.
+    The filter hypernetwork (``fir``) can only represent a linear effect and the gain computer
+    (``gain``) a dynamics effect: asking one for an effect not in ``LEVEL_EQUIVARIANT`` or
+    ``DYNAMICS`` respectively is a ValueError.
     """
     gain = ANALYTIC_GAIN.get(effect.name)
     n_cond = effect.n_params - any(s.name == gain for s in effect.params(sample_rate))
@@ -116,6 +123,12 @@ def build_network(effect: Any, sample_rate: int, arch: str, cfg: ProxyConfig) ->
                              f"{effect.name!r}, which is not linear (not in LEVEL_EQUIVARIANT)")
         names = [s.name for s in effect.params(sample_rate) if s.name != gain]
         net: nn.Module = FilterHypernetwork(sections(names), cfg.fir, sample_rate)
+    elif arch == GAIN_ARCH:
+        if effect.name not in DYNAMICS:
+            raise ValueError(f"the {GAIN_ARCH!r} proxy only changes the level and cannot model "
+                             f"{effect.name!r}, which is not a dynamics effect (not in DYNAMICS)")
+        net = GainComputer(n_cond, cfg.gain, sample_rate,
+                           MEMORY_SECONDS.get(effect.name, DEFAULT_MEMORY_SECONDS))
     elif arch == "tcn":
         memory = round(MEMORY_SECONDS.get(effect.name, DEFAULT_MEMORY_SECONDS) * sample_rate)
         dilations = matched_dilations(cfg.tcn.kernel, cfg.tcn.blocks, cfg.tcn.growth, memory)
@@ -403,8 +416,8 @@ def proxy_chain(chain: Any, sample_rate: int, ctx: RunContext, audio: TrainingAu
                 arch: str) -> ProxyChain:
     """Proxies for every effect of ``chain`` at ``ctx``'s budget: the ones committed for
     ``audio``'s domain at a budget that uses committed proxies (never retrained), else
-    pre-trained on ``audio`` and cached. ``arch`` is the nonlinear effects' architecture; linear
-    ones get the filter hypernetwork (:func:`effect_arch`).
+    pre-trained on ``audio`` and cached. ``arch`` is the architecture of the effects that are
+    neither linear nor dynamics (:func:`effect_arch`).
 
     Each proxy's fidelity, real-time factor and pre-training cost go to
     ``ctx.extra["proxies"][effect name]``.

@@ -19,7 +19,8 @@ class NeuralProxy(GradientStrategy):
     """Proxy forward and gradient in training; proxy (or, NP-HH, the DSP) at inference."""
 
     name = "neural_proxy"
-    version = "2"  # 2: the EQ (every linear effect) gets the filter hypernetwork proxy
+    version = "3"  # 2: the EQ (every linear effect) gets the filter hypernetwork proxy; 3: the
+    # compressor (every dynamics effect) gets the gain computer
     defaults = {**GradientStrategy.defaults, "arch": "tcn", "dsp_inference": False}
 
     @classmethod

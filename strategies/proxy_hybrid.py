@@ -17,7 +17,8 @@ class ProxyHybrid(GradientStrategy):
     """
 
     name = "proxy_hybrid"
-    version = "2"  # 2: the EQ (every linear effect) gets the filter hypernetwork proxy
+    version = "3"  # 2: the EQ (every linear effect) gets the filter hypernetwork proxy; 3: the
+    # compressor (every dynamics effect) gets the gain computer
     defaults = {**GradientStrategy.defaults, "arch": "tcn"}
 
     @classmethod

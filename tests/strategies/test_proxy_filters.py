@@ -22,7 +22,7 @@ from strategies._proxy_filters import (  # noqa: E402
     minimum_phase,
     sections,
 )
-from strategies._proxy_nets import ConditionalTcn  # noqa: E402
+from strategies._proxy_gain import GainComputer  # noqa: E402
 
 
 def fir_proxy(seed: int = 0) -> _proxies.EffectProxy:
@@ -121,17 +121,19 @@ def test_the_network_starts_near_the_identity():
     assert (y - x).abs().max() < 0.5 * x.abs().max()
 
 
-def test_linear_effects_get_the_filter_proxy_whatever_the_arch(chain, audio, tmp_path):
+def test_linear_and_dynamics_effects_get_their_structured_proxy_whatever_the_arch(
+        chain, audio, tmp_path):
     assert _proxies.effect_arch("peq", "tcn") == "fir"
     assert _proxies.effect_arch("peq", "hypergru") == "fir"
-    assert _proxies.effect_arch("compressor", "hypergru") == "hypergru"
+    assert _proxies.effect_arch("compressor", "hypergru") == "gain"
+    assert _proxies.effect_arch("distortion", "hypergru") == "hypergru"
     ctx = run_context(tmp_path)
     layer = _proxies.proxy_chain(chain, SAMPLE_RATE, ctx, TrainingAudio("test", audio), "tcn")
     eq, compressor = layer.distinct()
-    assert isinstance(eq.net, FilterHypernetwork) and isinstance(compressor.net, ConditionalTcn)
-    assert [job.arch for job in layer.jobs] == ["fir", "tcn"]
+    assert isinstance(eq.net, FilterHypernetwork) and isinstance(compressor.net, GainComputer)
+    assert [job.arch for job in layer.jobs] == ["fir", "gain"]
     assert {k: v["arch"] for k, v in ctx.extra["proxies"].items()} == {"peq": "fir",
-                                                                      "compressor": "tcn"}
+                                                                      "compressor": "gain"}
     assert _proxies.convolution_floor(eq, batch=2, samples=500) is None
 
 

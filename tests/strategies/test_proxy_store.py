@@ -16,11 +16,17 @@ from bench.dsp import Chain
 from bench.errors import BenchError
 from tests.conftest import bench_cmd
 from tests.strategies.conftest import SAMPLE_RATE, clips
-from tests.strategies.test_proxies import TINY, job
+from tests.strategies.test_proxies import TINY
+from tests.strategies.test_proxies import job as any_job
 
 torch = pytest.importorskip("torch")
 
 from strategies import _proxies, _proxy_store  # noqa: E402
+
+
+def job(clips, **changes) -> _proxies.Pretraining:
+    """The tiny compressor job with the architecture a run gives a compressor: the gain computer."""
+    return any_job(clips, **{"arch": "gain", **changes})
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +58,7 @@ def test_build_records_the_fidelity_curve_and_the_gates(committed, audio):
     assert meta["gates_pass"] == all(meta["gates"].values())
     assert meta["data"] == _proxies.fingerprint(audio)
     row, = _proxy_store.status(root)
-    assert (row["effect"], row["domain"], row["arch"]) == ("compressor", "test", "tcn")
+    assert (row["effect"], row["domain"], row["arch"]) == ("compressor", "test", "gain")
     assert row["mrstft"] == meta["mrstft"] and row["steps_run"] == meta["steps_run"]
 
 
@@ -87,14 +93,14 @@ def test_committed_proxy_loads_with_the_same_weights(committed, audio):
 
 def test_missing_outdated_and_tampered_proxies_are_errors_naming_the_fix(committed, audio):
     root, _ = committed
-    with pytest.raises(BenchError, match=r"no committed tcn proxy of compressor for music.*"
+    with pytest.raises(BenchError, match=r"no committed gain proxy of compressor for music.*"
                                          r"proxies build --domain music --effect compressor"):
         _proxy_store.load_committed(job(audio), "music", root)
-    bigger = dataclasses.replace(TINY, tcn=dataclasses.replace(TINY.tcn, channels=6))
+    bigger = dataclasses.replace(TINY, gain=dataclasses.replace(TINY.gain, channels=6))
     assert not _proxy_store.is_current(job(audio, cfg=bigger), "test", root)
     with pytest.raises(BenchError, match=r"cannot be used.*other parts"):
         _proxy_store.load_committed(job(audio, cfg=bigger), "test", root)
-    weights = _proxy_store.committed_path(root, "test", "compressor", "tcn")
+    weights = _proxy_store.committed_path(root, "test", "compressor", "gain")
     weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)
     with pytest.raises(BenchError, match="checksum mismatch"):
         _proxy_store.load_committed(job(audio), "test", root)
