@@ -207,7 +207,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run the selected matrix and print a summary."""
     from bench.errors import BenchError
     from bench.params import parse_params
-    from bench.runner import RunOptions, run
+    from bench.runner import run
+    from bench.sweep import RunOptions
     from bench.workers import extra_workers
 
     if args.workers < 1:

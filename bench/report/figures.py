@@ -273,7 +273,7 @@ def study_importances(results_dirs: Iterable[Path]) -> dict[str, dict[str, dict[
     from optuna.storages.journal import JournalFileBackend, JournalStorage
     from optuna.trial import TrialState
 
-    from bench.tuning import JOURNAL_NAME
+    from bench.optuna_storage import JOURNAL_NAME
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     collected: dict[str, dict[str, list[dict[str, float]]]] = {}
