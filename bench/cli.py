@@ -302,7 +302,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
     limit_threads()
     if args.scaling:
-        from bench.report.scaling import measure_step_scaling
+        from bench.step_scaling import measure_step_scaling
 
         print(f"wrote {measure_step_scaling(args.results_dir)}")
         return 0

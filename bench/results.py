@@ -29,6 +29,8 @@ from bench.errors import BenchError
 SCHEMA_VERSION = 2
 """2 added ``best_step`` and ``converged`` (version-1 files are read with both null)."""
 RUNS_SUBDIR = "runs"
+PERF_SUBDIR = "perf"
+"""Where `python -m bench perf` writes its JSON files, next to the runs."""
 
 SCHEMA = pa.schema([
     ("schema_version", pa.int16()),

@@ -22,7 +22,8 @@ import pandas as pd
 from bench.report.audio import Examples
 from bench.report.leaderboard import Table, by_budget, overall_rank, task_ranks
 from bench.report.numbers import number
-from bench.report.runtime import final_runs, proxy_facts, training_logs
+from bench.report.runs import final_runs, training_logs
+from bench.report.runtime import proxy_facts
 from bench.report.stats import mean_ci95
 
 FIGURES_SUBDIR = "figures"

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.report.convergence import convergence_markdown
 from bench.report.numbers import number
+from bench.report.provenance import header_lines
 from bench.report.stats import mean_ci95
 
 UP, DOWN = "$\\uparrow$", "$\\downarrow$"
@@ -197,33 +199,9 @@ def by_budget(tables: list[Table]) -> dict[str, list[Table]]:
     return dict(sorted(groups.items()))
 
 
-def header_lines(frame: pd.DataFrame) -> list[str]:
-    """Provenance: git revisions, schema version, machines, library versions, run dates."""
-    if frame.empty:
-        return ["_No results yet: run `python -m bench run` first._"]
-
-    def values(col: str) -> str:
-        return ", ".join(sorted({str(v) for v in frame[col].dropna()})) or "—"
-
-    shas = sorted({f"{s[:10]}{'+dirty' if d else ''}"
-                   for s, d in zip(frame.git_sha, frame.git_dirty, strict=True)})
-    first, last = frame.started_at.min(), frame.finished_at.max()
-    schemas = ", ".join(f"v{v}" for v in sorted({int(v) for v in frame.schema_version}))
-    return [
-        f"- git: {', '.join(shas)}; results schema {schemas}",
-        f"- machines: {values('machine_id')}",
-        f"- python {values('python_version')}, torch {values('torch_version')}, "
-        f"numpy {values('numpy_version')}, optuna {values('optuna_version')}, "
-        f"afx-bench {values('bench_version')}",
-        f"- runs from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC",
-    ]
-
-
 def render_markdown(frame: pd.DataFrame, tables: list[Table]) -> str:
     """The Markdown leaderboard: header, overall rank per budget, one table per task, then how
     converged the trained strategies were."""
-    from bench.report.convergence import convergence_markdown  # imports this module's header
-
     families = dict(zip(frame.task, frame.task_family, strict=True))
     out = ["# Leaderboard", "", *header_lines(frame), "",
            "Mean ± 95% CI (Student t) over final test runs, n = runs, 3 significant digits; "
