@@ -341,9 +341,8 @@ def cmd_data(args: argparse.Namespace) -> int:
 def cmd_proxies(args: argparse.Namespace) -> int:
     """Build or list the committed proxies."""
     from bench import proxies
-    from strategies._proxy_store import proxies_dir
 
-    root = args.proxies_dir or proxies_dir()
+    root = args.proxies_dir or proxies.committed_dir()
     if args.proxies_command == "status":
         print(proxies.status(root, args.json))
         return 0
