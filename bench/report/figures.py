@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.report.audio import Examples
+from bench.report.audio import ListeningExamples
 from bench.report.leaderboard import Table, by_budget, overall_rank, task_ranks
 from bench.report.numbers import number
 from bench.report.runs import final_runs, training_logs
@@ -350,7 +350,7 @@ def proxy_fidelity(frame: pd.DataFrame, out: Path) -> list[Path]:
     return [save_png(fig, out / "proxy_fidelity.png")]
 
 
-def spectrograms(examples: list[Examples], out: Path) -> list[Path]:
+def spectrograms(examples: list[ListeningExamples], out: Path) -> list[Path]:
     """Log-magnitude spectrograms of the first example of every task: input, reference,
     target (when known) and each strategy's output, on one colour scale."""
     import soundfile as sf
