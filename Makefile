@@ -45,7 +45,9 @@ matrix: setup
 	$(BIN)/python -m bench report --results-dir $(MATRIX_RESULTS) --reports-dir $(MATRIX_REPORTS)
 	@echo "matrix report: $(MATRIX_REPORTS)/index.html (tables: $(MATRIX_REPORTS)/leaderboard.md)"
 
+# The layer contracts first (`[tool.importlinter]` in pyproject.toml: seconds), then the suite.
 test: setup
+	$(BIN)/lint-imports
 	$(BIN)/python -m bench data build --tier smoke
 	$(BIN)/python -m pytest -q
 

@@ -218,7 +218,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run the selected matrix and print a summary."""
     from bench.errors import BenchError
     from bench.params import parse_params
-    from bench.runner import RunOptions, run
+    from bench.runner import run
+    from bench.sweep import RunOptions
     from bench.workers import extra_workers
 
     if args.workers < 1:
@@ -331,7 +332,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
     limit_threads()
     if args.scaling:
-        from bench.report.scaling import measure_step_scaling
+        from bench.step_scaling import measure_step_scaling
 
         print(f"wrote {measure_step_scaling(args.results_dir)}")
         return 0
@@ -370,9 +371,8 @@ def cmd_data(args: argparse.Namespace) -> int:
 def cmd_proxies(args: argparse.Namespace) -> int:
     """Build or list the committed proxies."""
     from bench import proxies
-    from strategies._proxy_store import proxies_dir
 
-    root = args.proxies_dir or proxies_dir()
+    root = args.proxies_dir or proxies.committed_dir()
     if args.proxies_command == "status":
         print(proxies.status(root, args.json))
         return 0

@@ -18,6 +18,13 @@ FIGURE = "fidelity.png"
 REPORT = "fidelity.md"
 
 
+def committed_dir() -> Path:
+    """Where the committed proxies live (``proxies/`` at the repository root)."""
+    from strategies._proxy_store import proxies_dir
+
+    return proxies_dir()
+
+
 def build(domains: str, effects: str, archs: str, minutes: float, eval_every: int,
           force: bool, root: Path, cache_dir: Path | None, data_root: Path | None) -> int:
     """Build every selected proxy that is missing or outdated; returns how many were built."""

@@ -17,8 +17,7 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.report.audio import AUDIO_SUBDIR, find_examples
-from bench.report.runtime import PERF_SUBDIR
-from bench.results import RUNS_SUBDIR, read_results, result_files
+from bench.results import PERF_SUBDIR, RUNS_SUBDIR, read_results, result_files
 
 PUBLISHED_FILE = "published.parquet"
 RESULTS_DIR = Path("results")

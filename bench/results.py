@@ -1,4 +1,5 @@
-"""The tidy Parquet record of every run: schema, an atomic per-process writer and a reader.
+"""The tidy Parquet record of every run: schema, row assembly, an atomic per-process writer and
+a reader.
 
 One row per (run, split, metric). Parquet is the record of truth; Optuna storage is only
 search state, so reports are rebuilt from these files alone.
@@ -8,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import socket
 import tempfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,11 +22,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench import env
+from bench.base import MetricFailure, Outcome, Task
 from bench.errors import BenchError
 
 SCHEMA_VERSION = 2
 """2 added ``best_step`` and ``converged`` (version-1 files are read with both null)."""
 RUNS_SUBDIR = "runs"
+PERF_SUBDIR = "perf"
+"""Where `python -m bench perf` writes its JSON files, next to the runs."""
 
 SCHEMA = pa.schema([
     ("schema_version", pa.int16()),
@@ -94,6 +101,83 @@ def canonical_json(obj: Any) -> str:
 def utcnow() -> datetime:
     """Current UTC time at microsecond precision."""
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RunLabel:
+    """What every row of one run shares: its key, phase, place in the sweep and who ran it (a
+    strategy, or a reference row such as ``input``/``oracle``)."""
+
+    run_key: str
+    phase: str                        # tune | final
+    strategy: str
+    strategy_version: str             # "" for a reference row
+    study_name: str | None            # None for a reference row
+    budget: str
+    seed: int
+    base_seed: int
+    trial_number: int | None = None
+    repetition: int | None = None
+
+    @property
+    def is_reference(self) -> bool:
+        """A reference row set (input, oracle) rather than a strategy's run."""
+        return self.study_name is None
+
+
+def run_rows(label: RunLabel, task: Task, params: dict[str, Any], outcome: Outcome, *,
+             status: str = "ok", error: str | None = None,
+             started: datetime | None = None) -> list[dict[str, Any]]:
+    """Tidy rows of one run, one per metric the task declares; a run that failed as a whole gets
+    one main-metric row carrying the error."""
+    finished = utcnow()
+    sha, dirty = env.git_state()
+    base = {
+        "schema_version": SCHEMA_VERSION, "run_key": label.run_key, "phase": label.phase,
+        "study_name": label.study_name, "trial_number": label.trial_number,
+        "strategy": label.strategy, "strategy_version": label.strategy_version,
+        "is_reference": label.is_reference, "task": task.name, "task_version": task.version,
+        "task_family": task.family, "budget": label.budget,
+        "split": "val" if label.phase == "tune" else "test", "seed": label.seed,
+        "base_seed": label.base_seed, "repetition": label.repetition,
+        "params_json": canonical_json(params),
+        "n_steps": outcome.counters.steps, "n_dsp_evals": outcome.counters.dsp_evals,
+        "n_grad_estimates": outcome.counters.grad_estimates,
+        **training_facts(outcome.extra),
+        "setup_s": outcome.seconds.get("setup", 0.0),
+        "solve_s": outcome.seconds.get("solve", 0.0),
+        "eval_s": outcome.seconds.get("eval", 0.0),
+        "extra_json": canonical_json(outcome.extra) if outcome.extra else None,
+        "device": "cpu", "machine_id": env.machine_id(), "host_hash": env.host_hash(),
+        **env.versions(), "git_sha": sha, "git_dirty": dirty,
+        "started_at": started or finished, "finished_at": finished,
+    }
+    metrics = outcome.metrics if status == "ok" else {}
+    if not metrics:
+        metrics = {task.main_metric: MetricFailure(error or "no metrics")}
+    rows = []
+    for metric in task.metrics:
+        if metric.name not in metrics:
+            continue
+        value = metrics[metric.name]
+        failed = isinstance(value, MetricFailure)
+        row_status = status if status != "ok" else ("failed" if failed else "ok")
+        rows.append({
+            **base, "metric": metric.name,
+            "value": math.nan if failed else float(value),
+            "unit": metric.unit, "higher_is_better": metric.higher_is_better,
+            "is_main_metric": metric.name == task.main_metric,
+            "status": row_status,
+            "error": (value.error if failed and status == "ok" else error),
+        })
+    return rows
+
+
+def training_facts(extra: dict[str, Any]) -> dict[str, Any]:
+    """``best_step`` and ``converged`` of the run's trained model (its training summary in the
+    extra facts), or nulls for runs that trained nothing."""
+    summary = extra.get("training") or {}
+    return {"best_step": summary.get("best_step"), "converged": summary.get("converged")}
 
 
 class ResultWriter:

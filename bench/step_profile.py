@@ -19,18 +19,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.baselines import EXACT_STRATEGY
+
 if TYPE_CHECKING:
     from bench.gradient import StepClock
 
 STEP_TASKS = ("synthetic_music", "chain_music")
 """The tasks profiled by default: one single-chain synthetic task and one chain-selection task."""
-BASELINE = "autodiff"
-"""The strategy every step is compared with (exact gradients)."""
 TARGETS = {"step_vs_autodiff": {"spsa": 1.2, "neural_proxy": 3.0, "proxy_hybrid": 3.5},
            "chain_vs_synthetic": {"*": 2.0}}
 """Upper bounds of the issue that asked for this profile (a strategy not named: ``*``)."""
-DEEPAFX_GPU = {"spsa": 1.34, "neural_proxy": 1.41, "proxy_hybrid": 1.41}
-"""DeepAFx-ST's step time ÷ autodiff's on a GTX 1080 Ti, for context."""
 
 
 def profile_steps(tasks: Sequence[str] = STEP_TASKS, strategies: Sequence[str] | None = None, *,
@@ -111,9 +109,9 @@ def ratios(steps: dict[str, dict[str, Any]], tasks: Sequence[str]) -> dict[str, 
     """``step_vs_autodiff`` on the first task and ``chain_vs_synthetic`` (last ÷ first task),
     each with its target and whether it holds."""
     first, last = tasks[0], tasks[-1]
-    base = steps.get(first, {}).get(BASELINE)
+    base = steps.get(first, {}).get(EXACT_STRATEGY)
     vs_base = {s: row["median_s"] / base["median_s"] for s, row in steps.get(first, {}).items()
-               if base and s != BASELINE}
+               if base and s != EXACT_STRATEGY}
     chain = {s: steps[last][s]["median_s"] / row["median_s"]
              for s, row in steps.get(first, {}).items()
              if len(tasks) > 1 and s in steps.get(last, {})}
@@ -131,6 +129,7 @@ def run_step_profile(json_path: Path | None = None, results_dir: Path = Path("re
     """Profile, then write the JSON (results and ``json_path``) and print the Markdown."""
     from bench import env
     from bench.dsp.perf import machine_info, write_json, write_runtime_section
+    from bench.report.steps import render_markdown
 
     started = datetime.now(UTC)
     data = {"kind": "steps", "schema": 1, "machine_id": env.machine_id(),
@@ -154,62 +153,3 @@ def _slug(text: str) -> str:
     import re
 
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
-
-
-def render_markdown(data: dict[str, Any]) -> str:
-    """The "Training-step profile" Markdown section of one profile run."""
-    m = data.get("machine", {})
-    lines = [
-        "## Training-step profile", "",
-        f"{data['timestamp']} at {str(data.get('git_sha', ''))[:7]}, {data['budget']} budget "
-        f"sizes, one torch and one Numba thread, median of {data['repeats']} interleaved steps "
-        f"after {data['warmup']} warm-up steps ({m.get('cpu', '?')}, load "
-        f"{', '.join(f'{v:.2f}' for v in m.get('load_average', []))}). Milliseconds per phase; "
-        "`python -m bench perf --steps`.", "",
-        "| task | strategy | " + " | ".join(p.replace("_", " ") for p in data["phases"])
-        + " | step | vs " + BASELINE + " |",
-        "|---|---|" + "---|" * (len(data["phases"]) + 2)]
-    for task, rows in data["steps"].items():
-        base = rows.get(BASELINE, {}).get("median_s")
-        for strategy, row in rows.items():
-            cells = [f"{1e3 * row['phases_s'][p]:.1f}" for p in data["phases"]]
-            rel = f"{row['median_s'] / base:.2f}×" if base else "—"
-            lines.append(f"| {task} | {strategy} | " + " | ".join(cells)
-                         + f" | **{1e3 * row['median_s']:.1f}** | {rel} |")
-    lines += ["", "| ratio | value | target | holds | DeepAFx-ST (GPU) |", "|---|---|---|---|---|"]
-    for name, check in data["checks"].items():
-        strategy = name.split(".", 1)[1]
-        paper = DEEPAFX_GPU.get(strategy) if name.startswith("step_vs") else None
-        lines.append(f"| {name} | {check['value']:.2f} | ≤ {check['target']:g} | "
-                     f"{'yes' if check['pass'] else '**no**'} | "
-                     f"{f'{paper:.2f}' if paper else '—'} |")
-    for strategy, extra in data.get("benchmarks", {}).items():
-        floors = extra.get("convolution_floor", {})
-        if floors:
-            lines += ["", f"What bounds {strategy}'s step: each frozen proxy's forward + backward "
-                      "w.r.t. its parameters against its dilated convolutions alone (forward and "
-                      "input-gradient convs, the least any implementation of the architecture "
-                      "computes with these kernels), interleaved, one thread.", "",
-                      "| effect | batch × samples | proxy fwd+bwd ms | convolutions ms | share | "
-                      "conv GFLOP/s |", "|---|---|---|---|---|---|"]
-            for effect, f in floors.items():
-                lines.append(f"| {effect} | {f['batch']} × {f['samples']} | "
-                             f"{1e3 * f['step_s']:.1f} | {1e3 * f['convs_s']:.1f} | "
-                             f"{f['convs_share']:.0%} | {f['conv_gflops']:.1f} |")
-        rows = extra.get("pretraining", [])
-        if rows:
-            lines += ["", f"Proxy pre-training ({strategy}'s proxies on {data['tasks'][0]}'s "
-                      f"audio): the same {rows[0]['steps']} steps from the same seed with plain "
-                      "torch kernels and with the fast ones, interleaved; fidelity on held-out "
-                      "clips against the reference DSP after those steps.", "",
-                      "| effect | arch | samples/s plain | samples/s fast | speed-up | "
-                      "MR-STFT plain | MR-STFT fast | LUFS err plain (LU) | LUFS err fast (LU) |",
-                      "|---|---|---|---|---|---|---|---|---|"]
-            for r in rows:
-                ref, fast = r["reference"], r["fast"]
-                lines.append(
-                    f"| {r['effect']} | {r['arch']} | {ref['samples_per_s']:,.0f} | "
-                    f"{fast['samples_per_s']:,.0f} | {r['speedup']:.2f}× | {ref['mrstft']:.3f} | "
-                    f"{fast['mrstft']:.3f} | {ref['lufs_error']:.2f} | {fast['lufs_error']:.2f} |")
-    return "\n".join(lines) + "\n"
-

@@ -13,9 +13,10 @@ import optuna
 import pandas as pd
 
 from bench.base import Metric
+from bench.optuna_storage import open_storage
 from bench.results import read_results, result_files
-from bench.runner import compared
-from bench.tuning import CLAIMS_STUDY, open_storage
+from bench.run_once import CLAIMS_STUDY
+from bench.sweep import compared
 from tests.conftest import ROOT, bench_cmd
 
 SMOKE = ("run", "--task", "toy", "--budget", "smoke", "--no-progress")

@@ -136,7 +136,8 @@ def test_winners_are_the_best_reference_renders_and_are_counted(tmp_path):
 
 
 def test_step_profile_reports_every_phase_and_the_ratios(tmp_path):
-    from bench.step_profile import profile_steps, render_markdown
+    from bench.report.steps import render_markdown
+    from bench.step_profile import profile_steps
 
     data = profile_steps(("synthetic_speech", "chain_speech"), ["autodiff", "spsa"],
                          budget="smoke", repeats=1, warmup=1, progress=False)

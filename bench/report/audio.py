@@ -16,10 +16,10 @@ SIGNAL_ORDER = {"input": 0, "reference": 1, "target": 2}
 
 
 @dataclass
-class Examples:
-    """Saved examples of one (budget, task, seed): ``files[i][(who, signal)]`` is a path, where
-    ``who`` is a strategy or a reference row (input …) and ``signal`` input/reference/target/
-    output."""
+class ListeningExamples:
+    """Listening examples saved for one (budget, task, seed): ``files[i][(who, signal)]`` is a
+    path, where ``who`` is a strategy or a reference row (input …) and ``signal`` input/
+    reference/target/output."""
 
     budget: str
     task: str
@@ -39,15 +39,15 @@ class Examples:
         return who if signal == "output" else signal
 
 
-def find_examples(results_dirs: Iterable[Path], count: int = 2) -> list[Examples]:
+def find_examples(results_dirs: Iterable[Path], count: int = 2) -> list[ListeningExamples]:
     """The first ``count`` examples of the lowest seed of every (budget, task) with audio."""
-    found: dict[tuple[str, str], Examples] = {}
+    found: dict[tuple[str, str], ListeningExamples] = {}
     for results in results_dirs:
         for seed_dir in sorted(Path(results, AUDIO_SUBDIR).glob("*/*/seed*")):
             budget, task = seed_dir.parent.parent.name, seed_dir.parent.name
             if (budget, task) in found:
                 continue
-            ex = Examples(budget, task, seed_dir.name, seed_dir)
+            ex = ListeningExamples(budget, task, seed_dir.name, seed_dir)
             for path in sorted(seed_dir.glob("*/*.*")):
                 m = NAME.match(path.name)
                 if m and int(m.group(1)) < count:
@@ -57,7 +57,7 @@ def find_examples(results_dirs: Iterable[Path], count: int = 2) -> list[Examples
     return [found[k] for k in sorted(found)]
 
 
-def copy_examples(examples: list[Examples], reports_dir: Path) -> dict[Path, str]:
+def copy_examples(examples: list[ListeningExamples], reports_dir: Path) -> dict[Path, str]:
     """Copy the example files into ``<reports>/audio`` (replacing what was there); returns each
     source path's location relative to the reports directory."""
     target = Path(reports_dir) / AUDIO_SUBDIR

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report.leaderboard import header_lines
+from bench.report.provenance import header_lines
 from bench.results import read_results
 
 Key = tuple[str, str, str, str]

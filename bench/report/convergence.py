@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from bench.report.runtime import final_runs, training_logs
+from bench.report.runs import final_runs, training_logs
 
 
 def late_drop(curve: list[dict[str, float]]) -> float:

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.report.audio import Examples
+from bench.report.audio import ListeningExamples
 from bench.report.leaderboard import Table, by_budget, overall_rank, task_ranks
 from bench.report.numbers import number
-from bench.report.runtime import final_runs, proxy_facts, training_logs
+from bench.report.runs import final_runs, training_logs
+from bench.report.runtime import proxy_facts
 from bench.report.stats import mean_ci95
 
 FIGURES_SUBDIR = "figures"
@@ -273,7 +274,7 @@ def study_importances(results_dirs: Iterable[Path]) -> dict[str, dict[str, dict[
     from optuna.storages.journal import JournalFileBackend, JournalStorage
     from optuna.trial import TrialState
 
-    from bench.tuning import JOURNAL_NAME
+    from bench.optuna_storage import JOURNAL_NAME
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     collected: dict[str, dict[str, list[dict[str, float]]]] = {}
@@ -349,7 +350,7 @@ def proxy_fidelity(frame: pd.DataFrame, out: Path) -> list[Path]:
     return [save_png(fig, out / "proxy_fidelity.png")]
 
 
-def spectrograms(examples: list[Examples], out: Path) -> list[Path]:
+def spectrograms(examples: list[ListeningExamples], out: Path) -> list[Path]:
     """Log-magnitude spectrograms of the first example of every task: input, reference,
     target (when known) and each strategy's output, on one colour scale."""
     import soundfile as sf

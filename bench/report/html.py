@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.report.audio import Examples
+from bench.report.audio import ListeningExamples
 
 TEMPLATE = "index.html.j2"
 OVERVIEW = (("ranking_", "Overall rank"), ("quality_cost_", "Quality against cost"))
@@ -69,7 +69,7 @@ def groups(figures: list[str],
     return out
 
 
-def listening(examples: list[Examples], where: dict[Path, str]) -> list[Listening]:
+def listening(examples: list[ListeningExamples], where: dict[Path, str]) -> list[Listening]:
     """One table per task: a row per example, a file per signal and strategy output."""
     out = []
     for ex in examples:
@@ -82,7 +82,7 @@ def listening(examples: list[Examples], where: dict[Path, str]) -> list[Listenin
 
 
 def render_index(leaderboard_md: str, runtime_md: str, figures: list[str],
-                 examples: list[Examples], where: dict[Path, str]) -> str:
+                 examples: list[ListeningExamples], where: dict[Path, str]) -> str:
     """The whole page as a string (deterministic for the same inputs)."""
     import jinja2
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.report.convergence import convergence_markdown
 from bench.report.numbers import number
+from bench.report.provenance import header_lines
 from bench.report.stats import mean_ci95
 
 UP, DOWN = "$\\uparrow$", "$\\downarrow$"
@@ -20,7 +22,7 @@ MIN_RUNS_FOR_BEST = 2  # one lucky seed is not "best": bold needs this many ok r
 
 
 @dataclass
-class Cell:
+class MeanCI:
     """One strategy × metric entry: mean and 95% CI over ok final runs, plus failures."""
 
     mean: float
@@ -29,7 +31,7 @@ class Cell:
     failed: int
 
     @classmethod
-    def of(cls, values: list[float], failed: int) -> Cell:
+    def of(cls, values: list[float], failed: int) -> MeanCI:
         """Summarize the ok values (sorted first, so the sum is order-independent)."""
         ok = sorted(values)
         mean, ci = mean_ci95(ok)
@@ -53,10 +55,10 @@ class Table:
     budget: str
     main_metric: str
     metrics: list[tuple[str, bool, str]]              # (name, higher_is_better, unit)
-    rows: dict[str, dict[str, Cell]] = field(default_factory=dict)
+    rows: dict[str, dict[str, MeanCI]] = field(default_factory=dict)
     references: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
-    per_pair: dict[str, dict[str, Cell]] = field(default_factory=dict)  # strategy → pair → main
+    per_pair: dict[str, dict[str, MeanCI]] = field(default_factory=dict)  # strategy → pair → main
 
     @property
     def title(self) -> str:
@@ -108,7 +110,7 @@ def build_tables(frame: pd.DataFrame) -> list[Table]:
             if (g.status == "skipped").all():
                 table.skipped[strategy] = str(g.error.iloc[0])
                 continue
-            table.rows.setdefault(strategy, {})[metric] = Cell.of(
+            table.rows.setdefault(strategy, {})[metric] = MeanCI.of(
                 g.loc[g.status == "ok", "value"].tolist(), int((g.status == "failed").sum()))
             if bool(g.is_reference.iloc[0]) and strategy not in table.references:
                 table.references.append(strategy)
@@ -118,7 +120,7 @@ def build_tables(frame: pd.DataFrame) -> list[Table]:
     return tables
 
 
-def per_pair_cells(rows: pd.DataFrame, metric: str) -> dict[str, dict[str, Cell]]:
+def per_pair_cells(rows: pd.DataFrame, metric: str) -> dict[str, dict[str, MeanCI]]:
     """Per style pair cells of ``metric`` from the extra "per_pair" tables of ok final runs
     (realistic style transfer); a pair whose metric failed counts as failed."""
     runs = rows[(rows.status == "ok") & rows.extra_json.notna()].drop_duplicates("run_key")
@@ -126,7 +128,7 @@ def per_pair_cells(rows: pd.DataFrame, metric: str) -> dict[str, dict[str, Cell]
     for strategy, text in zip(runs.strategy, runs.extra_json, strict=True):
         for pair, row in json.loads(text).get("per_pair", {}).items():
             values.setdefault(strategy, {}).setdefault(pair, []).append(row.get(metric))
-    return {s: {pair: Cell.of([v for v in vs if _finite(v)], sum(not _finite(v) for v in vs))
+    return {s: {pair: MeanCI.of([v for v in vs if _finite(v)], sum(not _finite(v) for v in vs))
                 for pair, vs in pairs.items()}
             for s, pairs in values.items()}
 
@@ -197,33 +199,9 @@ def by_budget(tables: list[Table]) -> dict[str, list[Table]]:
     return dict(sorted(groups.items()))
 
 
-def header_lines(frame: pd.DataFrame) -> list[str]:
-    """Provenance: git revisions, schema version, machines, library versions, run dates."""
-    if frame.empty:
-        return ["_No results yet: run `python -m bench run` first._"]
-
-    def values(col: str) -> str:
-        return ", ".join(sorted({str(v) for v in frame[col].dropna()})) or "—"
-
-    shas = sorted({f"{s[:10]}{'+dirty' if d else ''}"
-                   for s, d in zip(frame.git_sha, frame.git_dirty, strict=True)})
-    first, last = frame.started_at.min(), frame.finished_at.max()
-    schemas = ", ".join(f"v{v}" for v in sorted({int(v) for v in frame.schema_version}))
-    return [
-        f"- git: {', '.join(shas)}; results schema {schemas}",
-        f"- machines: {values('machine_id')}",
-        f"- python {values('python_version')}, torch {values('torch_version')}, "
-        f"numpy {values('numpy_version')}, optuna {values('optuna_version')}, "
-        f"afx-bench {values('bench_version')}",
-        f"- runs from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC",
-    ]
-
-
 def render_markdown(frame: pd.DataFrame, tables: list[Table]) -> str:
     """The Markdown leaderboard: header, overall rank per budget, one table per task, then how
     converged the trained strategies were."""
-    from bench.report.convergence import convergence_markdown  # imports this module's header
-
     families = dict(zip(frame.task, frame.task_family, strict=True))
     out = ["# Leaderboard", "", *header_lines(frame), "",
            "Mean ± 95% CI (Student t) over final test runs, n = runs, 3 significant digits; "

@@ -17,16 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.report.leaderboard import header_lines
+from bench.baselines import DEEPAFX_ST_GPU_STEP_RATIOS, EXACT_STRATEGY
 from bench.report.numbers import number
+from bench.report.provenance import header_lines
+from bench.report.runs import final_runs, training_logs
+from bench.report.steps import render_markdown as steps_markdown
+from bench.results import PERF_SUBDIR
 
-PERF_SUBDIR = "perf"
-STEP_BASELINE = "autodiff"
-DEEPAFX_ST_GPU_RATIOS = {"spsa": 0.4132 / 0.3086, "neural_proxy": 0.4346 / 0.3086,
-                         "proxy_hybrid": 0.4339 / 0.3086}
-"""DeepAFx-ST's training-step times relative to autodiff's 0.3086 s (GTX 1080 Ti, batch 4, 5-s
-clips at 24 kHz, 1000 iterations of its timing script): SPSA 0.4132 s, proxy 0.4346 s and the
-"full hybrid" 0.4339 s, which that script timed on the proxy-only path."""
 CACHED = "loaded from cache (trained earlier, machine not recorded)"
 
 
@@ -68,26 +65,6 @@ class PerfFiles:
         return {str(d.get("machine_id")): d for d in getattr(self, kind)}
 
 
-def training_logs(extra: dict[str, Any]) -> list[dict[str, Any]]:
-    """The `TrainingLog.summary()` dicts inside a row's extra JSON (whatever key the task used:
-    "training", "blind_model" …)."""
-    return [v for _, v in sorted(extra.items())
-            if isinstance(v, dict) and "step_s_median" in v]
-
-
-def final_runs(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per final strategy run (reference rows excluded), with parsed extra JSON. A run
-    is ok when any of its metrics is (a failed metric is not a failed run), whatever the order
-    of its rows in the files."""
-    runs = frame[(frame.phase == "final") & ~frame.is_reference & (frame.status != "skipped")]
-    runs = runs.sort_values(["run_key", "metric"], kind="stable").copy()
-    runs["status"] = runs.groupby("run_key").status.transform(
-        lambda s: "ok" if (s == "ok").any() else s.iloc[0])
-    runs = runs.drop_duplicates("run_key").copy()
-    runs["extra"] = [json.loads(t) if isinstance(t, str) else {} for t in runs.extra_json]
-    return runs.sort_values(["machine_id", "strategy", "task", "budget", "seed"], kind="stable")
-
-
 def evaluated_seconds(budget: str, extra: dict[str, Any]) -> float:
     """Seconds of audio a final run evaluated: the budget's eval_examples clips, or for the
     realistic tasks (extra "per_pair") max(1, eval_examples // pairs) clips per style pair."""
@@ -121,9 +98,9 @@ def strategy_row(g: pd.DataFrame) -> list[str]:
 
 
 def relative_steps(runs: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Header and rows: each strategy's median training-step time divided by autodiff's on the
-    same task and budget (one machine's final runs), the median over tasks, and DeepAFx-ST's
-    GPU ratio where it published one."""
+    """Header and rows: each strategy's median training-step time divided by the exact
+    strategy's (``bench.baselines.EXACT_STRATEGY``) on the same task and budget (one machine's
+    final runs), the median over tasks, and DeepAFx-ST's GPU ratio where it published one."""
     ok = runs[runs.status == "ok"]
     steps = {}
     for (strategy, task, budget), g in ok.groupby(["strategy", "task", "budget"], sort=True):
@@ -131,14 +108,14 @@ def relative_steps(runs: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
                  if not log.get("reused") and math.isfinite(log["step_s_median"])]
         if times:
             steps[strategy, task, budget] = float(np.median(times))
-    base = {(t, b): v for (s, t, b), v in steps.items() if s == STEP_BASELINE}
+    base = {(t, b): v for (s, t, b), v in steps.items() if s == EXACT_STRATEGY}
     cols = sorted(base)
     rows = []
     for strategy in sorted({s for s, _, _ in steps}):
         ratios = [steps[strategy, t, b] / base[t, b] if (strategy, t, b) in steps else math.nan
                   for t, b in cols]
         rows.append([strategy, *(_num(r) for r in ratios), _median(ratios),
-                     _num(DEEPAFX_ST_GPU_RATIOS.get(strategy))])
+                     _num(DEEPAFX_ST_GPU_STEP_RATIOS.get(strategy))])
     head = ["strategy", *(f"{t} ({b})" for t, b in cols), "median", "DeepAFx-ST (GPU)"]
     return head, rows if cols else []
 
@@ -237,8 +214,8 @@ def render_runtime(frame: pd.DataFrame, perf: PerfFiles, figures: dict[str, str]
                 ""]
             head, rows = relative_steps(mine)
             if rows:
-                out += [f"### Training-step time relative to {STEP_BASELINE}", "",
-                        f"Median step time divided by {STEP_BASELINE}'s on the same task, "
+                out += [f"### Training-step time relative to {EXACT_STRATEGY}", "",
+                        f"Median step time divided by {EXACT_STRATEGY}'s on the same task, "
                         f"budget and machine; the last column is DeepAFx-ST's ratio on a GTX "
                         f"1080 Ti (batch 4, 5-s clips; its hybrid was timed without the DSP).",
                         "", *_table(head, rows), ""]
@@ -252,8 +229,6 @@ def render_runtime(frame: pd.DataFrame, perf: PerfFiles, figures: dict[str, str]
         if machine in proxies:
             out += _proxy_section(proxies[machine])
         if machine in steps:
-            from bench.step_profile import render_markdown as steps_markdown
-
             out += [*steps_markdown(steps[machine]).replace("## ", "### ").splitlines(), ""]
         if machine in kernels:
             out += _kernel_section(kernels[machine])

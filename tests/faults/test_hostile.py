@@ -18,9 +18,9 @@ import pytest
 import soundfile as sf
 
 from bench.errors import BenchError
+from bench.optuna_storage import GRACE_ENV, HEARTBEAT_ENV, open_storage
 from bench.registry import registry
 from bench.results import read_results, result_files
-from bench.tuning import GRACE_ENV, HEARTBEAT_ENV, open_storage
 from tests.conftest import bench_cmd
 
 TOY = ("run", "--task", "toy", "--strategy", "toy_search", "--budget", "smoke", "--trials", "2",

@@ -17,16 +17,9 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
+from bench.optuna_storage import GRACE_ENV, HEARTBEAT_ENV, open_storage
 from bench.results import read_results, result_files, run_key
-from bench.tuning import (
-    CLAIMS_STUDY,
-    GRACE_ENV,
-    HEARTBEAT_ENV,
-    HOST_ENV,
-    Claims,
-    open_storage,
-    slots,
-)
+from bench.run_once import CLAIMS_STUDY, HOST_ENV, Claims, slots
 from tests.conftest import ROOT, bench_cmd
 
 SLEEP_S = 0.5
@@ -181,11 +174,11 @@ def test_a_dead_workers_claim_is_taken_over_and_a_live_one_is_respected(tmp_path
 @pytest.mark.parametrize("status, resolved", [("ok", True), ("failed", False)])
 def test_a_failed_final_run_is_retried_by_a_later_command_only(tmp_path, monkeypatch, status,
                                                                resolved):
-    from bench import tuning
+    from bench import run_once
 
     claims = Claims(open_storage(None, tmp_path))
     _, claim = claims.acquire("k")
     claims.release(claim, status, None)
     assert claims.acquire("k")[0] == Claims.DONE  # same command: not run twice
-    monkeypatch.setattr(tuning, "PROCESS_START", time.time() + 1)  # a later command
+    monkeypatch.setattr(run_once, "PROCESS_START", time.time() + 1)  # a later command
     assert (claims.acquire("k")[0] == Claims.DONE) is resolved

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.report.leaderboard import (
-    Cell,
+    MeanCI,
     Table,
     build_tables,
     family_ranks,
@@ -104,7 +104,7 @@ def test_late_drop_says_how_far_from_converged(reports_dir: Path):
 def table(task: str, scores: dict[str, float]) -> Table:
     """A one-metric (loss ↓) table with ``scores`` as means over 3 ok runs."""
     t = Table(task, "smoke", "loss", [("loss", False, "")])
-    t.rows = {s: {"loss": Cell(v, 0.0, 3, 0)} for s, v in scores.items()}
+    t.rows = {s: {"loss": MeanCI(v, 0.0, 3, 0)} for s, v in scores.items()}
     return t
 
 
@@ -143,7 +143,7 @@ def test_equal_mean_ranks_share_their_place(results_dir: Path):
 
 def test_best_needs_two_ok_runs():
     t = table("t", {"steady": 0.3, "worse": 0.5})
-    t.rows["lucky"] = {"loss": Cell.of([0.1], failed=2)}
+    t.rows["lucky"] = {"loss": MeanCI.of([0.1], failed=2)}
     md = "\n".join(markdown_table(t))
     assert "| lucky | 0.1 (n=1, 2 failed) |" in md  # best mean, one seed: not bold
     assert "| steady | **0.3 ± 0** (n=3) |" in md and "| worse | 0.5 ± 0 (n=3) |" in md

@@ -91,7 +91,7 @@ def test_compute_spent_per_strategy_and_family(reports_dir: Path):
 
 
 def test_a_failed_metric_is_not_a_failed_run(tmp_path: Path):
-    from bench.report.runtime import final_runs
+    from bench.report.runs import final_runs
     from bench.results import ResultWriter
     from tests.report.conftest import make_rows, training
 

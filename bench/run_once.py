@@ -1,4 +1,4 @@
-"""Optuna glue: storage from a URL, trial slots shared by several workers, crash recovery.
+"""Run once across workers: claims on run keys, trial slots, heartbeats and stale-trial reclaim.
 
 Several workers (processes, possibly on several machines) may run the same command against one
 storage. They share each study's requested number of trials, and they share the final phase
@@ -11,105 +11,25 @@ parameters and the same run key (so Parquet rows already written are reused), th
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 import socket
 import threading
 import time
-import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError
+from bench.optuna_internals import stale_trial_ids, storage_of, study_id, trial_id
+from bench.optuna_storage import storage_errors
 
-JOURNAL_NAME = "optuna.journal"
-HEARTBEAT_ENV = "AFX_BENCH_HEARTBEAT_S"
-GRACE_ENV = "AFX_BENCH_GRACE_S"
 HOST_ENV = "AFX_BENCH_HOST"
-HEARTBEAT_S = 30
-GRACE_S = 90
 CLAIMS_STUDY = "afx-bench/claims"
-PG_DRIVERS = {  # module -> how to install it, in order of preference for a plain postgresql://
-    "psycopg": "pip install 'psycopg[binary]' (psycopg 3)",
-    "psycopg2": "pip install psycopg2-binary",
-}
 PROCESS_START = time.time()
 
-
-def open_storage(url: str | None, results_dir: Path) -> Any:
-    """An Optuna storage: default is an embedded journal file under ``results_dir``; a database
-    URL gives an RDB storage with heartbeats (``AFX_BENCH_HEARTBEAT_S``, ``AFX_BENCH_GRACE_S``)."""
-    import optuna
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
-    if not url or url.startswith("journal:"):
-        path = Path(url.removeprefix("journal:")) if url else Path(results_dir) / JOURNAL_NAME
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            return JournalStorage(JournalFileBackend(str(path)))
-        except OSError as exc:
-            raise BenchError(f"cannot open Optuna journal {path}: {exc.strerror or exc}; "
-                             f"choose a writable --results-dir or --storage") from exc
-    heartbeat_s = _env_seconds(HEARTBEAT_ENV, HEARTBEAT_S)
-    grace_s = _env_seconds(GRACE_ENV, GRACE_S)
-    url = with_postgres_driver(url)
-    try:
-        return optuna.storages.RDBStorage(
-            url, heartbeat_interval=heartbeat_s, grace_period=grace_s,
-            engine_kwargs={"pool_pre_ping": True},
-        )
-    except Exception as exc:
-        raise BenchError(f"cannot open storage {url!r}: {first_line(exc)}; check the URL and "
-                         f"that the database server is reachable") from exc
-
-
-def with_postgres_driver(url: str) -> str:
-    """``url`` with an installed PostgreSQL driver named: a plain ``postgresql://`` gets psycopg
-    3 when installed, else psycopg2 (SQLAlchemy 2.1 alone would pick psycopg 3 even when only
-    psycopg2 is there); a driver that is not installed is an error that names what to install."""
-    scheme, sep, rest = url.partition("://")
-    dialect, _, driver = scheme.partition("+")
-    if not sep or dialect != "postgresql" or driver not in ("", *PG_DRIVERS):
-        return url
-    wanted = [driver] if driver else list(PG_DRIVERS)
-    for name in wanted:
-        if importlib.util.find_spec(name) is not None:
-            return f"postgresql+{name}://{rest}"
-    raise BenchError(f"the {scheme}:// storage needs a PostgreSQL driver that is not "
-                     f"installed; install one: {' or '.join(PG_DRIVERS[n] for n in wanted)}")
-
-
-def _env_seconds(name: str, default: int) -> int:
-    """A positive whole number of seconds from the environment (Optuna wants integers)."""
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isdigit() or int(text) < 1:
-        raise BenchError(f"{name}={text!r} must be a whole number of seconds, at least 1")
-    return int(text)
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message, or its type when it has none."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def storage_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean the storage itself failed (disk full, database gone)."""
-    import optuna
-
-    errors: tuple[type[BaseException], ...] = (OSError, optuna.exceptions.StorageInternalError)
-    try:
-        from sqlalchemy.exc import SQLAlchemyError
-    except ImportError:
-        return errors
-    return (*errors, SQLAlchemyError)
+Job = Callable[[str], tuple[str, float | None]]
+"""Takes its run key, writes its rows and returns (status, main metric value or None)."""
 
 
 def worker_tag() -> dict[str, Any]:
@@ -152,15 +72,15 @@ def _dead_here(tag: dict[str, Any] | None) -> bool:
     return _proc_start(pid) != tag.get("start")
 
 
-def _abandoned(storage: Any, study_id: int) -> list[Any]:
+def _abandoned(storage: Any, of_study: int) -> list[Any]:
     """Running trials of a study whose worker is dead (stale heartbeat or gone pid)."""
     from optuna.trial import TrialState
 
-    by_heartbeat = set(storage._get_stale_trial_ids(study_id)
+    by_heartbeat = set(stale_trial_ids(storage, of_study)
                        if _heartbeat_interval(storage) else [])
-    return [t for t in storage.get_all_trials(study_id, deepcopy=False,
+    return [t for t in storage.get_all_trials(of_study, deepcopy=False,
                                               states=(TrialState.RUNNING,))
-            if t._trial_id in by_heartbeat or _dead_here(t.user_attrs.get("worker"))]
+            if trial_id(t) in by_heartbeat or _dead_here(t.user_attrs.get("worker"))]
 
 
 def reclaim_stale(study: Any) -> int:
@@ -174,21 +94,21 @@ def reclaim_stale(study: Any) -> int:
     import optuna
     from optuna.trial import TrialState
 
-    storage = study._storage
+    storage, of_study = storage_of(study), study_id(study)
     requeued = 0
-    for t in _abandoned(storage, study._study_id):
+    for t in _abandoned(storage, of_study):
         try:  # a finished trial can no longer take attributes
-            storage.set_trial_user_attr(t._trial_id, "stale", True)
+            storage.set_trial_user_attr(trial_id(t), "stale", True)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another worker reclaimed (or finished) it first
         retried = any(r.user_attrs.get("retry_of") == t.number
-                      for r in storage.get_all_trials(study._study_id, deepcopy=False))
+                      for r in storage.get_all_trials(of_study, deepcopy=False))
         if not retried:
             study.enqueue_trial(t.params, user_attrs={"run_key": t.user_attrs.get("run_key"),
                                                       "retry_of": t.number})
             requeued += 1
         try:
-            storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+            storage.set_trial_state_values(trial_id(t), state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
     return requeued
@@ -229,7 +149,7 @@ def _heartbeat_interval(storage: Any) -> int | None:
 
 
 @contextmanager
-def heartbeat(storage: Any, trial_id: int) -> Iterator[None]:
+def heartbeat(storage: Any, storage_trial_id: int) -> Iterator[None]:
     """Record a trial's heartbeat in the background while it runs (RDB storages only)."""
     interval = _heartbeat_interval(storage)
     if not interval:
@@ -240,11 +160,11 @@ def heartbeat(storage: Any, trial_id: int) -> Iterator[None]:
     def beat() -> None:
         try:
             while not stop.wait(interval):
-                storage.record_heartbeat(trial_id)
+                storage.record_heartbeat(storage_trial_id)
         except storage_errors():
             return  # the database is gone: the run's next storage call reports it, once
 
-    storage.record_heartbeat(trial_id)
+    storage.record_heartbeat(storage_trial_id)
     thread = threading.Thread(target=beat, daemon=True, name="optuna-heartbeat")
     thread.start()
     try:
@@ -252,6 +172,7 @@ def heartbeat(storage: Any, trial_id: int) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
+
 
 
 class Claims:
@@ -274,7 +195,7 @@ class Claims:
         self.storage = storage
         self.study = optuna.create_study(study_name=CLAIMS_STUDY, storage=storage,
                                          load_if_exists=True)
-        self.study_id = self.study._study_id
+        self.study_id = study_id(self.study)
 
     def acquire(self, key: str) -> tuple[str, Any]:
         """(RUN, claim id) if this worker now holds ``key``; (DONE, main metric value) if it was
@@ -291,7 +212,7 @@ class Claims:
         claim_id = self.storage.create_new_trial(self.study_id)  # running
         self.storage.set_trial_user_attr(claim_id, "worker", worker_tag())
         self.storage.set_trial_user_attr(claim_id, "claim", key)
-        rivals = [t for t in self._of(key) if t._trial_id != claim_id
+        rivals = [t for t in self._of(key) if trial_id(t) != claim_id
                   and (t.state == TrialState.RUNNING or _resolved(t))]
         if rivals:
             self.release(claim_id, "withdrawn", None)
@@ -319,7 +240,7 @@ class Claims:
 
         for t in _abandoned(self.storage, self.study_id):
             try:
-                self.storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+                self.storage.set_trial_state_values(trial_id(t), state=TrialState.FAIL)
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass
 
@@ -336,3 +257,39 @@ def _resolved(claim: Any) -> bool:
 def wait_a_moment(seconds: float = 2.0) -> None:
     """Pause (with jitter, so colliding workers drift apart) while other workers work."""
     time.sleep(seconds * random.uniform(0.5, 1.0))
+
+
+def run_once(claims: Claims, work: list[tuple[str, Job]], done: set[str],
+             stored_value: Callable[[str], float | None]) -> tuple[dict[str, float | None], int]:
+    """Run each (run key, job) once across every worker of the storage, through claims; return
+    the main metric value per key (None when failed or not reported) and how many keys were
+    already done, here or by another worker.
+
+    Keys in ``done`` (finished keys in the results) are skipped; keys another worker holds are
+    retried until it finishes.
+    """
+    values: dict[str, float | None] = {}
+    skipped = 0
+    pending = dict(work)
+    while pending:
+        for key, job in list(pending.items()):
+            if key in done:
+                values[key] = stored_value(key)
+                skipped += 1
+                del pending[key]
+                continue
+            state, got = claims.acquire(key)
+            if state == Claims.BUSY:
+                continue
+            if state == Claims.RUN:
+                with heartbeat(claims.storage, got):
+                    status, value = job(key)
+                claims.release(got, status, value)
+                got = value
+            else:
+                skipped += 1
+            values[key] = got
+            del pending[key]
+        if pending:
+            wait_a_moment()  # the rest is held by other workers
+    return values, skipped

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from bench.report.runtime import PerfFiles
-from bench.report.scaling import measure_step_scaling
+from bench.step_scaling import measure_step_scaling
 
 
 def test_measure_writes_scaling_json(tmp_path: Path):

@@ -1,9 +1,10 @@
-"""How the training-step time of each gradient strategy's effect layer grows with clip length.
+"""`python -m bench perf --scaling`: how the training-step time of each gradient strategy's
+effect layer grows with clip length.
 
 Measured in one run, on one torch thread, for every registered gradient strategy on the
-DeepAFx-ST chain (peq → compressor), so the numbers are comparable with each other (never with
-another machine's). The JSON goes to ``<results>/perf/scaling-<timestamp>.json``, where the
-runtime report finds it.
+DeepAFx-ST chain (``bench.baselines.DEEPAFX_ST_CHAIN``), so the numbers are comparable with each
+other (never with another machine's). The JSON goes to
+``<results>/perf/scaling-<timestamp>.json``, where the runtime report finds it.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from bench.baselines import DEEPAFX_ST_CHAIN
 from bench.data import TrainingAudio
-from bench.report.runtime import PERF_SUBDIR
+from bench.results import PERF_SUBDIR
 
-CHAIN = ("peq", "compressor")
 LENGTHS_S = (0.5, 1.0, 2.0, 4.0)
-WHAT = ("Forward and backward of each gradient strategy's effect layer on peq → compressor "
-        "(L1 loss to a fixed target, default hyperparameters, proxies pre-trained at the "
-        "smoke budget), one torch thread.")
+WHAT = ("Forward and backward of each gradient strategy's effect layer on "
+        f"{' → '.join(DEEPAFX_ST_CHAIN)} (L1 loss to a fixed target, default hyperparameters, "
+        "proxies pre-trained at the smoke budget), one torch thread.")
 
 
 def measure_step_scaling(results_dir: Path, lengths_s: tuple[float, ...] = LENGTHS_S, *,
@@ -55,8 +56,8 @@ def measure_step_scaling(results_dir: Path, lengths_s: tuple[float, ...] = LENGT
     now = datetime.now(UTC)
     data = {"kind": "scaling", "machine_id": env.machine_id(),
             "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "git_sha": env.git_state()[0],
-            "what": WHAT, "chain": list(CHAIN), "sample_rate": sample_rate, "batch": batch,
-            "repeats": repeats, "lengths_s": list(lengths_s), "strategies": entries}
+            "what": WHAT, "chain": list(DEEPAFX_ST_CHAIN), "sample_rate": sample_rate,
+            "batch": batch, "repeats": repeats, "lengths_s": list(lengths_s), "strategies": entries}
     path = Path(results_dir) / PERF_SUBDIR / f"scaling-{now:%Y%m%dT%H%M%S}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
@@ -73,7 +74,7 @@ def _time_strategy(cls: type, lengths_s: tuple[float, ...], sample_rate: int, ba
     from bench.data import default_cache_dir
     from bench.dsp import Chain
 
-    chain = Chain(list(CHAIN))
+    chain = Chain(list(DEEPAFX_ST_CHAIN))
     rng = np.random.default_rng(seed)
     ctx = RunContext(budget=get_budget("smoke"), seed=seed, split="train",
                      results_dir=Path("."), cache_dir=Path(cache_dir or default_cache_dir()),
