@@ -138,6 +138,11 @@ class Strategy(Registered, ABC):
         """Suggest tunable hyperparameters on an Optuna trial; empty means nothing to tune."""
         return {}
 
+    @classmethod
+    def tunable(cls) -> bool:
+        """Whether the strategy has a search space (else one trial, its defaults, is its sweep)."""
+        return cls.search_space.__func__ is not Strategy.search_space.__func__
+
     def skip_reason(self, task: Task) -> str | None:
         """Why this strategy cannot run ``task`` (recorded as a skipped row), or None."""
         return None

@@ -281,16 +281,22 @@ def cmd_sanity(args: argparse.Namespace) -> int:
 
 def cmd_project(args: argparse.Namespace) -> int:
     """Print (and optionally write) the projected wall time of a budget's matrix."""
+    from bench.budgets import BUDGETS, get_budget
     from bench.errors import BenchError
-    from bench.report.projection import projection_report
+    from bench.report.projection import project, render_projection, run_walls, step_seconds
     from bench.report.runtime import PerfFiles
+    from bench.results import read_results
+    from bench.runner import matrix_cells
 
     if args.workers < 1:
         raise BenchError(f"--workers must be at least 1, got {args.workers}")
+    budget = get_budget(args.budget)
     dirs = args.results_dir or [Path("results"), Path("results/published")]
     profiles = PerfFiles.read(dirs).latest("steps")
     profile = max(profiles.values(), key=lambda d: d.get("timestamp", ""), default=None)
-    text = projection_report(dirs, args.budget, args.workers, args.limit_hours, profile)
+    cells = project(budget, matrix_cells(budget), run_walls(read_results(dirs)),
+                    step_seconds(profile), BUDGETS)
+    text = render_projection(cells, budget, args.workers, args.limit_hours)
     print(text, end="")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

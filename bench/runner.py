@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 from bench import artefacts
-from bench.budgets import get_budget
+from bench.budgets import Budget, get_budget
 from bench.errors import BenchError, first_line
+from bench.matrix import MatrixCell
 from bench.optuna_storage import open_storage, storage_errors
 from bench.params import check_params
 from bench.registry import discover, registry
@@ -79,3 +80,29 @@ def set_threads() -> None:
     import torch
 
     torch.set_num_threads(int(os.environ.get("AFX_BENCH_TORCH_THREADS", "1")))
+
+
+def matrix_cells(budget: Budget) -> list[MatrixCell]:
+    """Every (task, strategy) pair a ``--task all --strategy all`` run would execute at
+    ``budget``."""
+    from bench.gradient import GradientStrategy
+
+    cells = []
+    for task_cls in registry("task").classes():
+        task = task_cls()
+        if getattr(task_cls, "toy", False):
+            continue
+        for cls in registry("strategy").classes():
+            if getattr(cls, "toy", False):
+                continue
+            strategy = cls()
+            if strategy.skip_reason(task) or task.skip_reason(strategy):
+                continue
+            reuse = bool(task.tuned_by)
+            tune = 0 if reuse else (budget.trials if cls.tunable() else 1)
+            gradient = issubclass(cls, GradientStrategy)
+            kind = "reuse" if reuse and gradient else "gradient" if gradient else "search"
+            cells.append(MatrixCell(task.name, cls.name, {"tune": tune,
+                                                          "final": budget.final_seeds},
+                                    kind, task.sized(budget).steps))
+    return cells

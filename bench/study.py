@@ -73,8 +73,7 @@ class StudyRun:
         """Run trials until the requested number have finished; return the best params."""
         from optuna.trial import TrialState
 
-        tunable = self.strategy_cls.search_space.__func__ is not Strategy.search_space.__func__
-        n = (self.sweep.opts.trials or self.budget.trials) if tunable else 1
+        n = (self.sweep.opts.trials or self.budget.trials) if self.strategy_cls.tunable() else 1
         study = self._study()
         bar = _bar(n, f"tune {self.task.name}/{self.strategy_cls.name}", self.sweep.opts.progress)
         while True:

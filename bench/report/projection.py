@@ -18,13 +18,12 @@ A cell with none of these is listed as unknown and the total says it is incomple
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bench.budgets import Budget, get_budget
-from bench.matrix import MatrixCell, matrix_cells
+from bench.budgets import Budget
+from bench.matrix import MatrixCell
 from bench.report.numbers import number
 
 PHASES = ("tune", "final")
@@ -176,15 +175,3 @@ def render_projection(cells: list[CellCost], budget: Budget, workers: int,
 
 def _s(value: float | None) -> str:
     return "" if value is None else number(value)
-
-
-def projection_report(results_dirs: list[Path], budget_name: str, workers: int,
-                      limit_hours: float | None, profile: dict[str, Any] | None) -> str:
-    """Read the results and the step profile, project ``budget_name``'s matrix, render it."""
-    from bench.budgets import BUDGETS
-    from bench.results import read_results
-
-    budget = get_budget(budget_name)
-    walls = run_walls(read_results(results_dirs))
-    cells = project(budget, matrix_cells(budget), walls, step_seconds(profile), BUDGETS)
-    return render_projection(cells, budget, workers, limit_hours)

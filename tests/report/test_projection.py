@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from bench.budgets import BUDGETS, get_budget
-from bench.matrix import MatrixCell, matrix_cells
+from bench.matrix import MatrixCell
 from bench.report.projection import project, render_projection
+from bench.runner import matrix_cells
 
 STANDARD = get_budget("standard")
 RUNS = {"tune": 12, "final": 3}
