@@ -26,8 +26,8 @@ from bench import env
 from bench.base import MetricFailure, Outcome, Task
 from bench.errors import BenchError
 
-SCHEMA_VERSION = 2
-"""2 added ``best_step`` and ``converged`` (version-1 files are read with both null)."""
+SCHEMA_VERSION = 3
+"""2 added ``best_step`` and ``converged``, 3 ``cpu_s`` (older files are read with them null)."""
 RUNS_SUBDIR = "runs"
 PERF_SUBDIR = "perf"
 """Where `python -m bench perf` writes its JSON files, next to the runs."""
@@ -66,6 +66,7 @@ SCHEMA = pa.schema([
     ("setup_s", pa.float64()),
     ("solve_s", pa.float64()),
     ("eval_s", pa.float64()),
+    ("cpu_s", pa.float64()),            # CPU seconds of the run's process, every thread
     ("extra_json", pa.string()),
     ("device", pa.string()),
     ("machine_id", pa.string()),
@@ -127,7 +128,8 @@ class RunLabel:
 
 def run_rows(label: RunLabel, task: Task, params: dict[str, Any], outcome: Outcome, *,
              status: str = "ok", error: str | None = None,
-             started: datetime | None = None) -> list[dict[str, Any]]:
+             started: datetime | None = None,
+             cpu_s: float | None = None) -> list[dict[str, Any]]:
     """Tidy rows of one run, one per metric the task declares; a run that failed as a whole gets
     one main-metric row carrying the error."""
     finished = utcnow()
@@ -146,7 +148,7 @@ def run_rows(label: RunLabel, task: Task, params: dict[str, Any], outcome: Outco
         **training_facts(outcome.extra),
         "setup_s": outcome.seconds.get("setup", 0.0),
         "solve_s": outcome.seconds.get("solve", 0.0),
-        "eval_s": outcome.seconds.get("eval", 0.0),
+        "eval_s": outcome.seconds.get("eval", 0.0), "cpu_s": cpu_s,
         "extra_json": canonical_json(outcome.extra) if outcome.extra else None,
         "device": "cpu", "machine_id": env.machine_id(), "host_hash": env.host_hash(),
         **env.versions(), "git_sha": sha, "git_dirty": dirty,
@@ -258,7 +260,7 @@ def read_results(results_dir: Path | Iterable[Path]) -> pd.DataFrame:  # noqa: F
     return frame.reset_index(drop=True)
 
 
-ADDED_IN = {"best_step": 2, "converged": 2}
+ADDED_IN = {"best_step": 2, "converged": 2, "cpu_s": 3}
 """Columns later schema versions added: older files get them as nulls."""
 
 

@@ -246,7 +246,7 @@ class StudyRun:
     def _execute(self, ctx: RunContext, params: dict[str, Any],
                  label: RunLabel) -> tuple[str, float | None]:
         """Run the task with the strategy; write rows; return (status, main metric value)."""
-        started = utcnow()
+        started, cpu = utcnow(), time.process_time()
         status, error, outcome = "ok", None, None
         try:
             seed_everything(ctx.seed)
@@ -262,15 +262,17 @@ class StudyRun:
             status = "failed"
             error = (value.error if isinstance(value, MetricFailure)
                      else f"main metric {self.main.name} was not reported")
-        self._write(label, params, outcome, status=status, error=error, started=started)
+        self._write(label, params, outcome, status=status, error=error, started=started,
+                    cpu_s=time.process_time() - cpu)
         self.sweep.summary.runs += 1
         self.sweep.summary.failed += status == "failed"
         return status, value if status == "ok" else None
 
     def _write(self, label: RunLabel, params: dict[str, Any], outcome: Outcome, *,
-               status: str = "ok", error: str | None = None, started: Any = None) -> None:
+               status: str = "ok", error: str | None = None, started: Any = None,
+               cpu_s: float | None = None) -> None:
         self.sweep.write(run_rows(label, self.task, params, outcome, status=status, error=error,
-                                  started=started))
+                                  started=started, cpu_s=cpu_s))
 
     def _skip(self, reason: str) -> None:
         key = run_keys.skip_key(self.task, self.strategy_cls, self.budget, self.base_seed)

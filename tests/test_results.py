@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -29,7 +30,7 @@ def make_row(**over) -> dict:
         task="toy", task_version="1", task_family="toy", budget="smoke", split="test", seed=7,
         base_seed=0, repetition=0, params_json='{"a":1}', metric="l1", value=0.25, unit="",
         higher_is_better=False, is_main_metric=True, status="ok", error=None, n_steps=3,
-        n_dsp_evals=120, n_grad_estimates=0, setup_s=0.1, solve_s=0.2, eval_s=0.3,
+        n_dsp_evals=120, n_grad_estimates=0, setup_s=0.1, solve_s=0.2, eval_s=0.3, cpu_s=0.5,
         extra_json=None, device="cpu", machine_id="m", host_hash="h", python_version="3.11",
         torch_version="2.13.0", numpy_version="2", optuna_version="5", bench_version="0.1",
         git_sha="abc", git_dirty=False, started_at=t, finished_at=t,
@@ -111,15 +112,20 @@ def test_empty_results_dir_reads_as_empty_frame(tmp_path):
     assert frame.empty and list(frame.columns) == SCHEMA.names
 
 
-def test_a_version_1_file_reads_with_null_training_facts(tmp_path):
-    old = make_row(schema_version=1, batch_id="old")
-    for name in ("best_step", "converged"):
-        old.pop(name)
+def test_older_files_read_with_the_later_columns_null(tmp_path):
+    v1 = make_row(schema_version=1, batch_id="v1")
+    for name in ("best_step", "converged", "cpu_s"):
+        v1.pop(name)
+    v2 = make_row(schema_version=2, batch_id="v2", run_key="k3", best_step=10, converged=False)
+    v2.pop("cpu_s")
     (tmp_path / "runs").mkdir()
-    pq.write_table(pa.Table.from_pylist([old]), tmp_path / "runs" / "old.parquet")
+    pq.write_table(pa.Table.from_pylist([v1]), tmp_path / "runs" / "v1.parquet")
+    pq.write_table(pa.Table.from_pylist([v2]), tmp_path / "runs" / "v2.parquet")
     ResultWriter(tmp_path, batch_id="new").add([make_row(run_key="k2", best_step=40,
-                                                          converged=True)])
+                                                          converged=True, cpu_s=1.5)])
     frame = read_results(tmp_path).set_index("run_key")
-    assert frame.loc["k1", "schema_version"] == 1 and frame.loc["k2", "schema_version"] == 2
-    assert frame.loc["k1", ["best_step", "converged"]].isna().all()
+    assert frame.loc["k1", "schema_version"] == 1 and frame.loc["k2", "schema_version"] == 3
+    assert frame.loc["k1", ["best_step", "converged", "cpu_s"]].isna().all()
+    assert frame.loc["k3", "best_step"] == 10 and pd.isna(frame.loc["k3", "cpu_s"])
     assert frame.loc["k2", "best_step"] == 40 and bool(frame.loc["k2", "converged"])
+    assert frame.loc["k2", "cpu_s"] == 1.5

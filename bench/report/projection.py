@@ -12,7 +12,8 @@ order of preference, from:
    examples × reference-DSP evaluations for gradient-free strategies, evaluation examples for
    runs that train nothing.
 
-A cell with none of these is listed as unknown and the total says it is incomplete.
+A cell with none of these is listed as unknown and the total says it is incomplete. A run's
+seconds are its CPU seconds where the results record them (:func:`run_walls`).
 """
 
 from __future__ import annotations
@@ -49,11 +50,14 @@ class CellCost:
 
 
 def run_walls(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per finished run: task, strategy, budget, phase, wall seconds."""
+    """One row per finished run: task, strategy, budget, phase and its seconds (``wall``): the
+    CPU seconds of the run where recorded, which a busy machine does not inflate and which a
+    worker with a core to itself spends as wall time, else its wall time."""
     main = frame[frame.is_main_metric.astype(bool) & frame.status.isin(["ok", "pruned"])]
     main = main[~main.is_reference.astype(bool)]
     wall = (pd.to_datetime(main.finished_at) - pd.to_datetime(main.started_at)).dt.total_seconds()
-    return main.assign(wall=wall)[["task", "strategy", "budget", "phase", "wall"]]
+    seconds = main.cpu_s.astype(float).where(main.cpu_s.notna(), wall)
+    return main.assign(wall=seconds)[["task", "strategy", "budget", "phase", "wall"]]
 
 
 def step_seconds(profile: dict[str, Any] | None) -> dict[tuple[str, str], float]:
@@ -145,8 +149,8 @@ def render_projection(cells: list[CellCost], budget: Budget, workers: int,
     """Markdown: one row per cell, then the total in core-hours and in wall hours."""
     lines = [f"# Projected `{budget.name}` matrix", "",
              f"{budget.trials} trials per tuned study, {budget.final_seeds} final seeds, at most "
-             f"{budget.steps} steps per run. Seconds per run: see `bench/report/projection.py` "
-             "for the three bases.", "",
+             f"{budget.steps} steps per run. Seconds per run: CPU seconds where recorded, else "
+             "wall seconds; see `bench/report/projection.py` for the three bases.", "",
              "| task | strategy | tune runs | final runs | s/run (tune) | s/run (final) | "
              "hours | basis |", "|---|---|---|---|---|---|---|---|"]
     known = 0.0

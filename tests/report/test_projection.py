@@ -7,7 +7,7 @@ import pytest
 
 from bench.budgets import BUDGETS, get_budget
 from bench.matrix import MatrixCell
-from bench.report.projection import project, render_projection
+from bench.report.projection import project, render_projection, run_walls
 from bench.runner import matrix_cells
 
 STANDARD = get_budget("standard")
@@ -75,3 +75,15 @@ def test_matrix_counts_tuning_only_where_models_are_trained():
     assert cells["realistic_music", "cmaes"].kind == "search"
     assert cells["chain_music", "autodiff"].steps == STANDARD.steps // 4
     assert not any(task == "toy" or strategy == "toy_search" for task, strategy in cells)
+
+
+def test_a_run_costs_its_cpu_seconds_where_recorded_else_its_wall_time():
+    start = pd.Timestamp("2026-01-01T00:00:00Z")
+    frame = pd.DataFrame({
+        "task": ["t", "t", "t"], "strategy": ["s", "s", "input"], "budget": ["standard"] * 3,
+        "phase": ["tune", "final", "final"], "is_main_metric": [True, True, True],
+        "status": ["ok", "pruned", "ok"], "is_reference": [False, False, True],
+        "cpu_s": [12.5, None, 1.0], "started_at": [start] * 3,
+        "finished_at": [start + pd.Timedelta(seconds=s) for s in (40, 30, 5)]})
+    rows = run_walls(frame)
+    assert rows.wall.tolist() == [12.5, 30.0]  # references are not the matrix's work
