@@ -292,8 +292,9 @@ def cmd_project(args: argparse.Namespace) -> int:
         raise BenchError(f"--workers must be at least 1, got {args.workers}")
     budget = get_budget(args.budget)
     dirs = args.results_dir or [Path("results"), Path("results/published")]
-    profiles = PerfFiles.read(dirs).latest("steps")
-    profile = max(profiles.values(), key=lambda d: d.get("timestamp", ""), default=None)
+    profiles = PerfFiles.read(dirs).latest("steps").values()  # the budget's own sizes first
+    profile = max(profiles, key=lambda d: (d.get("budget") == budget.name,
+                                           d.get("timestamp", "")), default=None)
     cells = project(budget, matrix_cells(budget), run_walls(read_results(dirs)),
                     step_seconds(profile), BUDGETS)
     text = render_projection(cells, budget, args.workers, args.limit_hours)
