@@ -20,7 +20,7 @@ NEUTRAL = {"compressor.threshold": 0.0, "compressor.ratio": 1.0, "distortion.dri
 
 def neutral(effects: Sequence[str], sample_rate: int) -> Sequence[float]:
     """The normalized setting of ``effects`` closest to bypass: where learners start."""
-    from datasets.examples import setting_from_physical
+    from tasks.examples import setting_from_physical
 
     values = {k: v for k, v in NEUTRAL.items() if k.split(".")[0] in effects}
     return setting_from_physical(effects, values, sample_rate).normalized

@@ -19,7 +19,7 @@ from bench.gradient import GradientStrategy, Training
 from bench.metrics import METRICS, param_mae
 from bench.parallel import render
 from bench.search import SearchProblem
-from tasks import _data, _solve
+from tasks import _audio, _solve
 from tasks._batches import training_batches
 
 CHAIN = ("peq", "compressor", "distortion")
@@ -59,11 +59,11 @@ class Blind(Task):
 
     def triples(self, split: str, ctx: RunContext, n: int, draw: int | None = None) -> Triples:
         """``n`` (dry, wet, parameters) triples of ``split`` (``draw``: a fresh training batch)."""
-        from datasets.examples import blind_examples
+        from tasks.examples import blind_examples
 
-        made = blind_examples(_data.sources(self.domain, split, ctx), ctx.budget.sample_rate,
+        made = blind_examples(_audio.sources(self.domain, split, ctx), ctx.budget.sample_rate,
                               n=n, seconds=ctx.budget.clip_seconds,
-                              seed=_data.example_seed(ctx, self.name, split, draw),
+                              seed=_audio.example_seed(ctx, self.name, split, draw),
                               effects=CHAIN)
         return Triples(np.stack([m.dry for m in made]), np.stack([m.wet for m in made]),
                        np.stack([m.setting.normalized for m in made]))
@@ -129,7 +129,7 @@ class Blind(Task):
 
         sr = ctx.budget.sample_rate
         with ctx.timed("setup"):
-            layer = strategy.effect_layer(self.chain, sr, ctx, _data.proxy_audio(self.domain, ctx))
+            layer = strategy.effect_layer(self.chain, sr, ctx, _audio.proxy_audio(self.domain, ctx))
         loss_fn = mrstft_loss(TRAIN_FFTS)
 
         def loss(model: Any, t: Triples, rows: Any) -> Any:

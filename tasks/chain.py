@@ -24,7 +24,7 @@ from bench.gradient import GradientStrategy, Training
 from bench.metrics import METRICS, effect_set_f1, exact_chain_accuracy, order_accuracy
 from bench.parallel import render
 from bench.search import SearchProblem, SearchStrategy
-from tasks import _data
+from tasks import _audio
 from tasks._batches import training_batches
 from tasks.blind import rerender_score
 
@@ -87,11 +87,11 @@ class ChainSelection(Task):
                  draw: int | None = None) -> ChainExamples:
         """``n`` examples made by random candidate chains with random settings (``draw``: a
         fresh training batch)."""
-        from datasets.examples import chain_examples
+        from tasks.examples import chain_examples
 
-        made = chain_examples(_data.sources(self.domain, split, ctx), ctx.budget.sample_rate,
+        made = chain_examples(_audio.sources(self.domain, split, ctx), ctx.budget.sample_rate,
                               n=n, seconds=ctx.budget.clip_seconds,
-                              seed=_data.example_seed(ctx, self.name, split, draw),
+                              seed=_audio.example_seed(ctx, self.name, split, draw),
                               candidates=LIBRARY, max_effects=MAX_EFFECTS)
         return ChainExamples(np.stack([m.dry for m in made]), np.stack([m.wet for m in made]),
                              [m.setting.effects for m in made],
@@ -216,7 +216,7 @@ class ChainSelection(Task):
             batches = training_batches(lambda n, draw: self.examples("train", ctx, n, draw),
                                        lambda t: len(t.dry), budget, rng)
             val = self.examples("val", ctx, min(budget.eval_examples, 8))
-            audio = _data.proxy_audio(self.domain, ctx)
+            audio = _audio.proxy_audio(self.domain, ctx)
             layers = [strategy.effect_layer(c, sr, ctx, audio) for c in chains]
         torch.manual_seed(ctx.seed)
         model = MultipleChoiceModel(sr, [c.n_params for c in chains],

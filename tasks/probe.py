@@ -17,9 +17,9 @@ from bench.base import Metric, MetricFailure, Outcome, RunContext, Strategy, Tas
 from bench.gradient import GradientStrategy
 from bench.metrics import accuracy, macro_f1, per_class_f1
 from bench.seeding import derive_seed
-from tasks import _data
+from tasks import _audio
+from tasks.styles import STYLE_NAMES
 
-STYLE_NAMES = ("broadcast", "telephone", "neutral", "bright", "warm")  # DeepAFx-ST label order
 PROBE_STEPS = 300
 
 
@@ -43,12 +43,12 @@ class Probe(Task):
 
     def clips(self, split: str, ctx: RunContext) -> tuple[np.ndarray, np.ndarray]:
         """Style-rendered clips of ``split`` and their labels (0…4, DeepAFx-ST order)."""
-        from datasets.examples import style_examples
+        from tasks.examples import style_examples
 
         per_style = max(6 if split == "train" else 4,
                         (ctx.budget.train_examples if split == "train"
                          else ctx.budget.eval_examples) // len(STYLE_NAMES))
-        styled = style_examples(_data.sources(self.domain, split, ctx), ctx.budget.sample_rate,
+        styled = style_examples(_audio.sources(self.domain, split, ctx), ctx.budget.sample_rate,
                                 per_style=per_style, seconds=ctx.budget.clip_seconds,
                                 seed=derive_seed(ctx.seed, self.name, split))
         return np.stack([e.audio for e in styled]), np.array([e.label for e in styled])

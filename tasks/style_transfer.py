@@ -20,7 +20,7 @@ from bench.gradient import GradientStrategy, Training
 from bench.metrics import METRICS
 from bench.search import SearchProblem
 from bench.seeding import derive_seed
-from tasks import _data, _solve
+from tasks import _audio, _solve
 from tasks._batches import training_batches
 
 CHAIN = ("peq", "compressor")
@@ -146,11 +146,11 @@ class SyntheticStyleTransfer(StyleTransfer):
 
     def examples(self, split: str, ctx: RunContext, n: int, draw: int | None = None) -> Examples:
         """Input/reference/target triples with the target setting as true parameters."""
-        from datasets.examples import style_transfer_pairs
+        from tasks.examples import style_transfer_pairs
 
         sr, half = ctx.budget.sample_rate, ctx.budget.clip_seconds
-        pairs = style_transfer_pairs(_data.sources(self.domain, split, ctx), sr, n=n,
-                                     seconds=half, seed=_data.example_seed(ctx, self.name, split,
+        pairs = style_transfer_pairs(_audio.sources(self.domain, split, ctx), sr, n=n,
+                                     seconds=half, seed=_audio.example_seed(ctx, self.name, split,
                                                                            draw),
                                      effects=CHAIN)
         return Examples(*(np.stack([getattr(q, f) for q in pairs])
@@ -193,7 +193,7 @@ class SyntheticStyleTransfer(StyleTransfer):
                                        lambda e: len(e.x), budget, rng)
             val = self.examples("val", ctx, min(budget.eval_examples, 8))
             layer = strategy.effect_layer(self.chain, sr, ctx,
-                                          _data.proxy_audio(self.domain, ctx))
+                                          _audio.proxy_audio(self.domain, ctx))
         loss_fn = mrstft_loss(TRAIN_FFTS)
 
         def audio_loss(y: Any, target: Any) -> Any:
@@ -248,12 +248,12 @@ class RealisticStyleTransfer(StyleTransfer):
 
     def examples(self, split: str, ctx: RunContext, n: int) -> Examples:
         """``n`` examples per ordered style pair (at least one), input ≠ reference recording."""
-        from datasets.examples import style_examples
-        from datasets.styles import STYLES
+        from tasks.examples import style_examples
+        from tasks.styles import STYLES
 
         sr, seconds = ctx.budget.sample_rate, ctx.budget.clip_seconds
         per_pair = max(1, n // len(STYLES) ** 2)
-        styled = style_examples(_data.sources(self.domain, split, ctx), sr,
+        styled = style_examples(_audio.sources(self.domain, split, ctx), sr,
                                 per_style=max(2, per_pair * len(STYLES)), seconds=seconds,
                                 seed=derive_seed(ctx.seed, self.name, split))
         by_style = {s: [e for e in styled if e.style == s] for s in STYLES}
