@@ -24,16 +24,7 @@ from bench.base import Counters, RunContext
 from bench.data import TrainingAudio
 from bench.metrics.audio import DEEPAFX_FFT_SIZES, mrstft_loss
 from bench.parallel import render
-from strategies._proxy_config import (
-    ANALYTIC_GAIN,
-    DEFAULT_MEMORY_SECONDS,
-    FILTER_ARCH,
-    LEVEL_EQUIVARIANT,
-    MEMORY_SECONDS,
-    PRETRAIN,
-    PROXY_VERSION,
-    ProxyConfig,
-)
+from strategies._proxy_config import FILTER_ARCH, PRETRAIN, PROXY_VERSION, ProxyConfig
 from strategies._proxy_filters import FilterHypernetwork, sections
 from strategies._proxy_nets import ConditionalTcn, HyperGru, matched_dilations
 
@@ -53,10 +44,15 @@ class EffectProxy(nn.Module):
     """One effect's proxy network plus its exact output gain: ``(x, p_effect) -> y``.
 
     The network is conditioned on every parameter but the analytic gain (if the effect has
-    one, see ``ANALYTIC_GAIN``); that gain multiplies the output, read from ``p`` without
-    modifying it. For an effect linear in its input (``LEVEL_EQUIVARIANT``) the network sees the
+    one, ``Effect.analytic_gain``: DeepAFx-ST's choice for the compressor); the network is
+    trained with that gain at 0 dB, and the gain multiplies the output, read from ``p`` without
+    modifying it. For an effect linear in its input (``Effect.linear``) the network sees the
     input at unit peak and its output is scaled back by that peak, so the proxy is exactly
-    level-equivariant.
+    level-equivariant: proxy(a·x) = a·proxy(x) for every a > 0, whatever the weights, so the
+    network never has to learn (from −40…+6 dBFS training patches) that the effect ignores the
+    input level. Measured on the music EQ (tcn, 400 steps, same seed): LUFS error 13.0 → 10.8
+    LU, gradient cosine median 0.05 → 0.23. Level-dependent effects (compressor, distortion)
+    must not be linear: their output depends on the input level.
     """
 
     PEAK_FLOOR = 1e-12
@@ -66,13 +62,13 @@ class EffectProxy(nn.Module):
         super().__init__()
         specs = effect.params(sample_rate)
         names = [s.name for s in specs]
-        gain = ANALYTIC_GAIN.get(effect.name)
+        gain = effect.analytic_gain
         self.gain_index = names.index(gain) if gain in names else None
         self.gain_param = specs[self.gain_index] if self.gain_index is not None else None
         cond = [i for i in range(len(specs)) if i != self.gain_index]
         self.register_buffer("cond_index", torch.tensor(cond), persistent=False)
         self.n_params = len(specs)
-        self.level_equivariant = effect.name in LEVEL_EQUIVARIANT
+        self.level_equivariant = effect.linear
         self.net = net
 
     def forward(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
@@ -98,26 +94,28 @@ class EffectProxy(nn.Module):
 
 def effect_arch(effect_name: str, arch: str) -> str:
     """The architecture an effect's proxy uses when a strategy asks for ``arch``: the filter
-    hypernetwork for a linear effect (``LEVEL_EQUIVARIANT``), ``arch`` for the others."""
-    return FILTER_ARCH if effect_name in LEVEL_EQUIVARIANT else arch
+    hypernetwork for a linear effect (``Effect.linear``), ``arch`` for the others."""
+    from bench.dsp import get_effect
+
+    return FILTER_ARCH if get_effect(effect_name).linear else arch
 
 
 def build_network(effect: Any, sample_rate: int, arch: str, cfg: ProxyConfig) -> EffectProxy:
     """A freshly initialised proxy of ``arch`` sized by ``cfg`` (seeded by the caller).
 
     The filter hypernetwork (``fir``) can only represent a linear effect: asking it for an
-    effect not in ``LEVEL_EQUIVARIANT`` is a ValueError.
+    effect that is not ``linear`` is a ValueError.
     """
-    gain = ANALYTIC_GAIN.get(effect.name)
+    gain = effect.analytic_gain
     n_cond = effect.n_params - any(s.name == gain for s in effect.params(sample_rate))
     if arch == FILTER_ARCH:
-        if effect.name not in LEVEL_EQUIVARIANT:
+        if not effect.linear:
             raise ValueError(f"the {FILTER_ARCH!r} proxy is a linear filter and cannot model "
-                             f"{effect.name!r}, which is not linear (not in LEVEL_EQUIVARIANT)")
+                             f"{effect.name!r}, which is not linear")
         names = [s.name for s in effect.params(sample_rate) if s.name != gain]
         net: nn.Module = FilterHypernetwork(sections(names), cfg.fir, sample_rate)
     elif arch == "tcn":
-        memory = round(MEMORY_SECONDS.get(effect.name, DEFAULT_MEMORY_SECONDS) * sample_rate)
+        memory = round(effect.memory_seconds * sample_rate)
         dilations = matched_dilations(cfg.tcn.kernel, cfg.tcn.blocks, cfg.tcn.growth, memory)
         net = ConditionalTcn(n_cond, cfg.tcn, dilations)
     else:

@@ -104,9 +104,6 @@ def fit_compressor(effect: Any, x: np.ndarray, ref: np.ndarray, sample_rate: int
     return best
 
 
-RULES = {"peq": "eq", "compressor": "dynamics"}
-
-
 class RuleBased(SearchStrategy):
     """Hand-written analysis rules: spectral-balance EQ fit, loudness/crest compressor match."""
 
@@ -119,7 +116,7 @@ class RuleBased(SearchStrategy):
         if getattr(task, "family", "") != "style_transfer":
             return "rule-based DSP needs a style reference (style-transfer tasks only)"
         chain = getattr(task, "chain", None)
-        unknown = [e.name for e in getattr(chain, "effects", []) if e.name not in RULES]
+        unknown = [e.name for e in chain.effects if e.matching_rule == "none"]
         return f"no rule for effects {unknown}" if unknown else None
 
     def solve(self, problem: SearchProblem, ctx: RunContext) -> np.ndarray:
@@ -132,7 +129,7 @@ class RuleBased(SearchStrategy):
             counter = [0]
             parts, current = [], x
             for effect in problem.chain.effects:
-                if RULES[effect.name] == "eq":
+                if effect.matching_rule == "eq":
                     p = fit_eq(effect, current, ref, sr, counter,
                                float(self.params["smoothing_octaves"]))
                 else:

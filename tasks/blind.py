@@ -155,7 +155,7 @@ class Blind(Task):
         validation set."""
         import torch
 
-        from tasks._models import AnalysisModel, neutral
+        from tasks._models import AnalysisModel
 
         rng = np.random.default_rng(ctx.seed)
         with ctx.timed("setup"):
@@ -164,7 +164,7 @@ class Blind(Task):
             val = self.triples("val", ctx, min(ctx.budget.eval_examples, 8))
         torch.manual_seed(ctx.seed)
         model = AnalysisModel(ctx.budget.sample_rate, self.chain.n_params,
-                              init=neutral(CHAIN, ctx.budget.sample_rate))
+                              init=self.chain.neutral(ctx.budget.sample_rate))
         return Training([model], lambda step: loss(model, *batches(step)),
                         lambda: float(loss(model, val, np.arange(len(val.dry)))), effects)
 

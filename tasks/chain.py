@@ -206,7 +206,7 @@ class ChainSelection(Task):
         against the winner."""
         import torch
 
-        from tasks._models import MultipleChoiceModel, neutral
+        from tasks._models import MultipleChoiceModel
         from tasks._winner import WinnerTakesAll
 
         sr, budget = ctx.budget.sample_rate, ctx.budget
@@ -220,7 +220,7 @@ class ChainSelection(Task):
             layers = [strategy.effect_layer(c, sr, ctx, audio) for c in chains]
         torch.manual_seed(ctx.seed)
         model = MultipleChoiceModel(sr, [c.n_params for c in chains],
-                                    inits=[neutral(c.names, sr) for c in chains])
+                                    inits=[c.neutral(sr) for c in chains])
         wta = WinnerTakesAll(layers, chains, sr, rerender_loss, logmag, ctx.counters)
 
         def losses(t: ChainExamples, rows: np.ndarray) -> tuple[Any, Any]:

@@ -182,11 +182,11 @@ class SyntheticStyleTransfer(StyleTransfer):
         import torch
 
         from bench.metrics import mrstft_loss
-        from tasks._models import StyleModel, neutral
+        from tasks._models import StyleModel
 
         sr, budget = ctx.budget.sample_rate, ctx.budget
         torch.manual_seed(ctx.seed)
-        model = StyleModel(sr, self.chain.n_params, init=neutral(CHAIN, sr))
+        model = StyleModel(sr, self.chain.n_params, init=self.chain.neutral(sr))
         rng = np.random.default_rng(ctx.seed)
         with ctx.timed("setup"):
             batches = training_batches(lambda n, draw: self.examples("train", ctx, n, draw),
