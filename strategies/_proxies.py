@@ -22,7 +22,9 @@ from torch import nn
 from bench.artefacts import artefact_path, load_or_build
 from bench.base import Counters, RunContext
 from bench.data import TrainingAudio
-from bench.metrics.audio import DEEPAFX_FFT_SIZES, mrstft_loss
+from bench.dsp import Chain
+from bench.metrics.audio import DEEPAFX_FFT_SIZES, lufs_error_per_example, mrstft_loss
+from bench.metrics.checks import MetricError
 from bench.parallel import render
 from strategies._proxy_config import FILTER_ARCH, PRETRAIN, PROXY_VERSION, ProxyConfig
 from strategies._proxy_filters import FilterHypernetwork, sections
@@ -258,15 +260,15 @@ def pretrain(proxy: EffectProxy, job: Pretraining, progress: bool = True) -> dic
 
 
 def lufs_error(estimate: np.ndarray, reference: np.ndarray, sample_rate: int) -> float:
-    """Mean absolute integrated-loudness difference (LU) over pairs where both are measurable."""
-    import pyloudnorm
-
-    meter = pyloudnorm.Meter(sample_rate)
-    diffs = [meter.integrated_loudness(e.astype(np.float64))
-             - meter.integrated_loudness(r.astype(np.float64))
-             for e, r in zip(estimate, reference, strict=True)]
-    finite = [abs(d) for d in diffs if np.isfinite(d)]
-    return float(np.mean(finite)) if finite else float("nan")
+    """Mean of the metric's absolute integrated-loudness difference (LU) over the pairs where
+    both are measurable (NaN when none is): a proxy's output may be silent or non-finite."""
+    diffs = []
+    for e, r in zip(estimate, reference, strict=True):
+        try:
+            diffs.append(float(lufs_error_per_example(e, r, sample_rate)[0]))
+        except MetricError:
+            continue
+    return float(np.mean(diffs)) if diffs else float("nan")
 
 
 def fidelity(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> dict[str, float]:
@@ -397,7 +399,7 @@ class ProxyChain(nn.Module):
         return y
 
 
-def proxy_chain(chain: Any, sample_rate: int, ctx: RunContext, audio: TrainingAudio,
+def proxy_chain(chain: Chain, sample_rate: int, ctx: RunContext, audio: TrainingAudio,
                 arch: str) -> ProxyChain:
     """Proxies for every effect of ``chain`` at ``ctx``'s budget: the ones committed for
     ``audio``'s domain at a budget that uses committed proxies (never retrained), else
@@ -512,16 +514,16 @@ class HybridLayer(nn.Module):
     (the bracket is exactly zero) and d/dp is the proxy's. Without gradients only the DSP runs.
     """
 
-    def __init__(self, proxies: ProxyChain, chain: Any, sample_rate: int) -> None:
+    def __init__(self, proxies: ProxyChain, chain: Chain, sample_rate: int) -> None:
         super().__init__()
         self.proxies, self.chain, self.sample_rate = proxies, chain, sample_rate
 
     def forward(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         """DSP value with the proxy's gradient attached."""
         x_np = x.detach().cpu().numpy()
-        hard = render(self.chain, x_np, p.detach().cpu().numpy().astype(np.float64),
-                      self.sample_rate)
-        self.proxies.counters.dsp_evals += len(x_np)
+        hard = self.proxies.counters.render(self.chain, x_np,
+                                            p.detach().cpu().numpy().astype(np.float64),
+                                            self.sample_rate)
         hard_t = torch.from_numpy(hard).to(x.device, x.dtype)
         if not (torch.is_grad_enabled() and (p.requires_grad or x.requires_grad)):
             return hard_t

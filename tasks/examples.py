@@ -24,6 +24,24 @@ SILENT_RMS = 10 ** (-50 / 20)
 WINDOW_TRIES = 20
 
 
+@dataclass
+class ExampleSet:
+    """A task's examples as aligned rows: the audio the chain processes (``dry``: a clip, or the
+    style-transfer input), what it should become (``wet``: the wet signal or the target; None
+    without ground truth), and whatever else the task knows about each row."""
+
+    dry: np.ndarray
+    wet: np.ndarray | None
+    params: np.ndarray | list[np.ndarray] | None = None
+    """True normalized parameters (one array per row when the chains differ)."""
+    reference: np.ndarray | None = None
+    """The style reference of each row (style transfer)."""
+    chains: list[tuple[str, ...]] | None = None
+    """The effect chain that made each row (chain selection)."""
+    labels: list[str] | None = None
+    """A label per row (the style pair of realistic style transfer)."""
+
+
 @dataclass(frozen=True, eq=False)
 class Setting:
     """An ordered effect chain, its normalized parameter vector and the physical values."""
