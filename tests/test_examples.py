@@ -1,4 +1,4 @@
-"""Seeded example generators: style pairs, the five styles, blind triples, chain examples."""
+"""The tasks' example generators: style pairs, the five styles, blind and chain examples."""
 
 from __future__ import annotations
 
