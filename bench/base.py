@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from bench.budgets import Budget
 from bench.errors import BenchError
 from bench.registry import Registered
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from bench.dsp import Chain
+    from bench.gradient import GradientStrategy
+    from bench.parallel import Renderable
+    from bench.search import SearchStrategy
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,11 +46,25 @@ class MetricFailure:
 
 @dataclass
 class Counters:
-    """Work a strategy did, for fair budgets: steps, reference-DSP calls, gradient estimates."""
+    """Work a strategy did, for fair budgets: steps, reference-DSP calls, gradient estimates.
+
+    :meth:`render` is the one counting renderer: every reference-DSP evaluation a strategy or a
+    task's solver makes goes through it, so ``dsp_evals`` is right by construction
+    (``tests/test_counting.py`` fails on a render that is not counted).
+    """
 
     steps: int = 0
     dsp_evals: int = 0
     grad_estimates: int = 0
+
+    def render(self, chain: Renderable, x: np.ndarray, p: np.ndarray, sample_rate: int,
+               workers: int | None = None) -> np.ndarray:
+        """``chain.process(x, p)`` on the DSP threads (``bench.parallel.render``), counting one
+        evaluation per row of ``x``."""
+        from bench.parallel import render
+
+        self.dsp_evals += len(x)
+        return render(chain, x, p, sample_rate, workers)
 
 
 @dataclass
@@ -114,6 +139,33 @@ class RunContext:
         return Outcome(metrics, self.counters, dict(self.seconds), {**self.extra, **extra})
 
 
+@dataclass(frozen=True)
+class Solver(Generic[T]):
+    """A task's two ways to get parameters from a strategy: train a learner through a gradient
+    strategy (``learned``) or hand a search strategy its per-example problem (``searched``).
+    The strategy picks its case (:meth:`Strategy.accept`): tasks never test a strategy's class."""
+
+    learned: Callable[[GradientStrategy], T]
+    searched: Callable[[SearchStrategy], T]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a task offers and needs, declared once: strategies, the contract and the runner read
+    these, never a task's family name or attributes it happens to have."""
+
+    chain: bool = False
+    """It exposes ``chain``: the one effect chain every strategy controls (``Task.effects``)."""
+    style_reference: bool = False
+    """Its search problems carry a style reference (``SearchProblem.reference``)."""
+    trains_learner: bool = False
+    """Its run trains a learner through a gradient strategy (a reused trained model counts as
+    trained), so the run's step and gradient counters must show that work."""
+    probes_encoder: bool = False
+    """It probes the encoder a gradient strategy trained; a strategy that trains none cannot
+    run it."""
+
+
 class Strategy(Registered, ABC):
     """How a task's learner gets parameters (and gradients) through the effect chain.
 
@@ -147,6 +199,10 @@ class Strategy(Registered, ABC):
         """Why this strategy cannot run ``task`` (recorded as a skipped row), or None."""
         return None
 
+    def accept(self, solver: Solver[T]) -> T:
+        """Run the case of ``solver`` for this kind of strategy (gradient or search)."""
+        raise TypeError(f"{self.name} is neither a gradient nor a search strategy")
+
     def __repr__(self) -> str:
         args = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
         return f"{self.name}[{args}]"
@@ -160,7 +216,21 @@ class Task(Registered, ABC):
     metrics: ClassVar[tuple[Metric, ...]]
     main_metric: ClassVar[str]
     references: ClassVar[tuple[str, ...]] = ("input", "oracle")
-    tuned_by: ClassVar[str | None] = None  # reuse this task's tuned params and trained models
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    effects: ClassVar[tuple[str, ...]] = ()
+    """The effect chain every strategy controls, when ``capabilities.chain``."""
+    reuses_model_of: ClassVar[str | None] = None
+    """The task whose tuned hyperparameters and trained models this one reuses (evaluates),
+    instead of tuning and training its own."""
+
+    @functools.cached_property
+    def chain(self) -> Chain:
+        """The :class:`~bench.dsp.Chain` of ``effects`` (tasks whose capabilities say so)."""
+        if not self.capabilities.chain:
+            raise AttributeError(f"task {self.name!r} controls no single effect chain")
+        from bench.dsp import Chain
+
+        return Chain(list(self.effects))
 
     def metric(self, name: str) -> Metric:
         """The declared metric called ``name``."""
@@ -186,12 +256,23 @@ class Task(Registered, ABC):
         raise NotImplementedError(f"task {self.name!r} has no {which!r} row")
 
 
+def safe_metrics(fn: Callable[[], Mapping[str, float]],
+                 names: Iterable[str]) -> dict[str, float | MetricFailure]:
+    """Evaluate metrics that one computation gives together (``fn()`` maps each of ``names``
+    to a value): an exception fails every one of them, a non-finite value fails its own."""
+    try:
+        values = fn()
+        return {name: _finite(values[name]) for name in names}
+    except Exception as exc:  # noqa: BLE001 - recorded, not raised
+        return dict.fromkeys(names, MetricFailure(f"{type(exc).__name__}: {exc}"))
+
+
 def safe_metric(fn: Callable[[], float]) -> float | MetricFailure:
     """Evaluate one metric; an exception or a non-finite value becomes a MetricFailure."""
-    try:
-        value = float(fn())
-    except Exception as exc:  # noqa: BLE001 - recorded, not raised
-        return MetricFailure(f"{type(exc).__name__}: {exc}")
-    if not math.isfinite(value):
-        return MetricFailure(f"non-finite value {value}")
-    return value
+    return safe_metrics(lambda: {"": fn()}, [""])[""]
+
+
+def _finite(value: float) -> float | MetricFailure:
+    """``value`` as a float, or a MetricFailure when it is not finite."""
+    value = float(value)
+    return value if math.isfinite(value) else MetricFailure(f"non-finite value {value}")

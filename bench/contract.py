@@ -80,7 +80,7 @@ def check(strategy_cls: type[Strategy], task_cls: type[Task], determinism: bool 
     verdict.main = main if isinstance(main, float) else None
     c = first.counters
     reused = first.extra.get("training", {}).get("reused", False)
-    if isinstance(strategy, GradientStrategy) and not reused and task.family != "probe":
+    if isinstance(strategy, GradientStrategy) and not reused and task.capabilities.trains_learner:
         if c.steps <= 0 or c.grad_estimates <= 0:
             verdict.problems.append(f"gradient strategy counted steps={c.steps}, "
                                     f"grad_estimates={c.grad_estimates}")

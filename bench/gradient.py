@@ -15,12 +15,19 @@ import time
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 
-from bench.base import RunContext, Strategy, Task
+from bench.base import RunContext, Solver, Strategy, Task
 from bench.data import TrainingAudio
+
+if TYPE_CHECKING:
+    import torch
+
+    from bench.dsp import Chain
+
+T = TypeVar("T")
 
 CONVERGED_CHANGE = 0.02
 """A run that did not stop early converged if its validation loss moved by less than this
@@ -67,6 +74,16 @@ class TrainingLog:
                 "converged": self.converged()}
 
 
+class EffectLayer(Protocol):
+    """A gradient strategy's effect layer: a torch module ``(x, p) -> y`` for (batch, samples)
+    audio and (batch, n_params) normalized parameters, whose backward is the strategy's way of
+    getting a gradient through the chain."""
+
+    def __call__(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """The chain's output for ``x`` set by ``p``."""
+        ...
+
+
 @dataclass
 class Training:
     """A learner set up to train through a strategy: what the shared loop optimizes and runs.
@@ -79,7 +96,7 @@ class Training:
     modules: list[Any]
     batch_loss: Callable[[int], Any]
     val_loss: Callable[[], float] | None = None
-    effects: list[Any] = field(default_factory=list)
+    effects: list[EffectLayer] = field(default_factory=list)
 
 
 class GradientStrategy(Strategy):
@@ -95,24 +112,28 @@ class GradientStrategy(Strategy):
 
     def skip_reason(self, task: Task) -> str | None:
         """Strategies that need the differentiable chain skip tasks whose chain has none."""
-        chain = getattr(task, "chain", None)
-        if self.needs_torch_effect and chain is not None and not chain.differentiable:
-            return f"{self.name} needs a differentiable chain: {chain.why_not_differentiable()}"
+        if (self.needs_torch_effect and task.capabilities.chain
+                and not task.chain.differentiable):
+            return (f"{self.name} needs a differentiable chain: "
+                    f"{task.chain.why_not_differentiable()}")
         return None
 
+    def accept(self, solver: Solver[T]) -> T:
+        """A gradient strategy trains the task's learner: ``solver.learned``."""
+        return solver.learned(self)
+
     @abstractmethod
-    def effect_layer(self, chain: Any, sample_rate: int, ctx: RunContext,
-                     audio: TrainingAudio) -> Any:
+    def effect_layer(self, chain: Chain, sample_rate: int, ctx: RunContext,
+                     audio: TrainingAudio) -> EffectLayer:
         """A torch module ``(x, p) -> y`` for ``chain``; ``audio`` is the task domain's training
         audio (proxies pre-train on it or load the ones committed for its domain)."""
 
-    def render(self, layer: Any, chain: Any, x: np.ndarray, p: np.ndarray, sample_rate: int,
-               ctx: RunContext) -> np.ndarray:
+    def render(self, layer: EffectLayer, chain: Chain, x: np.ndarray, p: np.ndarray,
+               sample_rate: int, ctx: RunContext) -> np.ndarray:
         """Inference rendering; by default the reference DSP, whatever trained the learner."""
-        ctx.counters.dsp_evals += len(x)
-        return chain.process(x, p, sample_rate)
+        return ctx.counters.render(chain, x, p, sample_rate, workers=1)
 
-    def benchmarks(self, layer: Any, ctx: RunContext) -> dict[str, Any]:
+    def benchmarks(self, layer: EffectLayer, ctx: RunContext) -> dict[str, Any]:
         """Extra measurements of this strategy's ``layer`` for the step profiler (for example
         proxy pre-training throughput); none by default."""
         return {}

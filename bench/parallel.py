@@ -1,4 +1,9 @@
-"""Render the reference DSP over a batch on several threads (the Numba kernels release the GIL)."""
+"""Render the reference DSP over a batch on several threads (the Numba kernels release the GIL).
+
+Strategies and task solvers render through :meth:`bench.base.Counters.render`, which counts
+every evaluation and calls :func:`render`; only work that is no strategy's (making examples,
+reference rows, proxy pre-training and its fidelity checks) calls :func:`render` directly.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,17 @@ import functools
 import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Protocol
 
 import numpy as np
+
+
+class Renderable(Protocol):
+    """What the renderer runs: an effect or a chain of effects (the reference DSP)."""
+
+    def process(self, x: np.ndarray, p: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Reference rendering of ``x`` (batch, samples) with normalized parameters ``p``."""
+        ...
 
 
 def default_workers() -> int:
@@ -21,7 +34,7 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="afx-dsp")
 
 
-def render(chain: Any, x: np.ndarray, p: np.ndarray, sample_rate: int,
+def render(chain: Renderable, x: np.ndarray, p: np.ndarray, sample_rate: int,
            workers: int | None = None) -> np.ndarray:
     """``chain.process(x, p)`` split into contiguous chunks rendered concurrently."""
     workers = min(workers or default_workers(), len(x))

@@ -44,7 +44,7 @@ def build(domains: str, effects: str, archs: str, minutes: float, eval_every: in
     from bench.registry import discover, registry
     from strategies._proxies import Pretraining, effect_arch
     from strategies._proxy_store import build_committed, committed_path, is_current
-    from tasks import _data
+    from tasks import _audio
 
     discover()
     torch.set_num_threads(1)  # the time limit is CPU time of one core
@@ -57,7 +57,7 @@ def build(domains: str, effects: str, archs: str, minutes: float, eval_every: in
         ctx = RunContext(budget=budget, seed=0, split="train", results_dir=Path("."),
                          cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(),
                          data_root=data_root)
-        audio = _data.proxy_audio(domain, ctx)
+        audio = _audio.proxy_audio(domain, ctx)
         for name, arch in pairs:
             job = Pretraining(registry("effect").get(name)(), budget.sample_rate, arch,
                               PRETRAIN[BUDGET], audio.clips)

@@ -98,7 +98,7 @@ def matrix_cells(budget: Budget) -> list[MatrixCell]:
             strategy = cls()
             if strategy.skip_reason(task) or task.skip_reason(strategy):
                 continue
-            reuse = bool(task.tuned_by)
+            reuse = bool(task.reuses_model_of)
             tune = 0 if reuse else (budget.trials if cls.tunable() else 1)
             gradient = issubclass(cls, GradientStrategy)
             kind = "reuse" if reuse and gradient else "gradient" if gradient else "search"

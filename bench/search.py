@@ -5,12 +5,16 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from bench.base import Counters, RunContext, Strategy
-from bench.parallel import render
+from bench.base import Counters, RunContext, Solver, Strategy, Task
+
+if TYPE_CHECKING:
+    from bench.dsp import Chain
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -22,7 +26,7 @@ class SearchProblem:
     ``reference`` is the style reference audio when the task has one (rule-based DSP needs it).
     """
 
-    chain: Any
+    chain: Chain
     sample_rate: int
     x: np.ndarray
     score: Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -37,13 +41,22 @@ class SearchProblem:
     def loss(self, idx: np.ndarray, p: np.ndarray) -> np.ndarray:
         """Render ``x[idx]`` with ``p`` (rows aligned) on all threads and score each row."""
         idx = np.asarray(idx)
-        y = render(self.chain, self.x[idx], np.clip(p, 0.0, 1.0), self.sample_rate)
-        self.counters.dsp_evals += len(idx)
+        y = self.counters.render(self.chain, self.x[idx], np.clip(p, 0.0, 1.0), self.sample_rate)
         return np.asarray(self.score(y, idx), dtype=np.float64)
 
 
 class SearchStrategy(Strategy):
     """A strategy that needs no gradient: it maps a search problem to parameters directly."""
+
+    def skip_reason(self, task: Task) -> str | None:
+        """A search trains no encoder, so tasks that probe one are out."""
+        if task.capabilities.probes_encoder:
+            return f"{self.name} trains no encoder to probe"
+        return None
+
+    def accept(self, solver: Solver[T]) -> T:
+        """A search strategy solves the task's per-example problem: ``solver.searched``."""
+        return solver.searched(self)
 
     @abstractmethod
     def solve(self, problem: SearchProblem, ctx: RunContext) -> np.ndarray:

@@ -55,7 +55,7 @@ class StudyRun:
         if reason:
             self._skip(reason)
             return
-        best = self._tuned_elsewhere() if self.task.tuned_by else self.tune()
+        best = self._tuned_elsewhere() if self.task.reuses_model_of else self.tune()
         reps = range(self.budget.final_seeds)
         finals = [(self._final_key(rep, best), partial(self._final, rep, best)) for rep in reps]
         refs = [(self._reference_key(which, rep), partial(self._reference, which, rep))
@@ -160,7 +160,7 @@ class StudyRun:
     def _tuned_elsewhere(self) -> dict[str, Any] | None:
         """Best params of the task this one reuses (tuning it first if needed), so that its
         trained models are reused rather than retrained."""
-        source = registry("task").get(self.task.tuned_by)()
+        source = registry("task").get(self.task.reuses_model_of)()
         return StudyRun(self.sweep, source, self.strategy_cls, self.overrides,
                         self.base_seed).tune()
 

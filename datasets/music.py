@@ -12,13 +12,12 @@ import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
+from datasets._music_synth import LMMS_DIR, SOUNDFONT, synthesize
 from datasets.corpus import BuiltCorpus, Job, Rendered, Source
 from datasets.requirements import data_file, module, tool
 from datasets.splits import assign_splits, stable_seed
 
 FOF_DIR = "/usr/share/games/fretsonfire/data/songs"
-LMMS_DIR = "/usr/share/lmms/projects"
-SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 
 # Demo projects that render completely (no missing samples), cheapest first. The first twelve
 # (the default tier) rendered byte-identically twice with the pinned renderer here; the rest are
@@ -154,8 +153,6 @@ class MusicCorpus(BuiltCorpus):
                     params) for name, params in items]
 
     def renderer(self) -> Callable[[Job, Path], Rendered]:
-        """The music renderer (imports music21 lazily)."""
-        from datasets._music_render import render
-
-        return render
+        """The music synthesizer (it imports its heavy modules lazily)."""
+        return synthesize
 

@@ -10,13 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from datasets._speech_synth import ALLISON_DIR, PROMPT_GAP_S, synthesize
 from datasets.corpus import BuiltCorpus, Job, Rendered, Source
 from datasets.requirements import data_file, module, tool
 from datasets.splits import stable_seed
 
-ALLISON_DIR = "/usr/share/asterisk/sounds/en_US_f_Allison"
 G722_BYTES_PER_S = 8000  # 64 kbit/s
-PROMPT_GAP_S = 0.3
 SENTENCES_PER_CLIP = 4
 
 SPEECH_SOURCES = {
@@ -132,7 +131,5 @@ class SpeechCorpus(BuiltCorpus):
         return jobs
 
     def renderer(self) -> Callable[[Job, Path], Rendered]:
-        """The speech renderer (imports piper/onnxruntime lazily)."""
-        from datasets._speech_render import render
-
-        return render
+        """The speech synthesizer (it imports its heavy modules lazily)."""
+        return synthesize

@@ -13,7 +13,7 @@ from functools import cache
 
 import numpy as np
 
-from bench.data import Clip
+from bench.data import Clip, DataError, Dataset
 from datasets.audio_io import read_audio
 
 log = logging.getLogger(__name__)
@@ -139,3 +139,20 @@ def load_clip(clip: Clip, *, sample_rate: int, seconds: float | None = None,
     audio, sr = read_audio(clip.path, start_s=offset_s,
                            seconds=None if seconds is None else seconds + 1.0 / clip.sample_rate)
     return standardize(audio, sr, target_sr=sample_rate, seconds=seconds, lufs=lufs)
+
+
+def load_sources(dataset: Dataset, split: str, *, sample_rate: int, seconds: float | None = None,
+                 limit: int | None = None) -> tuple[list[np.ndarray], list[str], int]:
+    """Standardized audio of a split: (arrays, clip ids, number of unreadable clips skipped)."""
+    arrays, ids, skipped = [], [], 0
+    for clip in dataset.clips(split)[:limit]:
+        try:
+            arrays.append(load_clip(clip, sample_rate=sample_rate, seconds=seconds))
+        except DataError as exc:
+            log.warning("skipped %s: %s", clip.id, exc)
+            skipped += 1
+            continue
+        ids.append(clip.id)
+    if skipped:
+        log.warning("%s/%s: skipped %d unreadable clips", dataset.name, split, skipped)
+    return arrays, ids, skipped

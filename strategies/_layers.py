@@ -9,13 +9,13 @@ import numpy as np
 import torch
 
 from bench.base import Counters
-from bench.parallel import render
+from bench.dsp import Chain
 
 
 class ExactLayer(torch.nn.Module):
     """The chain's exact differentiable implementation; each backward is one gradient/example."""
 
-    def __init__(self, chain: Any, sample_rate: int, counters: Counters) -> None:
+    def __init__(self, chain: Chain, sample_rate: int, counters: Counters) -> None:
         super().__init__()
         self.chain, self.sample_rate, self.counters = chain, sample_rate, counters
 
@@ -30,7 +30,7 @@ class ExactLayer(torch.nn.Module):
 class SpsaConfig:
     """What the SPSA backward needs besides the tensors."""
 
-    chain: Any
+    chain: Chain
     sample_rate: int
     epsilon: float
     perturbations: int
@@ -55,12 +55,12 @@ def spsa_gradient(cfg: SpsaConfig, x: np.ndarray, p: np.ndarray,
     centre = np.clip(p, eps, 1.0 - eps)[:, None, :]
     plus, minus = centre + eps * delta, centre - eps * delta
     xs = np.repeat(x, k, axis=0)
-    y = render(cfg.chain, np.concatenate([xs, xs]),
-               np.concatenate([plus.reshape(-1, n_params), minus.reshape(-1, n_params)]),
-               cfg.sample_rate, cfg.workers)
+    y = cfg.counters.render(
+        cfg.chain, np.concatenate([xs, xs]),
+        np.concatenate([plus.reshape(-1, n_params), minus.reshape(-1, n_params)]),
+        cfg.sample_rate, cfg.workers)
     diff = (y[: b * k] - y[b * k:]).reshape(b, k, -1)
     dj = np.einsum("bkn,bn->bk", diff, grad_y.astype(np.float64))
-    cfg.counters.dsp_evals += 2 * b * k
     cfg.counters.grad_estimates += b
     return (dj[:, :, None] / (2.0 * eps * delta)).mean(axis=1)
 
@@ -73,8 +73,7 @@ class _SpsaFunction(torch.autograd.Function):
         x_np = x.detach().cpu().numpy().astype(np.float64)
         p_np = p.detach().cpu().numpy().astype(np.float64)
         ctx.cfg, ctx.x, ctx.p = cfg, x_np, p_np
-        cfg.counters.dsp_evals += len(x_np)
-        y = render(cfg.chain, x_np, p_np, cfg.sample_rate, cfg.workers)
+        y = cfg.counters.render(cfg.chain, x_np, p_np, cfg.sample_rate, cfg.workers)
         return torch.from_numpy(y).to(x.dtype)
 
     @staticmethod

@@ -22,16 +22,13 @@ from torch import nn
 from bench.artefacts import artefact_path, load_or_build
 from bench.base import Counters, RunContext
 from bench.data import TrainingAudio
-from bench.metrics.audio import DEEPAFX_FFT_SIZES, mrstft_loss
+from bench.dsp import Chain
+from bench.metrics.audio import DEEPAFX_FFT_SIZES, lufs_error_per_example, mrstft_loss
+from bench.metrics.checks import MetricError
 from bench.parallel import render
 from strategies._proxy_config import (
-    ANALYTIC_GAIN,
-    DEFAULT_MEMORY_SECONDS,
-    DYNAMICS,
     FILTER_ARCH,
     GAIN_ARCH,
-    LEVEL_EQUIVARIANT,
-    MEMORY_SECONDS,
     PRETRAIN,
     PROXY_VERSION,
     ProxyConfig,
@@ -56,10 +53,15 @@ class EffectProxy(nn.Module):
     """One effect's proxy network plus its exact output gain: ``(x, p_effect) -> y``.
 
     The network is conditioned on every parameter but the analytic gain (if the effect has
-    one, see ``ANALYTIC_GAIN``); that gain multiplies the output, read from ``p`` without
-    modifying it. For an effect linear in its input (``LEVEL_EQUIVARIANT``) the network sees the
+    one, ``Effect.analytic_gain``: DeepAFx-ST's choice for the compressor); the network is
+    trained with that gain at 0 dB, and the gain multiplies the output, read from ``p`` without
+    modifying it. For an effect linear in its input (``Effect.linear``) the network sees the
     input at unit peak and its output is scaled back by that peak, so the proxy is exactly
-    level-equivariant.
+    level-equivariant: proxy(a·x) = a·proxy(x) for every a > 0, whatever the weights, so the
+    network never has to learn (from −40…+6 dBFS training patches) that the effect ignores the
+    input level. Measured on the music EQ (tcn, 400 steps, same seed): LUFS error 13.0 → 10.8
+    LU, gradient cosine median 0.05 → 0.23. Level-dependent effects (compressor, distortion)
+    must not be linear: their output depends on the input level.
     """
 
     PEAK_FLOOR = 1e-12
@@ -69,13 +71,13 @@ class EffectProxy(nn.Module):
         super().__init__()
         specs = effect.params(sample_rate)
         names = [s.name for s in specs]
-        gain = ANALYTIC_GAIN.get(effect.name)
+        gain = effect.analytic_gain
         self.gain_index = names.index(gain) if gain in names else None
         self.gain_param = specs[self.gain_index] if self.gain_index is not None else None
         cond = [i for i in range(len(specs)) if i != self.gain_index]
         self.register_buffer("cond_index", torch.tensor(cond), persistent=False)
         self.n_params = len(specs)
-        self.level_equivariant = effect.name in LEVEL_EQUIVARIANT
+        self.level_equivariant = effect.linear
         self.net = net
 
     def forward(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
@@ -101,36 +103,37 @@ class EffectProxy(nn.Module):
 
 def effect_arch(effect_name: str, arch: str) -> str:
     """The architecture an effect's proxy uses when a strategy asks for ``arch``: the filter
-    hypernetwork for a linear effect (``LEVEL_EQUIVARIANT``), the gain computer for a dynamics
-    effect (``DYNAMICS``), ``arch`` for the others."""
-    if effect_name in LEVEL_EQUIVARIANT:
+    hypernetwork for a linear effect (``Effect.linear``), the gain computer for a dynamics
+    effect (``Effect.dynamics``), ``arch`` for the others."""
+    from bench.dsp import get_effect
+
+    effect = get_effect(effect_name)
+    if effect.linear:
         return FILTER_ARCH
-    return GAIN_ARCH if effect_name in DYNAMICS else arch
+    return GAIN_ARCH if effect.dynamics else arch
 
 
 def build_network(effect: Any, sample_rate: int, arch: str, cfg: ProxyConfig) -> EffectProxy:
     """A freshly initialised proxy of ``arch`` sized by ``cfg`` (seeded by the caller).
 
     The filter hypernetwork (``fir``) can only represent a linear effect and the gain computer
-    (``gain``) a dynamics effect: asking one for an effect not in ``LEVEL_EQUIVARIANT`` or
-    ``DYNAMICS`` respectively is a ValueError.
+    (``gain``) a dynamics effect: asking one for another effect is a ValueError.
     """
-    gain = ANALYTIC_GAIN.get(effect.name)
+    gain = effect.analytic_gain
     n_cond = effect.n_params - any(s.name == gain for s in effect.params(sample_rate))
     if arch == FILTER_ARCH:
-        if effect.name not in LEVEL_EQUIVARIANT:
+        if not effect.linear:
             raise ValueError(f"the {FILTER_ARCH!r} proxy is a linear filter and cannot model "
-                             f"{effect.name!r}, which is not linear (not in LEVEL_EQUIVARIANT)")
+                             f"{effect.name!r}, which is not linear")
         names = [s.name for s in effect.params(sample_rate) if s.name != gain]
         net: nn.Module = FilterHypernetwork(sections(names), cfg.fir, sample_rate)
     elif arch == GAIN_ARCH:
-        if effect.name not in DYNAMICS:
+        if not effect.dynamics:
             raise ValueError(f"the {GAIN_ARCH!r} proxy only changes the level and cannot model "
-                             f"{effect.name!r}, which is not a dynamics effect (not in DYNAMICS)")
-        net = GainComputer(n_cond, cfg.gain, sample_rate,
-                           MEMORY_SECONDS.get(effect.name, DEFAULT_MEMORY_SECONDS))
+                             f"{effect.name!r}, which is not a dynamics effect")
+        net = GainComputer(n_cond, cfg.gain, sample_rate, effect.memory_seconds)
     elif arch == "tcn":
-        memory = round(MEMORY_SECONDS.get(effect.name, DEFAULT_MEMORY_SECONDS) * sample_rate)
+        memory = round(effect.memory_seconds * sample_rate)
         dilations = matched_dilations(cfg.tcn.kernel, cfg.tcn.blocks, cfg.tcn.growth, memory)
         net = ConditionalTcn(n_cond, cfg.tcn, dilations)
     else:
@@ -273,15 +276,15 @@ def pretrain(proxy: EffectProxy, job: Pretraining, progress: bool = True) -> dic
 
 
 def lufs_error(estimate: np.ndarray, reference: np.ndarray, sample_rate: int) -> float:
-    """Mean absolute integrated-loudness difference (LU) over pairs where both are measurable."""
-    import pyloudnorm
-
-    meter = pyloudnorm.Meter(sample_rate)
-    diffs = [meter.integrated_loudness(e.astype(np.float64))
-             - meter.integrated_loudness(r.astype(np.float64))
-             for e, r in zip(estimate, reference, strict=True)]
-    finite = [abs(d) for d in diffs if np.isfinite(d)]
-    return float(np.mean(finite)) if finite else float("nan")
+    """Mean of the metric's absolute integrated-loudness difference (LU) over the pairs where
+    both are measurable (NaN when none is): a proxy's output may be silent or non-finite."""
+    diffs = []
+    for e, r in zip(estimate, reference, strict=True):
+        try:
+            diffs.append(float(lufs_error_per_example(e, r, sample_rate)[0]))
+        except MetricError:
+            continue
+    return float(np.mean(diffs)) if diffs else float("nan")
 
 
 def fidelity(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> dict[str, float]:
@@ -412,7 +415,7 @@ class ProxyChain(nn.Module):
         return y
 
 
-def proxy_chain(chain: Any, sample_rate: int, ctx: RunContext, audio: TrainingAudio,
+def proxy_chain(chain: Chain, sample_rate: int, ctx: RunContext, audio: TrainingAudio,
                 arch: str) -> ProxyChain:
     """Proxies for every effect of ``chain`` at ``ctx``'s budget: the ones committed for
     ``audio``'s domain at a budget that uses committed proxies (never retrained), else
@@ -527,16 +530,16 @@ class HybridLayer(nn.Module):
     (the bracket is exactly zero) and d/dp is the proxy's. Without gradients only the DSP runs.
     """
 
-    def __init__(self, proxies: ProxyChain, chain: Any, sample_rate: int) -> None:
+    def __init__(self, proxies: ProxyChain, chain: Chain, sample_rate: int) -> None:
         super().__init__()
         self.proxies, self.chain, self.sample_rate = proxies, chain, sample_rate
 
     def forward(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         """DSP value with the proxy's gradient attached."""
         x_np = x.detach().cpu().numpy()
-        hard = render(self.chain, x_np, p.detach().cpu().numpy().astype(np.float64),
-                      self.sample_rate)
-        self.proxies.counters.dsp_evals += len(x_np)
+        hard = self.proxies.counters.render(self.chain, x_np,
+                                            p.detach().cpu().numpy().astype(np.float64),
+                                            self.sample_rate)
         hard_t = torch.from_numpy(hard).to(x.device, x.dtype)
         if not (torch.is_grad_enabled() and (p.requires_grad or x.requires_grad)):
             return hard_t

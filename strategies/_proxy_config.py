@@ -12,56 +12,20 @@ PROXY_VERSION = "4"
 """Bump when the networks, the data pipeline or the fidelity protocol change (cache key).
 2: fidelity includes the gradient cosine against the exact effect.
 3: and the cosine over the learned parameters alone (without the analytic output gain).
-4: proxies of the effects in :data:`LEVEL_EQUIVARIANT` (the EQ) normalize their input to unit
-peak and rescale the output."""
+4: proxies of linear effects (``Effect.linear``: the EQ) normalize their input to unit peak
+and rescale the output."""
 
 ARCHS = ("tcn", "hypergru")
 """The architectures a strategy's ``arch`` knob chooses: those of the nonlinear effects."""
 
 FILTER_ARCH = "fir"
-"""The filter hypernetwork every effect in :data:`LEVEL_EQUIVARIANT` (linear) gets instead."""
+"""The filter hypernetwork every linear effect (``Effect.linear``) gets instead."""
 
 GAIN_ARCH = "gain"
-"""The gain computer every effect in :data:`DYNAMICS` gets instead."""
-
-MEMORY_SECONDS = {"compressor": 0.3, "delay": 1.0, "reverb": 4.2, "distortion": 0.02}
-"""How far back an effect's output depends on its input (cTCN receptive-field target).
-
-0.3 s for the compressor as DeepAFx-ST (292.5 ms); the longest delay time and reverb tail for
-the time-based effects; effects not listed (the EQ: its IIR ringing is short next to this)
-use :data:`DEFAULT_MEMORY_SECONDS`, the size DeepAFx-ST used for its EQ proxy too.
-"""
-DEFAULT_MEMORY_SECONDS = 0.3
-
-ANALYTIC_GAIN = {"compressor": "makeup", "distortion": "output_gain"}
-"""Output-gain parameters applied analytically (exactly) instead of being learned.
-
-The proxy is trained with the gain at 0 dB and is not conditioned on it; at use its output is
-multiplied by the gain read from the parameter (DeepAFx-ST's choice for the compressor), without
-touching the caller's parameter tensor.
-"""
-
-LEVEL_EQUIVARIANT = frozenset({"peq"})
-"""Effects linear in their input (and time-invariant), whose proxy is made exactly
-level-equivariant and is the filter hypernetwork (:data:`FILTER_ARCH`) whatever the strategy's
-``arch``.
-
-Their proxy runs the network on the input scaled to unit peak and scales the output back:
-proxy(a·x) = a·proxy(x) for every a > 0, whatever the weights, so the network never has to learn
-(from −40…+6 dBFS training patches) that the effect ignores the input level, and its biases and
-PReLUs cannot break that. Measured on the music EQ (tcn, 400 steps, same seed): LUFS error
-13.0 → 10.8 LU, gradient cosine median 0.05 → 0.23. Level-dependent effects (compressor,
-distortion) must not be listed: their output depends on the input level.
-"""
-
-DYNAMICS = frozenset({"compressor"})
-"""Effects that only multiply their input by a time-varying gain, whose proxy is the gain
-computer (:data:`GAIN_ARCH`, :mod:`strategies._proxy_gain`) whatever the strategy's ``arch``.
-
-The sample-rate TCN spent most of a proxy training step on the compressor and still missed its
-loudness by 2.5 LU after 19 minutes of pre-training (music: MR-STFT 0.70, LUFS error 2.64 LU;
-speech: 0.85, 2.51 LU); a proxy that can only change the level runs at the frame rate.
-"""
+"""The gain computer every dynamics effect (``Effect.dynamics``) gets instead: the sample-rate
+TCN spent most of a proxy training step on the compressor and still missed its loudness by
+2.5 LU after 19 minutes of pre-training (music: MR-STFT 0.70, LUFS error 2.64 LU; speech:
+0.85, 2.51 LU); a proxy that can only change the level runs at the frame rate."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ fixed causal FIR of ``taps`` samples per parameter setting, and its log-magnitud
 term per section. Everything else — which response each section's parameters give — is learned
 from (input, DSP output) pairs like the other proxies. The conditional TCN has to learn the
 same map through FiLM of its activations, which it does not manage for the EQ (see
-``LEVEL_EQUIVARIANT``); here the networks' output *is* the response, on a log-frequency grid
+``EffectProxy``); here the networks' output *is* the response, on a log-frequency grid
 where shelves and peaks of every cutoff are equally well resolved.
 """
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bench.base import RunContext
 from bench.data import TrainingAudio
-from bench.gradient import GradientStrategy
+from bench.dsp import Chain
+from bench.gradient import EffectLayer, GradientStrategy
 
 
 class Autodiff(GradientStrategy):
@@ -16,8 +15,8 @@ class Autodiff(GradientStrategy):
     version = "1"
     needs_torch_effect = True
 
-    def effect_layer(self, chain: Any, sample_rate: int, ctx: RunContext,
-                     audio: TrainingAudio) -> Any:
+    def effect_layer(self, chain: Chain, sample_rate: int, ctx: RunContext,
+                     audio: TrainingAudio) -> EffectLayer:
         """The exact differentiable chain."""
         from strategies._layers import ExactLayer
 

@@ -8,7 +8,8 @@ import numpy as np
 
 from bench.base import RunContext
 from bench.data import TrainingAudio
-from bench.gradient import GradientStrategy
+from bench.dsp import Chain
+from bench.gradient import EffectLayer, GradientStrategy
 from strategies._proxy_config import proxy_search_space
 
 PROFILE_PRETRAIN_STEPS = 40
@@ -28,14 +29,14 @@ class NeuralProxy(GradientStrategy):
         """Learning rate and proxy architecture."""
         return {**super().search_space(trial), **proxy_search_space(trial)}
 
-    def effect_layer(self, chain: Any, sample_rate: int, ctx: RunContext,
-                     audio: TrainingAudio) -> Any:
+    def effect_layer(self, chain: Chain, sample_rate: int, ctx: RunContext,
+                     audio: TrainingAudio) -> EffectLayer:
         """The chain of cached pre-trained proxies (pre-trained on ``audio`` on a cache miss)."""
         from strategies._proxies import proxy_chain
 
         return proxy_chain(chain, sample_rate, ctx, audio, str(self.params["arch"]))
 
-    def benchmarks(self, layer: Any, ctx: RunContext) -> dict[str, Any]:
+    def benchmarks(self, layer: EffectLayer, ctx: RunContext) -> dict[str, Any]:
         """Pre-training throughput of each proxy, plain torch against fast kernels (same seed,
         same steps), with the fidelity both reach; and each proxy's step against the floor of
         its convolutions."""
@@ -49,8 +50,8 @@ class NeuralProxy(GradientStrategy):
                                 for job in layer.jobs],
                 "convolution_floor": {k: v for k, v in floors.items() if v is not None}}
 
-    def render(self, layer: Any, chain: Any, x: np.ndarray, p: np.ndarray, sample_rate: int,
-               ctx: RunContext) -> np.ndarray:
+    def render(self, layer: EffectLayer, chain: Chain, x: np.ndarray, p: np.ndarray,
+               sample_rate: int, ctx: RunContext) -> np.ndarray:
         """The proxies render, unless ``dsp_inference`` (half hybrid): then the reference DSP."""
         if self.params["dsp_inference"]:
             return super().render(layer, chain, x, p, sample_rate, ctx)

@@ -6,7 +6,8 @@ from typing import Any
 
 from bench.base import RunContext
 from bench.data import TrainingAudio
-from bench.gradient import GradientStrategy
+from bench.dsp import Chain
+from bench.gradient import EffectLayer, GradientStrategy
 from strategies._proxy_config import proxy_search_space
 
 
@@ -26,8 +27,8 @@ class ProxyHybrid(GradientStrategy):
         """Learning rate and proxy architecture."""
         return {**super().search_space(trial), **proxy_search_space(trial)}
 
-    def effect_layer(self, chain: Any, sample_rate: int, ctx: RunContext,
-                     audio: TrainingAudio) -> Any:
+    def effect_layer(self, chain: Chain, sample_rate: int, ctx: RunContext,
+                     audio: TrainingAudio) -> EffectLayer:
         """A straight-through layer over the chain's cached pre-trained proxies."""
         from strategies._proxies import HybridLayer, proxy_chain
 

@@ -8,11 +8,10 @@ vector of the same chain every other strategy controls.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from bench.base import RunContext, Task
+from bench.base import Counters, RunContext, Task
+from bench.dsp import Effect
 from bench.search import SearchProblem, SearchStrategy
 
 GRID_POINTS = 64
@@ -40,18 +39,20 @@ def smoothed_spectrum_db(audio: np.ndarray, sample_rate: int, octave: float) -> 
     return 10 * np.log10(out + 1e-20)
 
 
-def response_db(effect: Any, p: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Magnitude response (dB) of a linear effect at the grid, from its impulse response."""
+def response_db(effect: Effect, p: np.ndarray, sample_rate: int,
+                counters: Counters) -> np.ndarray:
+    """Magnitude response (dB) of a linear effect at the grid, from its impulse response (one
+    counted evaluation)."""
     impulse = np.zeros((1, IMPULSE))
     impulse[0, 0] = 1.0
-    h = effect.process(impulse, p[None], sample_rate)[0]
+    h = counters.render(effect, impulse, p[None], sample_rate)[0]
     mag = np.abs(np.fft.rfft(h))
     freqs = np.fft.rfftfreq(IMPULSE, 1 / sample_rate)
     return 20 * np.log10(np.interp(log_grid(sample_rate), freqs, mag) + 1e-12)
 
 
-def fit_eq(effect: Any, x: np.ndarray, ref: np.ndarray, sample_rate: int,
-           counter: list[int], octave: float) -> np.ndarray:
+def fit_eq(effect: Effect, x: np.ndarray, ref: np.ndarray, sample_rate: int,
+           counters: Counters, octave: float) -> np.ndarray:
     """EQ parameters whose response shape best matches smoothed(ref) − smoothed(x) in dB."""
     from scipy.optimize import least_squares
 
@@ -60,8 +61,7 @@ def fit_eq(effect: Any, x: np.ndarray, ref: np.ndarray, sample_rate: int,
     target -= target.mean()
 
     def residual(p: np.ndarray) -> np.ndarray:
-        counter[0] += 1
-        h = response_db(effect, np.clip(p, 0.0, 1.0), sample_rate)
+        h = response_db(effect, np.clip(p, 0.0, 1.0), sample_rate, counters)
         return (h - h.mean()) - target
 
     start = effect.defaults(sample_rate)
@@ -79,8 +79,8 @@ def crest_db(y: np.ndarray) -> np.ndarray:
     return 20 * np.log10(np.max(np.abs(y), axis=-1) + 1e-8) - level_db(y)
 
 
-def fit_compressor(effect: Any, x: np.ndarray, ref: np.ndarray, sample_rate: int,
-                   counter: list[int]) -> np.ndarray:
+def fit_compressor(effect: Effect, x: np.ndarray, ref: np.ndarray, sample_rate: int,
+                   counters: Counters) -> np.ndarray:
     """Threshold/ratio matching the reference crest factor, then makeup matching its level."""
     specs = effect.params(sample_rate)
     index = {s.name: i for i, s in enumerate(specs)}
@@ -94,17 +94,13 @@ def fit_compressor(effect: Any, x: np.ndarray, ref: np.ndarray, sample_rate: int
             p[index["makeup"]] = specs[index["makeup"]].to_normalized(0.0)
             candidates.append(p)
     cand = np.array(candidates)
-    y = effect.process(np.repeat(x[None], len(cand), axis=0), cand, sample_rate)
-    counter[0] += len(cand)
+    y = counters.render(effect, np.repeat(x[None], len(cand), axis=0), cand, sample_rate)
     pick = int(np.argmin(np.abs(crest_db(y) - crest_db(ref))))
     best = cand[pick].copy()
     gain = float(level_db(ref) - level_db(y[pick]))
     makeup = specs[index["makeup"]]
     best[index["makeup"]] = makeup.to_normalized(float(np.clip(gain, makeup.min, makeup.max)))
     return best
-
-
-RULES = {"peq": "eq", "compressor": "dynamics"}
 
 
 class RuleBased(SearchStrategy):
@@ -116,10 +112,10 @@ class RuleBased(SearchStrategy):
 
     def skip_reason(self, task: Task) -> str | None:
         """Rules need a style reference and a chain made of an EQ and/or a compressor."""
-        if getattr(task, "family", "") != "style_transfer":
+        if not task.capabilities.style_reference:
             return "rule-based DSP needs a style reference (style-transfer tasks only)"
-        chain = getattr(task, "chain", None)
-        unknown = [e.name for e in getattr(chain, "effects", []) if e.name not in RULES]
+        effects = task.chain.effects if task.capabilities.chain else []
+        unknown = [e.name for e in effects if e.matching_rule == "none"]
         return f"no rule for effects {unknown}" if unknown else None
 
     def solve(self, problem: SearchProblem, ctx: RunContext) -> np.ndarray:
@@ -128,19 +124,17 @@ class RuleBased(SearchStrategy):
             raise ValueError("rule_based needs problem.reference (the style reference audio)")
         sr = problem.sample_rate
         out = []
+        counters = ctx.counters
         for x, ref in zip(problem.x, problem.reference, strict=True):
-            counter = [0]
             parts, current = [], x
             for effect in problem.chain.effects:
-                if RULES[effect.name] == "eq":
-                    p = fit_eq(effect, current, ref, sr, counter,
+                if effect.matching_rule == "eq":
+                    p = fit_eq(effect, current, ref, sr, counters,
                                float(self.params["smoothing_octaves"]))
                 else:
-                    p = fit_compressor(effect, current, ref, sr, counter)
-                current = effect.process(current[None], p[None], sr)[0]
-                counter[0] += 1
+                    p = fit_compressor(effect, current, ref, sr, counters)
+                current = counters.render(effect, current[None], p[None], sr)[0]
                 parts.append(p)
-            ctx.counters.dsp_evals += counter[0]
-            ctx.counters.steps += 1
+            counters.steps += 1
             out.append(np.concatenate(parts))
         return np.array(out)

@@ -8,7 +8,8 @@ import numpy as np
 
 from bench.base import RunContext
 from bench.data import TrainingAudio
-from bench.gradient import GradientStrategy
+from bench.dsp import Chain
+from bench.gradient import EffectLayer, GradientStrategy
 
 
 class Spsa(GradientStrategy):
@@ -25,8 +26,8 @@ class Spsa(GradientStrategy):
                 "epsilon": trial.suggest_float("epsilon", 1e-4, 5e-2, log=True),
                 "perturbations": trial.suggest_int("perturbations", 1, 8, log=True)}
 
-    def effect_layer(self, chain: Any, sample_rate: int, ctx: RunContext,
-                     audio: TrainingAudio) -> Any:
+    def effect_layer(self, chain: Chain, sample_rate: int, ctx: RunContext,
+                     audio: TrainingAudio) -> EffectLayer:
         """An SPSA layer seeded from the run's seed."""
         from strategies._layers import SpsaConfig, SpsaLayer
 

@@ -13,21 +13,10 @@ from torch import nn
 from bench.metrics.spectral import mel_filterbank
 
 N_MELS = 64
-NEUTRAL = {"compressor.threshold": 0.0, "compressor.ratio": 1.0, "distortion.drive": 0.0,
-           "distortion.output_gain": 0.0, "delay.mix": 0.0, "reverb.mix": 0.0}
-"""Physical values that make each effect (nearly) transparent; EQ gains default to 0 dB."""
-
-
-def neutral(effects: Sequence[str], sample_rate: int) -> Sequence[float]:
-    """The normalized setting of ``effects`` closest to bypass: where learners start."""
-    from datasets.examples import setting_from_physical
-
-    values = {k: v for k, v in NEUTRAL.items() if k.split(".")[0] in effects}
-    return setting_from_physical(effects, values, sample_rate).normalized
 
 
 def start_at(linear: nn.Linear, init: Sequence[float] | None) -> None:
-    """Make a sigmoid head start near ``init`` (e.g. the chain's defaults: a neutral setting)
+    """Make a sigmoid head start near ``init`` (the chain's neutral setting, ``Chain.neutral``)
     instead of 0.5 everywhere, so training starts from sensible processing."""
     if init is None:
         return

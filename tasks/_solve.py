@@ -1,36 +1,92 @@
-"""The one dispatch every single-chain task uses: learn-and-predict, or search per example."""
+"""The task protocol's shared steps: train through a strategy and cache the learner, batched
+inference with it, and the one dispatch every single-chain task uses (learn-and-predict, or
+search per example)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from bench.base import RunContext, Strategy
-from bench.gradient import GradientStrategy
-from bench.parallel import render
+from bench.base import RunContext, Solver, Strategy, Task
+from bench.dsp import Chain
+from bench.gradient import EffectLayer, GradientStrategy, Training
 from bench.search import SearchProblem, SearchStrategy
 
 
-def estimate(strategy: Strategy, ctx: RunContext, chain: Any, x: np.ndarray,
-             trained: Callable[[], tuple[Any, Any]], predict: Callable[[Any], np.ndarray],
+def fit_cached(task: Task, strategy: GradientStrategy | None, training: Training,
+               ctx: RunContext, artefact: str, key: Mapping[str, Any],
+               extra: str = "training") -> Any:
+    """``training``'s learner trained through ``strategy`` with the shared loop, or loaded from
+    the artefact cache (``artefact``: its kind; ``key``: what besides task, strategy, budget and
+    seed determines it); the training summary goes to ``ctx.extra[extra]``.
+
+    ``strategy`` None trains the supervised baseline with the default optimizer settings.
+    Returns the learner in eval mode.
+    """
+    from bench.artefacts import artefact_path, load_or_build
+    from bench.gradient import train
+    from bench.results import canonical_json
+
+    model = training.modules[0]
+    settings = dict(strategy.params) if strategy else dict(GradientStrategy.defaults)
+    parts = {"task": task.name, "task_version": task.version,
+             "strategy": strategy.name if strategy else "supervised",
+             "strategy_version": strategy.version if strategy else "1",
+             "params": canonical_json(settings), "budget": ctx.budget.as_dict(),
+             "seed": ctx.seed, **key}
+
+    def build() -> dict[str, Any]:
+        if strategy is not None:
+            return strategy.fit(training, ctx).summary()
+        return train(training, ctx, lr=float(settings["lr"]),
+                     grad_clip=float(settings["grad_clip"]), label="supervised").summary()
+
+    with ctx.timed("solve"):
+        ctx.extra[extra] = load_or_build(artefact_path(ctx.artefact_dir, artefact, parts), model,
+                                         build, parts)
+    return model.eval()
+
+
+def batched(model: Callable[..., Any], *inputs: np.ndarray, batch: int = 8) -> list[Any]:
+    """The one batched inference loop: ``model`` on successive ``batch``-row slices of the
+    aligned ``inputs`` (float32 tensors), without gradients; its outputs, one per slice."""
+    import torch
+
+    with torch.no_grad():
+        return [model(*(torch.from_numpy(a[i:i + batch]).float() for a in inputs))
+                for i in range(0, len(inputs[0]), batch)]
+
+
+def infer_params(model: Callable[..., Any], *inputs: np.ndarray) -> np.ndarray:
+    """Normalized parameters a learner predicts for every row of ``inputs`` (float64 in
+    [0, 1])."""
+    out = np.concatenate([y.double().numpy() for y in batched(model, *inputs)])
+    return np.clip(out, 0.0, 1.0)
+
+
+def estimate(strategy: Strategy, ctx: RunContext, chain: Chain, x: np.ndarray,
+             trained: Callable[[GradientStrategy], tuple[Any, EffectLayer]],
+             predict: Callable[[Any], np.ndarray],
              problem: Callable[[], SearchProblem]) -> tuple[np.ndarray, np.ndarray]:
     """(parameters, rendered output) for the rows of ``x``.
 
-    A gradient strategy gets its learner from ``trained()`` (timed by the task) and renders
-    ``predict(model)`` with its inference renderer; a search strategy solves ``problem()``
-    and the reference DSP renders the result.
+    A gradient strategy gets its learner from ``trained(strategy)`` (timed by the task) and
+    renders ``predict(model)`` with its inference renderer; a search strategy solves
+    ``problem()`` and the reference DSP renders the result.
     """
     sr = ctx.budget.sample_rate
-    if isinstance(strategy, GradientStrategy):
-        model, layer = trained()
+
+    def learned(s: GradientStrategy) -> tuple[np.ndarray, np.ndarray]:
+        model, layer = trained(s)
         with ctx.timed("solve"):
             p = predict(model)
-            return p, strategy.render(layer, chain, x, p, sr, ctx)
-    if isinstance(strategy, SearchStrategy):
+            return p, s.render(layer, chain, x, p, sr, ctx)
+
+    def searched(s: SearchStrategy) -> tuple[np.ndarray, np.ndarray]:
         with ctx.timed("solve"):
-            p = strategy.solve(problem(), ctx)
-            ctx.counters.dsp_evals += len(x)
-            return p, render(chain, x, p, sr)
-    raise TypeError(f"{strategy.name} is neither a gradient nor a search strategy")
+            p = s.solve(problem(), ctx)
+            return p, ctx.counters.render(chain, x, p, sr)
+
+    return strategy.accept(Solver(learned, searched))

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from bench.base import Counters
-from bench.parallel import render
+from bench.dsp import Chain
 
 
 class WinnerTakesAll(nn.Module):
@@ -29,7 +29,7 @@ class WinnerTakesAll(nn.Module):
     effect's, not its proxy's.
     """
 
-    def __init__(self, layers: list[nn.Module], chains: list[Any], sample_rate: int,
+    def __init__(self, layers: list[nn.Module], chains: list[Chain], sample_rate: int,
                  loss: Callable[..., torch.Tensor], target: Callable[[torch.Tensor], Any],
                  counters: Counters) -> None:
         super().__init__()
@@ -44,11 +44,10 @@ class WinnerTakesAll(nn.Module):
         with torch.no_grad():
             target = self.target(wet)  # the wet side of the loss, computed once for all heads
             scores = torch.stack([
-                self.loss(torch.from_numpy(render(chain, dry_np, p.detach().cpu().double()
-                                                  .clamp(0, 1).numpy(), self.sample_rate))
-                          .to(wet.dtype), wet, target)
+                self.loss(torch.from_numpy(self.counters.render(
+                    chain, dry_np, p.detach().cpu().double().clamp(0, 1).numpy(),
+                    self.sample_rate)).to(wet.dtype), wet, target)
                 for chain, p in zip(self.chains, heads, strict=True)], dim=1)
-        self.counters.dsp_evals += len(dry_np) * len(self.chains)
         return scores.argmin(dim=1)
 
     def forward(self, dry: torch.Tensor, wet: torch.Tensor,

@@ -9,73 +9,77 @@ strategies search each example's parameters with the same re-rendering loss.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.base import Metric, MetricFailure, Outcome, RunContext, Strategy, Task, safe_metric
-from bench.gradient import GradientStrategy, Training
+from bench.base import (
+    Capabilities,
+    Metric,
+    MetricFailure,
+    Outcome,
+    RunContext,
+    Strategy,
+    Task,
+    safe_metric,
+    safe_metrics,
+)
+from bench.gradient import EffectLayer, GradientStrategy, Training
 from bench.metrics import METRICS, param_mae
 from bench.parallel import render
 from bench.search import SearchProblem
-from tasks import _data, _solve
+from tasks import _audio, _solve
 from tasks._batches import training_batches
+from tasks.examples import ExampleSet
 
 CHAIN = ("peq", "compressor", "distortion")
 TRAIN_FFTS = (256, 1024, 4096)
 L1_WEIGHT = 100.0
 
 
-@dataclass
-class Triples:
-    """Dry audio, wet audio and the true normalized parameters, aligned by row."""
-
-    dry: np.ndarray
-    wet: np.ndarray
-    params: np.ndarray
+def blind_metrics(effects: tuple[str, ...]) -> tuple[Metric, ...]:
+    """The metrics of blind estimation of the chain ``effects``: parameter MAE over the chain
+    and per effect, and the re-render's MR-STFT, mel distance and LUFS error."""
+    return (
+        Metric("param_mae", False, "", "normalized parameter MAE over the whole chain"),
+        *(Metric(f"param_mae_{e}", False, "", f"normalized parameter MAE of {e}")
+          for e in effects),
+        METRICS["mrstft"].metric, METRICS["msd"].metric, METRICS["lufs"].metric,
+    )
 
 
 class Blind(Task):
     """Estimate the parameters of ``peq → compressor → distortion`` from the wet signal."""
 
     family = "blind_estimation"
+    capabilities = Capabilities(chain=True, trains_learner=True)
+    effects = CHAIN
     domain: ClassVar[str]
     main_metric = "param_mae"
     references = ("input", "oracle", "supervised")
-    metrics = (
-        Metric("param_mae", False, "", "normalized parameter MAE over the whole chain"),
-        *(Metric(f"param_mae_{e}", False, "", f"normalized parameter MAE of {e}")
-          for e in CHAIN),
-        METRICS["mrstft"].metric, METRICS["msd"].metric, METRICS["lufs"].metric,
-    )
+    metrics = blind_metrics(CHAIN)
 
-    @functools.cached_property
-    def chain(self) -> Any:
-        """The chain whose parameters are estimated."""
-        from bench.dsp import Chain
+    def examples(self, split: str, ctx: RunContext, n: int,
+                 draw: int | None = None) -> ExampleSet:
+        """``n`` (dry, wet, parameters) examples of ``split`` (``draw``: a fresh training
+        batch)."""
+        from tasks.examples import blind_examples
 
-        return Chain(list(CHAIN))
-
-    def triples(self, split: str, ctx: RunContext, n: int, draw: int | None = None) -> Triples:
-        """``n`` (dry, wet, parameters) triples of ``split`` (``draw``: a fresh training batch)."""
-        from datasets.examples import blind_examples
-
-        made = blind_examples(_data.sources(self.domain, split, ctx), ctx.budget.sample_rate,
+        made = blind_examples(_audio.sources(self.domain, split, ctx), ctx.budget.sample_rate,
                               n=n, seconds=ctx.budget.clip_seconds,
-                              seed=_data.example_seed(ctx, self.name, split, draw),
-                              effects=CHAIN)
-        return Triples(np.stack([m.dry for m in made]), np.stack([m.wet for m in made]),
-                       np.stack([m.setting.normalized for m in made]))
+                              seed=_audio.example_seed(ctx, self.name, split, draw),
+                              effects=self.effects)
+        return ExampleSet(np.stack([m.dry for m in made]), np.stack([m.wet for m in made]),
+                          np.stack([m.setting.normalized for m in made]))
 
     def run(self, strategy: Strategy, ctx: RunContext) -> Outcome:
-        """Estimate parameters of the evaluation triples with ``strategy`` and score them."""
+        """Estimate parameters of the evaluation examples with ``strategy`` and score them."""
         sr = ctx.budget.sample_rate
         with ctx.timed("setup"):
-            test = self.triples(ctx.split, ctx, ctx.budget.eval_examples)
+            test = self.examples(ctx.split, ctx, ctx.budget.eval_examples)
         p, y = _solve.estimate(
-            strategy, ctx, self.chain, test.dry, lambda: self.trained(strategy, ctx),
-            lambda model: estimate(model, test.wet),
+            strategy, ctx, self.chain, test.dry, lambda s: self.trained(s, ctx),
+            lambda model: _solve.infer_params(model, test.wet),
             lambda: SearchProblem(self.chain, sr, test.dry, rerender_score(test.wet),
                                   ctx.counters))
         with ctx.timed("eval"):
@@ -85,7 +89,7 @@ class Blind(Task):
     def reference(self, which: str, ctx: RunContext) -> Outcome:
         """``input``: the dry signal as the re-render; ``oracle``: the true parameters;
         ``supervised``: the analysis network trained on a parameter loss, rendered by DSP."""
-        test = self.triples(ctx.split, ctx, ctx.budget.eval_examples)
+        test = self.examples(ctx.split, ctx, ctx.budget.eval_examples)
         sr = ctx.budget.sample_rate
         if which == "input":
             ctx.save_audio({"input": test.dry, "target": test.wet})
@@ -95,32 +99,33 @@ class Blind(Task):
                               test, ctx)
         if which == "supervised":
             model = self.train_supervised(ctx)
-            p = estimate(model, test.wet)
+            p = _solve.infer_params(model, test.wet)
             return self.score(p, render(self.chain, test.dry, p, sr), test, ctx)
         raise NotImplementedError(which)
 
-    def score(self, p: np.ndarray | None, y: np.ndarray, test: Triples,
+    def score(self, p: np.ndarray | None, y: np.ndarray, test: ExampleSet,
               ctx: RunContext) -> Outcome:
         """Parameter errors (when there are estimates) and re-render errors against the wet."""
         metrics: dict[str, float | MetricFailure] = {}
         if p is not None:
             segments = [(e.name, e.n_params) for e in self.chain.effects]
-            per_effect = safe_dict(lambda: param_mae(p, test.params, segments))
             metrics["param_mae"] = safe_metric(lambda: float(np.mean(np.abs(p - test.params))))
-            metrics.update({f"param_mae_{e}": per_effect.get(e, per_effect.get("*"))
-                            for e in CHAIN})
+            metrics.update({f"param_mae_{e}": value for e, value in safe_metrics(
+                lambda: param_mae(p, test.params, segments), self.effects).items()})
         sr = ctx.budget.sample_rate
         for m in ("mrstft", "msd", "lufs"):
             metrics[m] = safe_metric(functools.partial(METRICS[m].fn, y, test.wet, sr))
         return ctx.outcome(metrics)
 
     # -- learners -----------------------------------------------------------------------------
-    def trained(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Any, Any]:
+    def trained(self, strategy: GradientStrategy,
+                ctx: RunContext) -> tuple[Any, EffectLayer]:
         """Analysis network trained through the strategy on the re-rendering audio loss."""
         training, layer = self.training(strategy, ctx)
         return self._cached(strategy, ctx, training, kind="training"), layer
 
-    def training(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Training, Any]:
+    def training(self, strategy: GradientStrategy,
+                 ctx: RunContext) -> tuple[Training, EffectLayer]:
         """The analysis network set up to train through the strategy's effect layer, and that
         layer: the dry signal re-rendered with the estimates is compared with the wet one."""
         import torch
@@ -129,10 +134,10 @@ class Blind(Task):
 
         sr = ctx.budget.sample_rate
         with ctx.timed("setup"):
-            layer = strategy.effect_layer(self.chain, sr, ctx, _data.proxy_audio(self.domain, ctx))
+            layer = strategy.effect_layer(self.chain, sr, ctx, _audio.proxy_audio(self.domain, ctx))
         loss_fn = mrstft_loss(TRAIN_FFTS)
 
-        def loss(model: Any, t: Triples, rows: Any) -> Any:
+        def loss(model: Any, t: ExampleSet, rows: Any) -> Any:
             dry, wet = (torch.from_numpy(a[rows]).float() for a in (t.dry, t.wet))
             y = layer(dry, model(wet))
             return loss_fn(y[:, None], wet[:, None]) + L1_WEIGHT * (y - wet).abs().mean()
@@ -143,7 +148,7 @@ class Blind(Task):
         """The supervised baseline: same network, mean squared parameter error, no effect."""
         import torch
 
-        def loss(model: Any, t: Triples, rows: Any) -> Any:
+        def loss(model: Any, t: ExampleSet, rows: Any) -> Any:
             wet, target = (torch.from_numpy(a[rows]).float() for a in (t.wet, t.params))
             return (model(wet) - target).square().mean()
 
@@ -155,16 +160,16 @@ class Blind(Task):
         validation set."""
         import torch
 
-        from tasks._models import AnalysisModel, neutral
+        from tasks._models import AnalysisModel
 
         rng = np.random.default_rng(ctx.seed)
         with ctx.timed("setup"):
-            batches = training_batches(lambda n, draw: self.triples("train", ctx, n, draw),
+            batches = training_batches(lambda n, draw: self.examples("train", ctx, n, draw),
                                        lambda t: len(t.dry), ctx.budget, rng)
-            val = self.triples("val", ctx, min(ctx.budget.eval_examples, 8))
+            val = self.examples("val", ctx, min(ctx.budget.eval_examples, 8))
         torch.manual_seed(ctx.seed)
         model = AnalysisModel(ctx.budget.sample_rate, self.chain.n_params,
-                              init=neutral(CHAIN, ctx.budget.sample_rate))
+                              init=self.chain.neutral(ctx.budget.sample_rate))
         return Training([model], lambda step: loss(model, *batches(step)),
                         lambda: float(loss(model, val, np.arange(len(val.dry)))), effects)
 
@@ -172,37 +177,8 @@ class Blind(Task):
                 kind: str) -> Any:
         """Train with the shared loop (the strategy's optimizer settings, or the defaults for
         the supervised baseline); cached by everything that matters."""
-        from bench.artefacts import artefact_path, load_or_build
-        from bench.gradient import train as train_loop
-        from bench.results import canonical_json
-
-        model = training.modules[0]
-        settings = dict(strategy.params) if strategy else dict(GradientStrategy.defaults)
-        parts = {"task": self.name, "task_version": self.version,
-                 "strategy": strategy.name if strategy else "supervised",
-                 "strategy_version": strategy.version if strategy else "1",
-                 "params": canonical_json(settings), "budget": ctx.budget.as_dict(),
-                 "seed": ctx.seed, "chain": list(CHAIN)}
-
-        def build() -> dict[str, Any]:
-            return train_loop(training, ctx, lr=float(settings["lr"]),
-                              grad_clip=float(settings["grad_clip"]),
-                              label=parts["strategy"]).summary()
-
-        with ctx.timed("solve"):
-            ctx.extra[kind] = load_or_build(
-                artefact_path(ctx.artefact_dir, f"blind_{kind}", parts), model, build, parts)
-        return model.eval()
-
-
-def estimate(model: Any, wet: np.ndarray, batch: int = 8) -> np.ndarray:
-    """Parameter estimates of the analysis network for every wet row."""
-    import torch
-
-    with torch.no_grad():
-        out = [model(torch.from_numpy(wet[i:i + batch]).float()).double().numpy()
-               for i in range(0, len(wet), batch)]
-    return np.clip(np.concatenate(out), 0.0, 1.0)
+        return _solve.fit_cached(self, strategy, training, ctx, f"blind_{kind}",
+                                 {"chain": list(self.effects)}, extra=kind)
 
 
 def rerender_score(wet: np.ndarray) -> Any:
@@ -215,14 +191,6 @@ def rerender_score(wet: np.ndarray) -> Any:
         return np.abs(np.log(stft_magnitude(y, 1024, 256) + 1e-5) - target[idx]).mean((1, 2))
 
     return score
-
-
-def safe_dict(fn: Any) -> dict[str, float | MetricFailure]:
-    """A dict of metric values, or every key failed with the same error (key ``*``)."""
-    try:
-        return {k: float(v) for k, v in fn().items()}
-    except Exception as exc:  # noqa: BLE001 - recorded, not raised
-        return {"*": MetricFailure(f"{type(exc).__name__}: {exc}")}
 
 
 class BlindSpeech(Blind):

@@ -13,20 +13,30 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.base import Metric, MetricFailure, Outcome, RunContext, Strategy, Task, safe_metric
+from bench.base import (
+    Capabilities,
+    Metric,
+    MetricFailure,
+    Outcome,
+    RunContext,
+    Solver,
+    Strategy,
+    Task,
+    safe_metric,
+)
 from bench.budgets import Budget
-from bench.gradient import GradientStrategy, Training
+from bench.dsp import Chain
+from bench.gradient import EffectLayer, GradientStrategy, Training
 from bench.metrics import METRICS, effect_set_f1, exact_chain_accuracy, order_accuracy
-from bench.parallel import render
 from bench.search import SearchProblem, SearchStrategy
-from tasks import _data
+from tasks import _audio, _solve
 from tasks._batches import training_batches
 from tasks.blind import rerender_score
+from tasks.examples import ExampleSet
 
 LIBRARY = ("peq", "compressor", "distortion")
 MAX_EFFECTS = 3
@@ -41,20 +51,11 @@ def candidates() -> list[tuple[str, ...]]:
     return [c for k in range(1, MAX_EFFECTS + 1) for c in itertools.permutations(LIBRARY, k)]
 
 
-@dataclass
-class ChainExamples:
-    """Dry and wet audio with the true chain and its normalized parameters."""
-
-    dry: np.ndarray
-    wet: np.ndarray
-    chains: list[tuple[str, ...]]
-    params: list[np.ndarray]
-
-
 class ChainSelection(Task):
     """Estimate the ordered effect chain and its settings from (dry, wet)."""
 
     family = "chain_selection"
+    capabilities = Capabilities(trains_learner=True)
     domain: ClassVar[str]
     main_metric = "exact_chain_accuracy"
     chance: ClassVar[float] = 1 / len(candidates())  # exact-chain accuracy of a uniform guess
@@ -77,40 +78,41 @@ class ChainSelection(Task):
                                    clip_seconds=min(budget.clip_seconds, 1.1))
 
     @functools.cached_property
-    def candidate_chains(self) -> list[Any]:
+    def candidate_chains(self) -> list[Chain]:
         """Chain objects of every candidate, in candidates() order."""
-        from bench.dsp import Chain
-
         return [Chain(list(c)) for c in candidates()]
 
     def examples(self, split: str, ctx: RunContext, n: int,
-                 draw: int | None = None) -> ChainExamples:
+                 draw: int | None = None) -> ExampleSet:
         """``n`` examples made by random candidate chains with random settings (``draw``: a
         fresh training batch)."""
-        from datasets.examples import chain_examples
+        from tasks.examples import chain_examples
 
-        made = chain_examples(_data.sources(self.domain, split, ctx), ctx.budget.sample_rate,
+        made = chain_examples(_audio.sources(self.domain, split, ctx), ctx.budget.sample_rate,
                               n=n, seconds=ctx.budget.clip_seconds,
-                              seed=_data.example_seed(ctx, self.name, split, draw),
+                              seed=_audio.example_seed(ctx, self.name, split, draw),
                               candidates=LIBRARY, max_effects=MAX_EFFECTS)
-        return ChainExamples(np.stack([m.dry for m in made]), np.stack([m.wet for m in made]),
-                             [m.setting.effects for m in made],
-                             [m.setting.normalized for m in made])
+        return ExampleSet(np.stack([m.dry for m in made]), np.stack([m.wet for m in made]),
+                          [m.setting.normalized for m in made],
+                          chains=[m.setting.effects for m in made])
 
     def run(self, strategy: Strategy, ctx: RunContext) -> Outcome:
         """Pick a chain and settings per example with ``strategy``; score the choice."""
         with ctx.timed("setup"):
             test = self.examples(ctx.split, ctx, ctx.budget.eval_examples)
-        if isinstance(strategy, GradientStrategy):
-            model, layers = self.trained(strategy, ctx)
+
+        def learned(s: GradientStrategy) -> tuple[np.ndarray, np.ndarray]:
+            model, layers = self.trained(s, ctx)
             with ctx.timed("solve"):
                 choice, params = select(model, test.wet)
-                y = self.render_choice(strategy, layers, test.dry, choice, params, ctx)
-        elif isinstance(strategy, SearchStrategy):
+                return choice, self.render_choice(s, layers, test.dry, choice, params, ctx)
+
+        def searched(s: SearchStrategy) -> tuple[np.ndarray, np.ndarray]:
             with ctx.timed("solve"):
-                choice, params, y = self.search(strategy, test, ctx)
-        else:
-            raise TypeError(f"{strategy.name} is neither a gradient nor a search strategy")
+                choice, _, y = self.search(s, test, ctx)
+                return choice, y
+
+        choice, y = strategy.accept(Solver(learned, searched))
         with ctx.timed("eval"):
             ctx.save_audio({"output": y})
             return self.score([candidates()[c] for c in choice], y, test, ctx)
@@ -123,15 +125,13 @@ class ChainSelection(Task):
             return self.score(None, test.dry, test, ctx)
         if which == "oracle":
             sr = ctx.budget.sample_rate
-            from bench.dsp import Chain
-
             y = np.stack([Chain(list(c)).process(d[None], p[None], sr)[0]
                           for c, d, p in zip(test.chains, test.dry, test.params, strict=True)])
             return self.score(test.chains, y, test, ctx)
         raise NotImplementedError(which)
 
     def score(self, predicted: list[tuple[str, ...]] | None, y: np.ndarray,
-              test: ChainExamples, ctx: RunContext) -> Outcome:
+              test: ExampleSet, ctx: RunContext) -> Outcome:
         """Chain metrics (when a chain was predicted) and the re-render's MR-STFT."""
         metrics: dict[str, float | MetricFailure] = {}
         if predicted is not None:
@@ -143,7 +143,7 @@ class ChainSelection(Task):
         return ctx.outcome(metrics)
 
     # -- gradient-free --------------------------------------------------------------------------
-    def search(self, strategy: SearchStrategy, test: ChainExamples,
+    def search(self, strategy: SearchStrategy, test: ExampleSet,
                ctx: RunContext) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
         """Search every candidate chain per example; keep the chain with the best re-render.
 
@@ -158,8 +158,7 @@ class ChainSelection(Task):
         quiet = dataclasses.replace(ctx, report=None)  # same counters, no per-candidate reports
         for c, chain in enumerate(self.candidate_chains):
             p = strategy.solve(SearchProblem(chain, sr, test.dry, score, ctx.counters), quiet)
-            rendered = render(chain, test.dry, p, sr)
-            ctx.counters.dsp_evals += len(idx)
+            rendered = ctx.counters.render(chain, test.dry, p, sr)
             loss = score(rendered, idx)
             for i in np.flatnonzero(loss < best):
                 best[i], choice[i], params[i], y[i] = loss[i], c, p[i], rendered[i]
@@ -167,7 +166,8 @@ class ChainSelection(Task):
         return choice, params, y
 
     # -- learner --------------------------------------------------------------------------------
-    def render_choice(self, strategy: GradientStrategy, layers: list[Any], dry: np.ndarray,
+    def render_choice(self, strategy: GradientStrategy, layers: list[EffectLayer],
+                      dry: np.ndarray,
                       choice: np.ndarray, params: list[np.ndarray],
                       ctx: RunContext) -> np.ndarray:
         """Render each example with its selected chain (the strategy's inference renderer)."""
@@ -179,25 +179,16 @@ class ChainSelection(Task):
             y[rows] = strategy.render(layers[c], self.candidate_chains[c], dry[rows], p, sr, ctx)
         return y
 
-    def trained(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Any, list[Any]]:
+    def trained(self, strategy: GradientStrategy,
+                ctx: RunContext) -> tuple[Any, list[EffectLayer]]:
         """Multiple-choice model trained winner-takes-all through the strategy (cached)."""
-        from bench.artefacts import artefact_path, load_or_build
-        from bench.results import canonical_json
-
         training, layers = self.training(strategy, ctx)
-        model = training.modules[0]
-        parts = {"task": self.name, "task_version": self.version, "strategy": strategy.name,
-                 "strategy_version": strategy.version,
-                 "params": canonical_json(strategy.params), "budget": ctx.budget.as_dict(),
-                 "seed": ctx.seed, "library": list(LIBRARY), "max_effects": MAX_EFFECTS}
-        with ctx.timed("solve"):
-            ctx.extra["training"] = load_or_build(
-                artefact_path(ctx.artefact_dir, "chain_model", parts), model,
-                lambda: strategy.fit(training, ctx).summary(), parts)
-        return model.eval(), layers
+        model = _solve.fit_cached(self, strategy, training, ctx, "chain_model",
+                                  {"library": list(LIBRARY), "max_effects": MAX_EFFECTS})
+        return model, layers
 
     def training(self, strategy: GradientStrategy,
-                 ctx: RunContext) -> tuple[Training, list[Any]]:
+                 ctx: RunContext) -> tuple[Training, list[EffectLayer]]:
         """The multiple-choice model set up to train winner-takes-all through the strategy's
         layers (one per candidate chain), and those layers.
 
@@ -206,7 +197,7 @@ class ChainSelection(Task):
         against the winner."""
         import torch
 
-        from tasks._models import MultipleChoiceModel, neutral
+        from tasks._models import MultipleChoiceModel
         from tasks._winner import WinnerTakesAll
 
         sr, budget = ctx.budget.sample_rate, ctx.budget
@@ -216,14 +207,14 @@ class ChainSelection(Task):
             batches = training_batches(lambda n, draw: self.examples("train", ctx, n, draw),
                                        lambda t: len(t.dry), budget, rng)
             val = self.examples("val", ctx, min(budget.eval_examples, 8))
-            audio = _data.proxy_audio(self.domain, ctx)
+            audio = _audio.proxy_audio(self.domain, ctx)
             layers = [strategy.effect_layer(c, sr, ctx, audio) for c in chains]
         torch.manual_seed(ctx.seed)
         model = MultipleChoiceModel(sr, [c.n_params for c in chains],
-                                    inits=[neutral(c.names, sr) for c in chains])
+                                    inits=[c.neutral(sr) for c in chains])
         wta = WinnerTakesAll(layers, chains, sr, rerender_loss, logmag, ctx.counters)
 
-        def losses(t: ChainExamples, rows: np.ndarray) -> tuple[Any, Any]:
+        def losses(t: ExampleSet, rows: np.ndarray) -> tuple[Any, Any]:
             dry, wet = (torch.from_numpy(a[rows]).float() for a in (t.dry, t.wet))
             heads, logits = model(wet)
             y, winner = wta(dry, wet, heads)
@@ -263,15 +254,11 @@ def _hann(n: int) -> Any:
 
 def select(model: Any, wet: np.ndarray, batch: int = 8) -> tuple[np.ndarray, list[np.ndarray]]:
     """The selector's chain index and that head's parameters for every wet row."""
-    import torch
-
     choice, params = [], []
-    with torch.no_grad():
-        for i in range(0, len(wet), batch):
-            heads, logits = model(torch.from_numpy(wet[i:i + batch]).float())
-            picked = logits.argmax(1)
-            choice += picked.tolist()
-            params += [heads[c][j].double().clamp(0, 1).numpy() for j, c in enumerate(picked)]
+    for heads, logits in _solve.batched(model, wet, batch=batch):
+        picked = logits.argmax(1)
+        choice += picked.tolist()
+        params += [heads[c][j].double().clamp(0, 1).numpy() for j, c in enumerate(picked)]
     return np.array(choice), params
 
 

@@ -13,13 +13,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.base import Metric, MetricFailure, Outcome, RunContext, Strategy, Task, safe_metric
-from bench.gradient import GradientStrategy
+from bench.base import (
+    Capabilities,
+    Metric,
+    MetricFailure,
+    Outcome,
+    RunContext,
+    Strategy,
+    Task,
+    safe_metric,
+    safe_metrics,
+)
 from bench.metrics import accuracy, macro_f1, per_class_f1
 from bench.seeding import derive_seed
-from tasks import _data
+from tasks import _audio, _solve
+from tasks.styles import STYLE_NAMES
 
-STYLE_NAMES = ("broadcast", "telephone", "neutral", "bright", "warm")  # DeepAFx-ST label order
 PROBE_STEPS = 300
 
 
@@ -27,28 +36,23 @@ class Probe(Task):
     """Linear probe for the five production styles on frozen embeddings."""
 
     family = "probe"
+    capabilities = Capabilities(probes_encoder=True)
     domain: ClassVar[str]
-    tuned_by: ClassVar[str]
+    reuses_model_of: ClassVar[str]
     main_metric = "macro_f1"
     references = ("random_encoder", "mel_stats")
     metrics = (Metric("macro_f1", True, "", "macro-averaged F1 over the five styles"),
                Metric("accuracy", True, "", "fraction of clips whose style is right"),
                *(Metric(f"f1_{s}", True, "", f"F1 of style {s}") for s in STYLE_NAMES))
 
-    def skip_reason(self, strategy: Strategy) -> str | None:
-        """Only gradient strategies train an encoder to probe."""
-        if not isinstance(strategy, GradientStrategy):
-            return f"{strategy.name} trains no encoder to probe"
-        return None
-
     def clips(self, split: str, ctx: RunContext) -> tuple[np.ndarray, np.ndarray]:
         """Style-rendered clips of ``split`` and their labels (0…4, DeepAFx-ST order)."""
-        from datasets.examples import style_examples
+        from tasks.examples import style_examples
 
         per_style = max(6 if split == "train" else 4,
                         (ctx.budget.train_examples if split == "train"
                          else ctx.budget.eval_examples) // len(STYLE_NAMES))
-        styled = style_examples(_data.sources(self.domain, split, ctx), ctx.budget.sample_rate,
+        styled = style_examples(_audio.sources(self.domain, split, ctx), ctx.budget.sample_rate,
                                 per_style=per_style, seconds=ctx.budget.clip_seconds,
                                 seed=derive_seed(ctx.seed, self.name, split))
         return np.stack([e.audio for e in styled]), np.array([e.label for e in styled])
@@ -57,7 +61,7 @@ class Probe(Task):
         """Embed with the strategy's trained encoder, then fit and score the probe."""
         from bench.registry import registry
 
-        synthetic = registry("task").get(self.tuned_by)()
+        synthetic = registry("task").get(self.reuses_model_of)()
         model, _ = synthetic.trained(strategy, ctx)
         return self.probe(functools.partial(embed_with, model.encoder), ctx)
 
@@ -87,31 +91,19 @@ class Probe(Task):
             pred = predict(e_eval)
         with ctx.timed("eval"):
             n = len(STYLE_NAMES)
-            f1 = safe_metric_array(lambda: per_class_f1(y_eval, pred, n), n)
             metrics: dict[str, float | MetricFailure] = {
                 "macro_f1": safe_metric(lambda: macro_f1(y_eval, pred, n)),
                 "accuracy": safe_metric(lambda: accuracy(y_eval, pred)),
-                **{f"f1_{s}": f1[i] for i, s in enumerate(STYLE_NAMES)},
+                **safe_metrics(lambda: dict(zip((f"f1_{s}" for s in STYLE_NAMES),
+                                                per_class_f1(y_eval, pred, n), strict=True)),
+                               [f"f1_{s}" for s in STYLE_NAMES]),
             }
         return ctx.outcome(metrics)
 
 
-def safe_metric_array(fn: Any, n: int) -> list[float | MetricFailure]:
-    """Per-class values, each a float or a MetricFailure (NaN for an absent class)."""
-    try:
-        values = np.asarray(fn(), dtype=float)
-    except Exception as exc:  # noqa: BLE001 - recorded, not raised
-        return [MetricFailure(f"{type(exc).__name__}: {exc}")] * n
-    return [safe_metric(lambda v=v: v) for v in values]
-
-
-def embed_with(encoder: Any, audio: np.ndarray, batch: int = 16) -> np.ndarray:
+def embed_with(encoder: Any, audio: np.ndarray) -> np.ndarray:
     """Frozen-encoder embeddings of (clips, samples) audio."""
-    import torch
-
-    with torch.no_grad():
-        return np.concatenate([encoder(torch.from_numpy(audio[i:i + batch]).float()).numpy()
-                               for i in range(0, len(audio), batch)])
+    return np.concatenate([e.numpy() for e in _solve.batched(encoder, audio, batch=16)])
 
 
 def mel_statistics(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -159,7 +151,7 @@ class ProbeSpeech(Probe):
     name = "probe_speech"
     version = "1"
     domain = "speech"
-    tuned_by = "synthetic_speech"
+    reuses_model_of = "synthetic_speech"
 
 
 class ProbeMusic(Probe):
@@ -168,4 +160,4 @@ class ProbeMusic(Probe):
     name = "probe_music"
     version = "1"
     domain = "music"
-    tuned_by = "synthetic_music"
+    reuses_model_of = "synthetic_music"

@@ -10,50 +10,34 @@ same domain is reused, never retrained.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.base import MetricFailure, Outcome, RunContext, Strategy, Task, safe_metric
-from bench.gradient import GradientStrategy, Training
+from bench.base import Capabilities, MetricFailure, Outcome, RunContext, Strategy, Task, safe_metric
+from bench.gradient import EffectLayer, GradientStrategy, Training
 from bench.metrics import METRICS
 from bench.search import SearchProblem
 from bench.seeding import derive_seed
-from tasks import _data, _solve
+from tasks import _audio, _solve
 from tasks._batches import training_batches
+from tasks.examples import ExampleSet
 
-CHAIN = ("peq", "compressor")
 L1_WEIGHT = 100.0
 TRAIN_FFTS = (256, 1024, 4096)
-
-
-@dataclass
-class Examples:
-    """Inputs, references and (when known) targets and true parameters, aligned by row."""
-
-    x: np.ndarray
-    reference: np.ndarray
-    target: np.ndarray | None = None
-    params: np.ndarray | None = None
-    labels: list[str] | None = None
 
 
 class StyleTransfer(Task):
     """Shared protocol of the style-transfer tasks (subclasses fix domain and data)."""
 
     family = "style_transfer"
+    capabilities = Capabilities(chain=True, style_reference=True, trains_learner=True)
+    effects = ("peq", "compressor")
     domain: ClassVar[str]
     main_metric = "mrstft"
 
-    @functools.cached_property
-    def chain(self) -> Any:
-        """The effect chain every strategy controls."""
-        from bench.dsp import Chain
-
-        return Chain(list(CHAIN))
-
-    def examples(self, split: str, ctx: RunContext, n: int, draw: int | None = None) -> Examples:
+    def examples(self, split: str, ctx: RunContext, n: int,
+                 draw: int | None = None) -> ExampleSet:
         """``n`` examples of ``split`` (deterministic for ``ctx.seed`` and ``draw``, the number
         of a fresh training batch)."""
         raise NotImplementedError
@@ -65,9 +49,9 @@ class StyleTransfer(Task):
         with ctx.timed("setup"):
             test = self.examples(ctx.split, ctx, ctx.budget.eval_examples)
         _, y = _solve.estimate(
-            strategy, ctx, self.chain, test.x, lambda: self.trained(strategy, ctx),
-            lambda model: predict(model, test.x, test.reference),
-            lambda: SearchProblem(self.chain, sr, test.x, style_score(test.reference, sr),
+            strategy, ctx, self.chain, test.dry, lambda s: self.trained(s, ctx),
+            lambda model: _solve.infer_params(model, test.dry, test.reference),
+            lambda: SearchProblem(self.chain, sr, test.dry, style_score(test.reference, sr),
                                   ctx.counters, reference=test.reference))
         with ctx.timed("eval"):
             ctx.save_audio({"output": y})
@@ -78,18 +62,18 @@ class StyleTransfer(Task):
         clean source (synthetic tasks only: realistic styles have no ground truth)."""
         test = self.examples(ctx.split, ctx, ctx.budget.eval_examples)
         if which == "input":
-            known = {"target": test.target} if test.target is not None else {}
-            ctx.save_audio({"input": test.x, "reference": test.reference, **known})
-            return self.score(test.x, test, ctx)
-        if which == "oracle" and test.target is not None:
+            known = {"target": test.wet} if test.wet is not None else {}
+            ctx.save_audio({"input": test.dry, "reference": test.reference, **known})
+            return self.score(test.dry, test, ctx)
+        if which == "oracle" and test.wet is not None:
             # the true target setting through the reference DSP on the clean source: that is
             # how the target was made, so this row marks each metric's attainable optimum
-            return self.score(test.target, test, ctx)
+            return self.score(test.wet, test, ctx)
         raise NotImplementedError(which)
 
-    def score(self, y: np.ndarray, test: Examples, ctx: RunContext) -> Outcome:
+    def score(self, y: np.ndarray, test: ExampleSet, ctx: RunContext) -> Outcome:
         """Every declared metric of ``y`` against the target (or the reference)."""
-        against = test.target if test.target is not None else test.reference
+        against = test.wet if test.wet is not None else test.reference
         sr = ctx.budget.sample_rate
         metrics: dict[str, float | MetricFailure] = {
             m.name: safe_metric(functools.partial(METRICS[m.name].fn, y, against, sr))
@@ -98,20 +82,10 @@ class StyleTransfer(Task):
         return ctx.outcome(metrics)
 
     # -- the learner --------------------------------------------------------------------------
-    def trained(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Any, Any]:
+    def trained(self, strategy: GradientStrategy,
+                ctx: RunContext) -> tuple[Any, EffectLayer]:
         """The encoder+controller trained through ``strategy`` (cached; see subclasses)."""
         raise NotImplementedError
-
-
-def predict(model: Any, x: np.ndarray, reference: np.ndarray, batch: int = 8) -> np.ndarray:
-    """Controller parameters for every (input, reference) row."""
-    import torch
-
-    with torch.no_grad():
-        out = [model(torch.from_numpy(x[i:i + batch]).float(),
-                     torch.from_numpy(reference[i:i + batch]).float()).double().numpy()
-               for i in range(0, len(x), batch)]
-    return np.clip(np.concatenate(out), 0.0, 1.0)
 
 
 def style_score(reference: np.ndarray, sample_rate: int) -> Any:
@@ -144,56 +118,49 @@ def style_score(reference: np.ndarray, sample_rate: int) -> Any:
 class SyntheticStyleTransfer(StyleTransfer):
     """Self-supervised pairs from one clip and two random chain settings."""
 
-    def examples(self, split: str, ctx: RunContext, n: int, draw: int | None = None) -> Examples:
+    def examples(self, split: str, ctx: RunContext, n: int,
+                 draw: int | None = None) -> ExampleSet:
         """Input/reference/target triples with the target setting as true parameters."""
-        from datasets.examples import style_transfer_pairs
+        from tasks.examples import style_transfer_pairs
 
         sr, half = ctx.budget.sample_rate, ctx.budget.clip_seconds
-        pairs = style_transfer_pairs(_data.sources(self.domain, split, ctx), sr, n=n,
-                                     seconds=half, seed=_data.example_seed(ctx, self.name, split,
-                                                                           draw),
-                                     effects=CHAIN)
-        return Examples(*(np.stack([getattr(q, f) for q in pairs])
-                          for f in ("input", "reference", "target")),
-                        params=np.stack([q.target_setting.normalized for q in pairs]))
+        pairs = style_transfer_pairs(_audio.sources(self.domain, split, ctx), sr, n=n,
+                                     seconds=half, seed=_audio.example_seed(ctx, self.name, split,
+                                                                            draw),
+                                     effects=self.effects)
+        x, reference, target = (np.stack([getattr(q, f) for q in pairs])
+                                for f in ("input", "reference", "target"))
+        return ExampleSet(x, target, reference=reference,
+                          params=np.stack([q.target_setting.normalized for q in pairs]))
 
-    def trained(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Any, Any]:
+    def trained(self, strategy: GradientStrategy,
+                ctx: RunContext) -> tuple[Any, EffectLayer]:
         """Train (or load) the learner on this domain's synthetic training pairs; cached by
         everything that determines the result."""
-        from bench.artefacts import artefact_path, load_or_build
-        from bench.results import canonical_json
-
         training, layer = self.training(strategy, ctx)
-        model = training.modules[0]
-        parts = {"task": self.name, "task_version": self.version, "strategy": strategy.name,
-                 "strategy_version": strategy.version,
-                 "params": canonical_json(strategy.params), "budget": ctx.budget.as_dict(),
-                 "seed": ctx.seed, "chain": list(CHAIN)}
-        with ctx.timed("solve"):
-            meta = load_or_build(artefact_path(ctx.artefact_dir, "style_model", parts), model,
-                                 lambda: strategy.fit(training, ctx).summary(), parts)
-        ctx.extra["training"] = meta
-        model.eval()
+        model = _solve.fit_cached(self, strategy, training, ctx, "style_model",
+                                  {"chain": list(self.effects)})
         return model, layer
 
-    def training(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Training, Any]:
+    def training(self, strategy: GradientStrategy,
+                 ctx: RunContext) -> tuple[Training, EffectLayer]:
         """Encoder + controller set up to train end to end through the strategy's effect layer
         on an audio loss (MR-STFT + L1), and that layer."""
         import torch
 
         from bench.metrics import mrstft_loss
-        from tasks._models import StyleModel, neutral
+        from tasks._models import StyleModel
 
         sr, budget = ctx.budget.sample_rate, ctx.budget
         torch.manual_seed(ctx.seed)
-        model = StyleModel(sr, self.chain.n_params, init=neutral(CHAIN, sr))
+        model = StyleModel(sr, self.chain.n_params, init=self.chain.neutral(sr))
         rng = np.random.default_rng(ctx.seed)
         with ctx.timed("setup"):
             batches = training_batches(lambda n, draw: self.examples("train", ctx, n, draw),
-                                       lambda e: len(e.x), budget, rng)
+                                       lambda e: len(e.dry), budget, rng)
             val = self.examples("val", ctx, min(budget.eval_examples, 8))
             layer = strategy.effect_layer(self.chain, sr, ctx,
-                                          _data.proxy_audio(self.domain, ctx))
+                                          _audio.proxy_audio(self.domain, ctx))
         loss_fn = mrstft_loss(TRAIN_FFTS)
 
         def audio_loss(y: Any, target: Any) -> Any:
@@ -202,12 +169,12 @@ class SyntheticStyleTransfer(StyleTransfer):
         def batch_loss(step: int) -> Any:
             train, rows = batches(step)
             x, ref, tgt = (torch.from_numpy(a[rows]).float()
-                           for a in (train.x, train.reference, train.target))
+                           for a in (train.dry, train.reference, train.wet))
             return audio_loss(layer(x, model(x, ref)), tgt)
 
         def val_loss() -> float:
             x, ref, tgt = (torch.from_numpy(a).float()
-                           for a in (val.x, val.reference, val.target))
+                           for a in (val.dry, val.reference, val.wet))
             return float(audio_loss(layer(x, model(x, ref)), tgt))
 
         return Training([model], batch_loss, val_loss, [layer]), layer
@@ -244,16 +211,16 @@ class RealisticStyleTransfer(StyleTransfer):
         """The synthetic task of the same domain, whose trained model this task evaluates."""
         from bench.registry import registry
 
-        return registry("task").get(self.tuned_by)()
+        return registry("task").get(self.reuses_model_of)()
 
-    def examples(self, split: str, ctx: RunContext, n: int) -> Examples:
+    def examples(self, split: str, ctx: RunContext, n: int) -> ExampleSet:
         """``n`` examples per ordered style pair (at least one), input ≠ reference recording."""
-        from datasets.examples import style_examples
-        from datasets.styles import STYLES
+        from tasks.examples import style_examples
+        from tasks.styles import STYLES
 
         sr, seconds = ctx.budget.sample_rate, ctx.budget.clip_seconds
         per_pair = max(1, n // len(STYLES) ** 2)
-        styled = style_examples(_data.sources(self.domain, split, ctx), sr,
+        styled = style_examples(_audio.sources(self.domain, split, ctx), sr,
                                 per_style=max(2, per_pair * len(STYLES)), seconds=seconds,
                                 seed=derive_seed(ctx.seed, self.name, split))
         by_style = {s: [e for e in styled if e.style == s] for s in STYLES}
@@ -268,13 +235,14 @@ class RealisticStyleTransfer(StyleTransfer):
                     x.append(inp.audio)
                     ref.append(r.audio)
                     labels.append(f"{a}->{b}")
-        return Examples(np.stack(x), np.stack(ref), labels=labels)
+        return ExampleSet(np.stack(x), None, reference=np.stack(ref), labels=labels)
 
-    def trained(self, strategy: GradientStrategy, ctx: RunContext) -> tuple[Any, Any]:
+    def trained(self, strategy: GradientStrategy,
+                ctx: RunContext) -> tuple[Any, EffectLayer]:
         """The synthetic task's model for the same strategy, params and seed (reused)."""
         return self.synthetic.trained(strategy, ctx)
 
-    def score(self, y: np.ndarray, test: Examples, ctx: RunContext) -> Outcome:
+    def score(self, y: np.ndarray, test: ExampleSet, ctx: RunContext) -> Outcome:
         """Averages over all pairs, plus a per-pair table in the extra facts."""
         outcome = super().score(y, test, ctx)
         sr, table = ctx.budget.sample_rate, {}
@@ -295,7 +263,7 @@ class RealisticSpeech(RealisticStyleTransfer):
     name = "realistic_speech"
     version = "1"
     domain = "speech"
-    tuned_by = "synthetic_speech"
+    reuses_model_of = "synthetic_speech"
 
 
 class RealisticMusic(RealisticStyleTransfer):
@@ -304,4 +272,4 @@ class RealisticMusic(RealisticStyleTransfer):
     name = "realistic_music"
     version = "1"
     domain = "music"
-    tuned_by = "synthetic_music"
+    reuses_model_of = "synthetic_music"

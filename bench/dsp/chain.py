@@ -20,28 +20,19 @@ from bench.dsp.spec import Effect, NotDifferentiable, Param
 SEPARATOR = ">"
 
 
-def _effects_registry() -> Any:
-    """The effect registry with every module of bench.dsp imported (and nothing else)."""
-    import importlib
-    import pkgutil
-
-    import bench.dsp
-    from bench.registry import REGISTRIES
-
-    for info in pkgutil.iter_modules(bench.dsp.__path__, prefix="bench.dsp."):
-        if not info.name.rsplit(".", 1)[-1].startswith("_"):
-            importlib.import_module(info.name)
-    return REGISTRIES["effect"]
-
-
 def get_effect(name: str) -> Effect:
-    """A new instance of the effect registered as ``name`` (unknown names list close ones)."""
-    return _effects_registry().get(name)()
+    """A new instance of the effect registered as ``name`` (unknown names list close ones);
+    effects come from plugin discovery, so a plugin package may add one."""
+    from bench.registry import registry
+
+    return registry("effect").get(name)()
 
 
 def effect_names() -> list[str]:
     """Names of every registered effect, sorted."""
-    return _effects_registry().names()
+    from bench.registry import registry
+
+    return registry("effect").names()
 
 
 class Chain:
@@ -93,6 +84,10 @@ class Chain:
     def defaults(self, sample_rate: int) -> np.ndarray:
         """Concatenated normalized defaults, shape (n_params,)."""
         return np.concatenate([e.defaults(sample_rate) for e in self.effects])
+
+    def neutral(self, sample_rate: int) -> np.ndarray:
+        """Concatenated normalized settings closest to bypass (``Effect.neutral_setting``)."""
+        return np.concatenate([e.neutral_setting(sample_rate) for e in self.effects])
 
     def split(self, p: Any) -> list[Any]:
         """Slice p (..., n_params) into one block per effect (views, differentiable)."""

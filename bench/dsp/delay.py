@@ -29,6 +29,8 @@ class Delay(DspEffect):
 
     name = "delay"
     version = "1"
+    neutral = {"mix": 0.0}
+    memory_seconds = 1.0  # the longest delay time
 
     @classmethod
     def params(cls, sample_rate: int) -> tuple[Param, ...]:

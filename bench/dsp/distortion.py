@@ -23,6 +23,9 @@ class Distortion(DspEffect):
 
     name = "distortion"
     version = "1"
+    neutral = {"drive": 0.0, "output_gain": 0.0}
+    memory_seconds = 0.02  # memoryless waveshaper; the tone filter rings briefly
+    analytic_gain = "output_gain"
 
     @classmethod
     def params(cls, sample_rate: int) -> tuple[Param, ...]:

@@ -40,6 +40,8 @@ class Peq(DspEffect):
 
     name = "peq"
     version = "1"
+    linear = True
+    matching_rule = "eq"
     takes_float32 = True
 
     @classmethod

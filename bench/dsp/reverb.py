@@ -43,6 +43,8 @@ class Reverb(DspEffect):
 
     name = "reverb"
     version = "1"
+    neutral = {"mix": 0.0}
+    memory_seconds = 4.2  # the longest tail
 
     @classmethod
     def params(cls, sample_rate: int) -> tuple[Param, ...]:

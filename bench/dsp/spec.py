@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
@@ -83,6 +84,24 @@ class Effect(Registered, ABC):
     kind: ClassVar[str] = "effect"
     differentiable: ClassVar[bool]
     n_params: ClassVar[int]
+    neutral: ClassVar[Mapping[str, float]] = {}
+    """Physical values (by parameter name) that make the effect (nearly) transparent; the other
+    parameters keep their defaults (see :meth:`neutral_setting`)."""
+    memory_seconds: ClassVar[float] = 0.3
+    """How far back the output depends on the input: a proxy's receptive-field target. 0.3 s
+    (DeepAFx-ST's proxies) unless the effect remembers longer (or much shorter)."""
+    analytic_gain: ClassVar[str | None] = None
+    """The output-gain parameter a proxy applies exactly instead of learning it, or None."""
+    linear: ClassVar[bool] = False
+    """True if the effect is linear in its input and time-invariant (a filter): its proxy is the
+    filter hypernetwork, made exactly level-equivariant."""
+    dynamics: ClassVar[bool] = False
+    """True if the effect only multiplies its input by a time-varying gain (a compressor): its
+    proxy is the gain computer, which can change nothing but the level."""
+    matching_rule: ClassVar[str] = "none"
+    """The rule-based strategy's rule for this effect: ``eq`` (fit the smoothed spectral balance
+    with the effect's response: linear effects), ``dynamics`` (match crest factor and level:
+    needs ``threshold``, ``ratio`` and ``makeup``) or ``none`` (no rule: rule-based skips)."""
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -98,6 +117,15 @@ class Effect(Registered, ABC):
     def defaults(cls, sample_rate: int) -> np.ndarray:
         """The normalized default parameter vector, shape (n_params,)."""
         return np.array([p.to_normalized(p.default) for p in cls.params(sample_rate)])
+
+    @classmethod
+    def neutral_setting(cls, sample_rate: int) -> np.ndarray:
+        """The normalized setting closest to bypass (``neutral`` values, the other parameters at
+        their defaults, clamped to range): where learners start."""
+        physical = [float(np.clip(cls.neutral.get(p.name, p.default), p.min, p.max))
+                    for p in cls.params(sample_rate)]
+        return np.array([np.clip(p.to_normalized(v), 0.0, 1.0)
+                         for p, v in zip(cls.params(sample_rate), physical, strict=True)])
 
     @classmethod
     def why_not_differentiable(cls) -> str | None:

@@ -219,7 +219,7 @@ def test_excerpts_are_spread_and_do_not_overlap():
 
 
 def test_load_sources_standardizes_and_skips_unreadable_clips(built):
-    from datasets.examples import load_sources
+    from datasets.standardize import load_sources
 
     corpus, _, _ = built
     clips = corpus.clips("train")

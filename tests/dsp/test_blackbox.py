@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.dsp import EffectUnavailable, NotDifferentiable, blackbox, get_effect
+from bench.dsp import EffectUnavailable, NotDifferentiable, get_effect
+from bench.dsp import blackbox_vst3 as blackbox
 from bench.dsp.chain import effect_names
 from tests.dsp.conftest import SR, normalized
 

@@ -24,7 +24,7 @@ class ToyDaps(Toy):
 
     def run(self, strategy: Strategy, ctx: RunContext) -> Outcome:
         """Load every split of the local dataset (cropped, as tasks read audio), then the toy."""
-        from datasets.examples import load_sources
+        from datasets.standardize import load_sources
 
         daps = registry("dataset").get("daps")(cache_dir=ctx.cache_dir, data_root=ctx.data_root)
         loaded = [load_sources(daps, split, sample_rate=8000, seconds=CLIP_SECONDS)[0]

@@ -52,4 +52,6 @@ STYLES: dict[str, dict[str, tuple[float, float]]] = {
         "peq.high_shelf_gain": (-26.0, -20.0), "peq.high_shelf_cutoff": (8000.0, 10000.0),
     },
 }
-STYLE_LABELS = {"broadcast": 0, "telephone": 1, "neutral": 2, "bright": 3, "warm": 4}
+STYLE_NAMES = ("broadcast", "telephone", "neutral", "bright", "warm")
+"""The style labels 0…4 in DeepAFx-ST's order (the probe's classes)."""
+STYLE_LABELS = {name: label for label, name in enumerate(STYLE_NAMES)}

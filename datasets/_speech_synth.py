@@ -1,4 +1,4 @@
-"""Rendering speech jobs: Piper (in-process, seeded), Festival, Flite, eSpeak NG, Asterisk."""
+"""Synthesizing speech jobs: Piper (in-process, seeded), Festival, Flite, eSpeak NG, Asterisk."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ from datasets._render_tools import render_to_file
 from datasets.audio_io import read_audio
 from datasets.corpus import Job, Rendered
 from datasets.sentences import sentences
-from datasets.speech import ALLISON_DIR, PROMPT_GAP_S
 from datasets.standardize import fade
 
+ALLISON_DIR = "/usr/share/asterisk/sounds/en_US_f_Allison"
+PROMPT_GAP_S = 0.3
 PIPER_SENTENCE_GAP_S = 0.25
 
 
-def render(job: Job, work: Path) -> Rendered:
-    """Render one speech job to raw audio at the engine's native rate."""
+def synthesize(job: Job, work: Path) -> Rendered:
+    """Synthesize one speech job into raw audio at the engine's native rate."""
     p = job.params
     meta = {"voice": p["voice"], "speaker": job.group, "voice_description": p["voice_description"]}
     if job.source == "asterisk":

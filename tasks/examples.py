@@ -2,27 +2,44 @@
 effect-chain examples. Effects come from ``bench.dsp``; settings are physical values mapped
 through each effect's Param spec, so they stay valid when a range changes.
 
-Every generator takes standardized source arrays (e.g. from ``load_sources``), a sample rate
-and a seed, and returns the same examples for the same inputs.
+Every generator takes standardized source arrays (e.g. from
+``datasets.standardize.load_sources``), a sample rate and a seed, and returns the same examples
+for the same inputs. Part of the task protocol, not a dataset loader: the tasks decide what an
+example is.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from bench.data import DataError, Dataset
-from datasets.standardize import finite, load_clip
-from datasets.styles import STYLE_EFFECTS, STYLE_LABELS, STYLES
-
-log = logging.getLogger(__name__)
+from bench.data import DataError
+from datasets.standardize import finite
+from tasks.styles import STYLE_EFFECTS, STYLE_LABELS, STYLES
 
 CHAIN_EFFECTS = ("peq", "compressor", "distortion", "delay", "reverb")
 SILENT_RMS = 10 ** (-50 / 20)
 WINDOW_TRIES = 20
+
+
+@dataclass
+class ExampleSet:
+    """A task's examples as aligned rows: the audio the chain processes (``dry``: a clip, or the
+    style-transfer input), what it should become (``wet``: the wet signal or the target; None
+    without ground truth), and whatever else the task knows about each row."""
+
+    dry: np.ndarray
+    wet: np.ndarray | None
+    params: np.ndarray | list[np.ndarray] | None = None
+    """True normalized parameters (one array per row when the chains differ)."""
+    reference: np.ndarray | None = None
+    """The style reference of each row (style transfer)."""
+    chains: list[tuple[str, ...]] | None = None
+    """The effect chain that made each row (chain selection)."""
+    labels: list[str] | None = None
+    """A label per row (the style pair of realistic style transfer)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,23 +152,6 @@ def apply_settings(audio: np.ndarray, settings: Sequence[Setting],
     return out
 
 
-def load_sources(dataset: Dataset, split: str, *, sample_rate: int, seconds: float | None = None,
-                 limit: int | None = None) -> tuple[list[np.ndarray], list[str], int]:
-    """Standardized audio of a split: (arrays, clip ids, number of unreadable clips skipped)."""
-    arrays, ids, skipped = [], [], 0
-    for clip in dataset.clips(split)[:limit]:
-        try:
-            arrays.append(load_clip(clip, sample_rate=sample_rate, seconds=seconds))
-        except DataError as exc:
-            log.warning("skipped %s: %s", clip.id, exc)
-            skipped += 1
-            continue
-        ids.append(clip.id)
-    if skipped:
-        log.warning("%s/%s: skipped %d unreadable clips", dataset.name, split, skipped)
-    return arrays, ids, skipped
-
-
 def _window(sources: Sequence[np.ndarray], n: int, rng: np.random.Generator) -> tuple[np.ndarray,
                                                                                      int]:
     """A random ``n``-sample window of a random source, preferring non-silent ones."""
@@ -196,7 +196,7 @@ def style_transfer_pairs(sources: Sequence[np.ndarray], sample_rate: int, *, n: 
 
 
 def style_setting(style: str, sample_rate: int, rng: np.random.Generator) -> Setting:
-    """A random instance of ``style`` (physical ranges from ``datasets.styles``)."""
+    """A random instance of ``style`` (physical ranges from ``tasks.styles``)."""
     if style not in STYLES:
         raise DataError(f"unknown style {style!r}: use one of {', '.join(STYLES)}")
     values = {name: float(rng.uniform(lo, hi)) for name, (lo, hi) in STYLES[style].items()}

@@ -1,4 +1,4 @@
-"""Rendering music jobs: Frets on Fire stems, LMMS projects, scores through MIDI and FluidSynth."""
+"""Synthesizing music jobs: Frets on Fire stems, LMMS projects, scores via MIDI and FluidSynth."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from datasets._render_tools import render_to_file
 from datasets.audio_io import read_audio
 from datasets.corpus import Job, Rendered
 from datasets.midi import Note, drum_pattern, write_midi
-from datasets.music import LMMS_DIR, SOUNDFONT
 
 log = logging.getLogger(__name__)
+
+LMMS_DIR = "/usr/share/lmms/projects"
+SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 
 FLUIDSYNTH_GAIN = 0.5
 LMMS_TIMEOUT_S = 300
@@ -27,8 +29,8 @@ ONE_CPU = 'mount --bind "$1" /sys/devices/system/cpu/online && shift && exec "$@
 VELOCITY = 80
 
 
-def render(job: Job, work: Path) -> Rendered:
-    """Render one music job to raw audio at its native rate."""
+def synthesize(job: Job, work: Path) -> Rendered:
+    """Synthesize one music job into raw audio at its native rate."""
     if job.source == "fof":
         return _fof(Path(job.params["song_dir"]))
     if job.source == "lmms":

@@ -1,4 +1,4 @@
-"""Seeded example generators: style pairs, the five styles, blind triples, chain examples."""
+"""The tasks' example generators: style pairs, the five styles, blind and chain examples."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench.registry import registry
-from datasets.examples import (
+from tasks.examples import (
     CHAIN_EFFECTS,
     blind_examples,
     chain_examples,
@@ -16,7 +16,7 @@ from datasets.examples import (
     style_setting,
     style_transfer_pairs,
 )
-from datasets.styles import STYLES
+from tasks.styles import STYLES
 from tests.datasets.conftest import tone
 
 SR = 22050

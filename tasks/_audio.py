@@ -52,7 +52,7 @@ def proxy_audio(domain: str, ctx: RunContext) -> TrainingAudio:
 @functools.cache
 def _load(name: str, cache_dir: str, tier: str, split: str,
           sample_rate: int) -> tuple[np.ndarray, ...]:
-    from datasets.examples import load_sources
+    from datasets.standardize import load_sources
 
     dataset = registry("dataset").get(name)(cache_dir=cache_dir, tier=tier)
     arrays, _, skipped = load_sources(dataset, split, sample_rate=sample_rate)

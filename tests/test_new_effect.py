@@ -1,0 +1,58 @@
+"""An effect added in one file works everywhere: every strategy, proxies included, and every task
+that takes a chain run with it (smoke budget), and no table elsewhere has to name it."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+
+from bench.contract import run_once
+from bench.registry import REGISTRIES, registry
+
+PLUGIN = "tests.plugins.tilt"
+TASKS = ("synthetic_music_tilt", "realistic_music_tilt", "blind_music_tilt")
+STRATEGIES = [c.name for c in registry("strategy").select("all")]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def plugin():
+    """The plugin module, registered for this module's tests only."""
+    module = importlib.import_module(PLUGIN)
+    yield module
+    for reg in REGISTRIES.values():
+        reg.discard_module(PLUGIN)
+    sys.modules.pop(PLUGIN, None)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """One artefact cache: the realistic task reuses the synthetic task's trained models."""
+    return tmp_path_factory.mktemp("artefacts")
+
+
+def test_the_effect_declares_its_facts(plugin):
+    from bench.dsp import Chain, get_effect
+
+    tilt = get_effect("tilt")
+    assert isinstance(tilt, plugin.Tilt)
+    assert Chain(["tilt"]).neutral(16000).tolist() == [0.5, 0.5]
+    assert tilt.linear and tilt.matching_rule == "eq" and tilt.analytic_gain == "gain"
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_runs_every_chain_task_with_the_new_effect(plugin, strategy, task, shared):
+    s, t = registry("strategy").get(strategy)(), registry("task").get(task)()
+    assert t.chain.names == ("tilt",)
+    reason = s.skip_reason(t) or t.skip_reason(s)
+    if reason is not None:  # only a missing style reference may keep a strategy out
+        assert strategy == "rule_based" and task == "blind_music_tilt", reason
+        return
+    outcome = run_once(s, t, shared)
+    assert isinstance(outcome.metrics[t.main_metric], float)
+    if strategy in ("neural_proxy", "proxy_hybrid"):
+        assert set(outcome.extra["proxies"]) == {"tilt"}
