@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="target directory (default: results/published)")
     p.add_argument("--examples", type=int, default=1,
                    help="listening examples per task (default: 1)")
+    p.add_argument("--with-journal", action="store_true",
+                   help="also copy the Optuna journal: the published set keeps the importance "
+                        "figures and a sweep run on a copy of it resumes")
 
     p = sub.add_parser("verify", help="check effects (reference vs differentiable, gradcheck) "
                                       "and the strategy contract")
@@ -292,7 +295,7 @@ def cmd_project(args: argparse.Namespace) -> int:
         raise BenchError(f"--workers must be at least 1, got {args.workers}")
     budget = get_budget(args.budget)
     dirs = args.results_dir or [Path("results"), Path("results/published")]
-    profiles = PerfFiles.read(dirs).latest("steps").values()  # the budget's own sizes first
+    profiles = PerfFiles.read(dirs).steps  # the newest at the budget's own sizes first
     profile = max(profiles, key=lambda d: (d.get("budget") == budget.name,
                                            d.get("timestamp", "")), default=None)
     cells = project(budget, matrix_cells(budget), run_walls(read_results(dirs)),
@@ -309,7 +312,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     """Publish the results for committing; `report --results-dir <target>` rebuilds from it."""
     from bench.publish import publish
 
-    written = publish(args.results_dir, args.to, args.examples)
+    written = publish(args.results_dir, args.to, args.examples, args.with_journal)
     size = sum(p.stat().st_size for p in written)
     print(f"published {len(written)} files ({size / 1e6:.2f} MB) to {args.to}")
     return 0

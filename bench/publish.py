@@ -3,7 +3,9 @@
 The published directory is itself a results directory that `python -m bench report` reads: all
 tidy rows in one Parquet file, the perf JSON files and, instead of the full FLAC dump, a few
 listening examples per task as short MP3s. The Optuna journal stays behind (search state, not
-results), so reports rebuilt from a published set have no importance figures.
+results), so reports rebuilt from a published set have no importance figures, unless
+``--with-journal`` copies it: a long sweep published in chunks keeps its studies, and a sweep run
+on a copy of the published directory resumes where the chunk stopped.
 
 The committed ``reports/`` belong to ``results/published``: `report` writes there only when
 built from exactly that directory (or when ``--reports-dir`` says so); a report of any other
@@ -16,6 +18,7 @@ import shutil
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.optuna_storage import JOURNAL_NAME
 from bench.report.audio import AUDIO_SUBDIR, find_examples
 from bench.results import PERF_SUBDIR, RUNS_SUBDIR, read_results, result_files
 
@@ -28,9 +31,11 @@ MP3_COMPRESSION = 0.8
 """libsndfile's MP3 compression level (0 = highest bit rate): 40 kbit/s mono at 24 kHz."""
 
 
-def publish(source: Path, target: Path, examples: int = 1) -> list[Path]:
-    """Write ``source``'s rows, perf files and ``examples`` clips per task to
-    ``target`` (replacing what a previous publish wrote there); returns the files written."""
+def publish(source: Path, target: Path, examples: int = 1,
+            with_journal: bool = False) -> list[Path]:
+    """Write ``source``'s rows, perf files, ``examples`` clips per task and, ``with_journal``,
+    its Optuna journal to ``target`` (replacing what a previous publish wrote there); returns
+    the files written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -43,6 +48,10 @@ def publish(source: Path, target: Path, examples: int = 1) -> list[Path]:
                          f"--results-dir")
     if target.resolve() == source.resolve():
         raise BenchError("publish needs a target directory different from the results directory")
+    journal = source / JOURNAL_NAME
+    if with_journal and not journal.exists():
+        raise BenchError(f"no Optuna journal {journal} to publish: the sweep used another "
+                         "storage; publish without --with-journal")
     for sub in (RUNS_SUBDIR, PERF_SUBDIR, AUDIO_SUBDIR):
         shutil.rmtree(target / sub, ignore_errors=True)
     frame = frame.sort_values(["task", "strategy", "budget", "run_key", "split", "metric"],
@@ -55,6 +64,8 @@ def publish(source: Path, target: Path, examples: int = 1) -> list[Path]:
     for path in sorted((source / PERF_SUBDIR).glob("*.json")):
         (target / PERF_SUBDIR).mkdir(parents=True, exist_ok=True)
         written.append(Path(shutil.copyfile(path, target / PERF_SUBDIR / path.name)))
+    if with_journal:
+        written.append(Path(shutil.copyfile(journal, target / JOURNAL_NAME)))
     for ex in find_examples([source], examples):
         for row in ex.files.values():
             for path in row.values():

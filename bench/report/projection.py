@@ -50,14 +50,27 @@ class CellCost:
 
 
 def run_walls(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per finished run: task, strategy, budget, phase and its seconds (``wall``): the
-    CPU seconds of the run where recorded, which a busy machine does not inflate and which a
-    worker with a core to itself spends as wall time, else its wall time."""
+    """One row per finished run: task, strategy, budget, phase and its seconds (``wall``).
+
+    A run's seconds are its CPU seconds where recorded: a busy machine does not inflate them,
+    and a worker with a core to itself spends them as wall time. A run without them whose cell
+    has CPU-timed runs costs its steps at that cell's CPU seconds per step; any other run costs
+    its wall time.
+    """
     main = frame[frame.is_main_metric.astype(bool) & frame.status.isin(["ok", "pruned"])]
-    main = main[~main.is_reference.astype(bool)]
-    wall = (pd.to_datetime(main.finished_at) - pd.to_datetime(main.started_at)).dt.total_seconds()
-    seconds = main.cpu_s.astype(float).where(main.cpu_s.notna(), wall)
-    return main.assign(wall=seconds)[["task", "strategy", "budget", "phase", "wall"]]
+    main = main[~main.is_reference.astype(bool)].copy()
+    main["wall"] = (pd.to_datetime(main.finished_at)
+                    - pd.to_datetime(main.started_at)).dt.total_seconds()
+    main["cpu"] = main.cpu_s.astype(float)
+    timed = main[main.cpu.notna() & (main.n_steps > 0)]
+    rate = (timed.groupby(["task", "strategy", "budget"]).cpu.sum()
+            / timed.groupby(["task", "strategy", "budget"]).n_steps.sum())
+    cell_rate = pd.Series([rate.get((t, s, b)) for t, s, b in
+                           zip(main.task, main.strategy, main.budget, strict=True)],
+                          index=main.index, dtype=float)
+    from_steps = (main.n_steps * cell_rate).where(main.n_steps > 0)
+    main["wall"] = main.cpu.fillna(from_steps).fillna(main.wall)
+    return main[["task", "strategy", "budget", "phase", "wall"]]
 
 
 def step_seconds(profile: dict[str, Any] | None) -> dict[tuple[str, str], float]:

@@ -33,7 +33,7 @@ def make_rows(task: str, strategy: str, seed: int, metrics: dict[str, float | No
         "budget": budget, "split": "test", "seed": 100 + seed, "base_seed": seed,
         "repetition": 0, "params_json": "{}", "unit": "", "n_steps": 4, "n_dsp_evals": 8,
         "n_grad_estimates": 4, "best_step": None, "converged": None, "setup_s": 0.1,
-        "solve_s": solve_s, "eval_s": 0.1,
+        "solve_s": solve_s, "eval_s": 0.1, "cpu_s": solve_s + 0.2,
         "extra_json": canonical_json(extra) if extra else None, "device": "cpu",
         "machine_id": machine, "host_hash": "abc", "python_version": "3.11.7",
         "torch_version": "2.13.0", "numpy_version": "2.4.6", "optuna_version": "5.0.0",

@@ -77,13 +77,16 @@ def test_matrix_counts_tuning_only_where_models_are_trained():
     assert not any(task == "toy" or strategy == "toy_search" for task, strategy in cells)
 
 
-def test_a_run_costs_its_cpu_seconds_where_recorded_else_its_wall_time():
+def test_a_run_costs_its_cpu_seconds_else_its_steps_at_the_cells_rate_else_its_wall():
     start = pd.Timestamp("2026-01-01T00:00:00Z")
     frame = pd.DataFrame({
-        "task": ["t", "t", "t"], "strategy": ["s", "s", "input"], "budget": ["standard"] * 3,
-        "phase": ["tune", "final", "final"], "is_main_metric": [True, True, True],
-        "status": ["ok", "pruned", "ok"], "is_reference": [False, False, True],
-        "cpu_s": [12.5, None, 1.0], "started_at": [start] * 3,
-        "finished_at": [start + pd.Timedelta(seconds=s) for s in (40, 30, 5)]})
+        "task": ["t"] * 4 + ["u"], "strategy": ["s", "s", "s", "input", "s"],
+        "budget": ["standard"] * 5, "phase": ["tune", "tune", "final", "final", "tune"],
+        "is_main_metric": [True] * 5, "status": ["ok", "pruned", "ok", "ok", "ok"],
+        "is_reference": [False, False, False, True, False],
+        "cpu_s": [12.5, None, None, 1.0, None], "n_steps": [100, 40, 0, 0, 50],
+        "started_at": [start] * 5,
+        "finished_at": [start + pd.Timedelta(seconds=s) for s in (40, 30, 20, 5, 9)]})
     rows = run_walls(frame)
-    assert rows.wall.tolist() == [12.5, 30.0]  # references are not the matrix's work
+    # 12.5 s measured; 40 steps at 0.125 s a step; no steps: wall; no CPU-timed run: wall
+    assert rows.wall.tolist() == [12.5, 5.0, 20.0, 9.0]  # references are not the matrix's work

@@ -59,3 +59,20 @@ def test_published_rows_are_not_read_as_the_parent_results(results_dir: Path, tm
 def test_nothing_to_publish_is_one_clear_error(tmp_path: Path):
     with pytest.raises(BenchError, match="no results under"):
         publish(tmp_path, tmp_path / "out")
+
+
+def test_with_journal_the_studies_travel_and_a_missing_journal_changes_nothing(
+        results_dir: Path, tmp_path: Path):
+    target = tmp_path / "chunk"
+    written = publish(results_dir, target, with_journal=True)
+    journal = target / "optuna.journal"
+    assert journal in written
+    assert journal.read_bytes() == (results_dir / "optuna.journal").read_bytes()
+    no_journal = tmp_path / "other"
+    no_journal.mkdir()
+    for sub in ("runs", "perf"):
+        (no_journal / sub).symlink_to(results_dir / sub)
+    before = sorted(p.relative_to(target) for p in target.rglob("*"))
+    with pytest.raises(BenchError, match="no Optuna journal"):
+        publish(no_journal, target, with_journal=True)
+    assert sorted(p.relative_to(target) for p in target.rglob("*")) == before
