@@ -266,7 +266,7 @@ class ChainMusic(ChainSelection):
     """Effect-chain selection on music."""
 
     name = "chain_music"
-    version = "2"  # bump on any change of sizing or protocol (tests/test_task_versions.py)
+    version = "3"  # bump on any change of sizing or protocol (tests/test_task_versions.py)
     domain = "music"
 
 
@@ -274,5 +274,5 @@ class ChainSpeech(ChainSelection):
     """Effect-chain selection on speech."""
 
     name = "chain_speech"
-    version = "2"  # bump on any change of sizing or protocol (tests/test_task_versions.py)
+    version = "3"  # bump on any change of sizing or protocol (tests/test_task_versions.py)
     domain = "speech"

@@ -16,8 +16,8 @@ from bench.budgets import BUDGETS
 from bench.registry import registry
 
 EXPECTED = {  # task -> (version, protocol fingerprint)
-    "chain_music": ("2", "322acc73678d7812"),
-    "chain_speech": ("2", "dd18b4aa7ca55abb"),
+    "chain_music": ("3", "eeb33259a9ca6bf1"),
+    "chain_speech": ("3", "624802066f5b3115"),
 }
 
 
