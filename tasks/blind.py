@@ -29,7 +29,7 @@ from bench.metrics import METRICS, param_mae
 from bench.parallel import render
 from bench.search import SearchProblem
 from tasks import _audio, _solve
-from tasks._batches import training_batches
+from tasks._batches import training_batches, validation_size
 from tasks.examples import ExampleSet
 
 CHAIN = ("peq", "compressor", "distortion")
@@ -166,7 +166,7 @@ class Blind(Task):
         with ctx.timed("setup"):
             batches = training_batches(lambda n, draw: self.examples("train", ctx, n, draw),
                                        lambda t: len(t.dry), ctx.budget, rng)
-            val = self.examples("val", ctx, min(ctx.budget.eval_examples, 8))
+            val = self.examples("val", ctx, validation_size(ctx.budget))
         torch.manual_seed(ctx.seed)
         model = AnalysisModel(ctx.budget.sample_rate, self.chain.n_params,
                               init=self.chain.neutral(ctx.budget.sample_rate))
@@ -197,7 +197,7 @@ class BlindSpeech(Blind):
     """Blind estimation of peq → compressor → distortion on speech."""
 
     name = "blind_speech"
-    version = "1"
+    version = "2"  # 2: a validation set of up to 32 examples (was 8)
     domain = "speech"
 
 
@@ -205,5 +205,5 @@ class BlindMusic(Blind):
     """Blind estimation of peq → compressor → distortion on music."""
 
     name = "blind_music"
-    version = "1"
+    version = "2"  # 2: a validation set of up to 32 examples (was 8)
     domain = "music"

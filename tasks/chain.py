@@ -34,7 +34,7 @@ from bench.gradient import EffectLayer, GradientStrategy, Training
 from bench.metrics import METRICS, effect_set_f1, exact_chain_accuracy, order_accuracy
 from bench.search import SearchProblem, SearchStrategy
 from tasks import _audio, _solve
-from tasks._batches import training_batches
+from tasks._batches import training_batches, validation_size
 from tasks.blind import rerender_score
 from tasks.examples import ExampleSet
 
@@ -206,7 +206,7 @@ class ChainSelection(Task):
         with ctx.timed("setup"):
             batches = training_batches(lambda n, draw: self.examples("train", ctx, n, draw),
                                        lambda t: len(t.dry), budget, rng)
-            val = self.examples("val", ctx, min(budget.eval_examples, 8))
+            val = self.examples("val", ctx, validation_size(budget))
             audio = _audio.proxy_audio(self.domain, ctx)
             layers = [strategy.effect_layer(c, sr, ctx, audio) for c in chains]
         torch.manual_seed(ctx.seed)
@@ -266,7 +266,8 @@ class ChainMusic(ChainSelection):
     """Effect-chain selection on music."""
 
     name = "chain_music"
-    version = "3"  # bump on any change of sizing or protocol (tests/test_task_versions.py)
+    version = "4"  # bump on any change of sizing or protocol (tests/test_task_versions.py);
+    # 3: the standard budget's search evaluations, 4: a validation set of up to 32 examples
     domain = "music"
 
 
@@ -274,5 +275,6 @@ class ChainSpeech(ChainSelection):
     """Effect-chain selection on speech."""
 
     name = "chain_speech"
-    version = "3"  # bump on any change of sizing or protocol (tests/test_task_versions.py)
+    version = "4"  # bump on any change of sizing or protocol (tests/test_task_versions.py);
+    # 3: the standard budget's search evaluations, 4: a validation set of up to 32 examples
     domain = "speech"

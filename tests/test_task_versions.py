@@ -16,8 +16,8 @@ from bench.budgets import BUDGETS
 from bench.registry import registry
 
 EXPECTED = {  # task -> (version, protocol fingerprint)
-    "chain_music": ("3", "eeb33259a9ca6bf1"),
-    "chain_speech": ("3", "624802066f5b3115"),
+    "chain_music": ("4", "eeb33259a9ca6bf1"),
+    "chain_speech": ("4", "624802066f5b3115"),
 }
 
 
