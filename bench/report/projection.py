@@ -8,9 +8,10 @@ order of preference, from:
 2. **steps**: a measured gradient cell at the budget (the anchor), scaled by the ratio of the two
    cells' training-step times in the latest step profile (``bench perf --steps``), which assumes
    the same number of steps per run as the anchor;
-3. **sizes**: its rows at another budget, scaled by the sizes that bound its work: evaluation
-   examples × reference-DSP evaluations for gradient-free strategies, evaluation examples for
-   runs that train nothing.
+3. **sizes**: its rows at another budget, scaled by the ratio between the budgets that a cell
+   of the same strategy measured at both shows, else by the sizes that bound its work:
+   evaluation examples × reference-DSP evaluations for gradient-free strategies, evaluation
+   examples for runs that train nothing.
 
 A cell with none of these is listed as unknown and the total says it is incomplete. A run's
 seconds are its CPU seconds where the results record them (:func:`run_walls`).
@@ -140,21 +141,42 @@ def _from_steps(cell: MatrixCell, needed: list[str], anchors: list[MatrixCell], 
 
 def _from_sizes(cell: MatrixCell, needed: list[str], budget: Budget, walls: pd.DataFrame,
                 sizes: dict[str, Budget]) -> CellCost:
-    """Per-run seconds at another budget, scaled by the sizes that bound the work."""
+    """Per-run seconds at another budget, scaled by the ratio a cell of the same strategy
+    measured at both budgets shows, else by the sizes that bound the work."""
     other = walls[(walls.task == cell.task) & (walls.strategy == cell.strategy)
                   & (walls.budget != budget.name)]
     for name, rows in other.groupby("budget"):
-        base = sizes[str(name)]
-        scale = budget.eval_examples / base.eval_examples
-        if cell.kind == "search":
-            scale *= budget.dsp_evals / base.dsp_evals
+        scale = _size_scale(cell.kind, budget, sizes[str(name)])
         per = rows.groupby("phase").wall.mean().to_dict()
         fallback = per.get("final", per.get("tune"))
+        basis = f"sizes: {name} × {number(scale)}"
+        measured = _measured_ratio(cell.strategy, str(name), budget.name, walls)
+        if measured is not None:
+            scale = measured[1]
+            basis = f"{name} × {number(scale)} (the ratio measured on {measured[0]})"
         return CellCost(cell.task, cell.strategy, cell.runs,
-                        {p: per.get(p, fallback) * scale for p in needed},
-                        f"sizes: {name} × {number(scale)}")
+                        {p: per.get(p, fallback) * scale for p in needed}, basis)
     return CellCost(cell.task, cell.strategy, cell.runs, dict.fromkeys(needed),
                     "unknown: no run of this cell")
+
+
+def _size_scale(kind: str, budget: Budget, base: Budget) -> float:
+    """How much more work a run does at ``budget`` than at ``base``: evaluation examples, and
+    effect evaluations per example for a search."""
+    scale = budget.eval_examples / base.eval_examples
+    return scale * budget.dsp_evals / base.dsp_evals if kind == "search" else scale
+
+
+def _measured_ratio(strategy: str, base: str, target: str,
+                    walls: pd.DataFrame) -> tuple[str, float] | None:
+    """(task, seconds per run at ``target`` ÷ at ``base``) of the first task where ``strategy``
+    ran at both budgets, or None."""
+    mine = walls[walls.strategy == strategy]
+    means = mine.groupby(["task", "budget"]).wall.mean()
+    for task in sorted(mine.task.unique()):
+        if (task, base) in means and (task, target) in means:
+            return task, float(means[(task, target)] / means[(task, base)])
+    return None
 
 
 def render_projection(cells: list[CellCost], budget: Budget, workers: int,

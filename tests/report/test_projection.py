@@ -90,3 +90,16 @@ def test_a_run_costs_its_cpu_seconds_else_its_steps_at_the_cells_rate_else_its_w
     rows = run_walls(frame)
     # 12.5 s measured; 40 steps at 0.125 s a step; no steps: wall; no CPU-timed run: wall
     assert rows.wall.tolist() == [12.5, 5.0, 20.0, 9.0]  # references are not the matrix's work
+
+
+def test_a_measured_cell_of_the_same_strategy_sets_the_ratio_between_budgets():
+    matrix = [MatrixCell("synthetic_music", "cmaes", RUNS, "search", 3000),
+              MatrixCell("blind_music", "cmaes", RUNS, "search", 3000)]
+    measured = walls(("synthetic_music", "cmaes", "quick", "tune", 10.0),
+                     ("synthetic_music", "cmaes", "standard", "tune", 60.0),
+                     ("synthetic_music", "cmaes", "standard", "final", 60.0),
+                     ("blind_music", "cmaes", "quick", "final", 4.0))
+    cells = {c.task: c for c in project(STANDARD, matrix, measured, {}, BUDGETS)}
+    assert cells["synthetic_music"].basis == "measured"
+    assert cells["blind_music"].seconds == pytest.approx({"tune": 24.0, "final": 24.0})
+    assert cells["blind_music"].basis == "quick × 6 (the ratio measured on synthetic_music)"
