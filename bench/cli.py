@@ -294,6 +294,10 @@ def cmd_project(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise BenchError(f"--workers must be at least 1, got {args.workers}")
     budget = get_budget(args.budget)
+    missing = [str(d) for d in args.results_dir or [] if not d.is_dir()]
+    if missing:
+        raise BenchError(f"no results directory {', '.join(missing)}: pass directories that "
+                         "hold runs (e.g. results/standard-projection)")
     dirs = args.results_dir or [Path("results"), Path("results/published")]
     profiles = PerfFiles.read(dirs).steps  # the newest at the budget's own sizes first
     profile = max(profiles, key=lambda d: (d.get("budget") == budget.name,

@@ -169,3 +169,5 @@ def test_project_reads_measured_runs_and_writes_only_where_asked(tmp_path):
     assert "Incomplete: no basis for" in out.stdout  # nothing else was measured
     assert (tmp_path / "projection.md").read_text() == out.stdout
     one_line_error(bench_cmd("project", "--workers", "0", cwd=tmp_path), "--workers")
+    one_line_error(bench_cmd("project", "--results-dir", "resluts", cwd=tmp_path),
+                   "no results directory resluts")
