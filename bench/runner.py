@@ -89,9 +89,9 @@ def matrix_cells(budget: Budget) -> list[MatrixCell]:
 
     cells = []
     for task_cls in registry("task").classes():
-        task = task_cls()
         if getattr(task_cls, "toy", False):
             continue
+        task = task_cls()
         for cls in registry("strategy").classes():
             if getattr(cls, "toy", False):
                 continue

@@ -66,10 +66,8 @@ def run_walls(frame: pd.DataFrame) -> pd.DataFrame:
     timed = main[main.cpu.notna() & (main.n_steps > 0)]
     rate = (timed.groupby(["task", "strategy", "budget"]).cpu.sum()
             / timed.groupby(["task", "strategy", "budget"]).n_steps.sum())
-    cell_rate = pd.Series([rate.get((t, s, b)) for t, s, b in
-                           zip(main.task, main.strategy, main.budget, strict=True)],
-                          index=main.index, dtype=float)
-    from_steps = (main.n_steps * cell_rate).where(main.n_steps > 0)
+    cells = pd.MultiIndex.from_frame(main[["task", "strategy", "budget"]])
+    from_steps = (main.n_steps * rate.reindex(cells).to_numpy()).where(main.n_steps > 0)
     main["wall"] = main.cpu.fillna(from_steps).fillna(main.wall)
     return main[["task", "strategy", "budget", "phase", "wall"]]
 
@@ -90,6 +88,18 @@ def _twin(task: str) -> str:
     return task
 
 
+def _step(steps: dict[tuple[str, str], float], task: str, strategy: str) -> float | None:
+    """A cell's step seconds from the profile, or its twin task's where the profile lacks it."""
+    return steps.get((task, strategy)) or steps.get((_twin(task), strategy))
+
+
+def _per_run(known: dict[str, float], needed: list[str], scale: float = 1.0) -> dict[str, float]:
+    """Seconds per run of every needed phase from the phases known (a missing phase takes the
+    final runs', else the first known), times ``scale``."""
+    fallback = known.get("final", next(iter(known.values())))
+    return {p: known.get(p, fallback) * scale for p in needed}
+
+
 def project(budget: Budget, matrix: list[MatrixCell], walls: pd.DataFrame,
             steps: dict[tuple[str, str], float], sizes: dict[str, Budget]) -> list[CellCost]:
     """Cost of every cell of ``matrix`` at ``budget``, from the measured ``walls``."""
@@ -102,9 +112,8 @@ def project(budget: Budget, matrix: list[MatrixCell], walls: pd.DataFrame,
         own = _measured(cell, means)
         if own:
             basis = "measured" if len(own) == len(needed) else f"measured ({'/'.join(own)})"
-            fallback = next(iter(own.values()))
-            cells.append(CellCost(cell.task, cell.strategy, cell.runs,
-                                  {p: own.get(p, fallback) for p in needed}, basis))
+            cells.append(CellCost(cell.task, cell.strategy, cell.runs, _per_run(own, needed),
+                                  basis))
         elif cell.kind == "gradient":
             cells.append(_from_steps(cell, needed, anchors, means, steps))
         else:
@@ -122,18 +131,15 @@ def _from_steps(cell: MatrixCell, needed: list[str], anchors: list[MatrixCell], 
                 steps: dict[tuple[str, str], float]) -> CellCost:
     """Per-run seconds of the closest measured anchor (same task first), scaled by the ratio of
     step times and of the most steps per run."""
-    mine = steps.get((cell.task, cell.strategy)) or steps.get((_twin(cell.task), cell.strategy))
+    mine = _step(steps, cell.task, cell.strategy)
     ranked = sorted(anchors, key=lambda a: (a.task != cell.task, a.task != _twin(cell.task),
                                             a.strategy != cell.strategy))
     for anchor in ranked if mine else []:
-        theirs = (steps.get((anchor.task, anchor.strategy))
-                  or steps.get((_twin(anchor.task), anchor.strategy)))
+        theirs = _step(steps, anchor.task, anchor.strategy)
         if theirs:
             scale = mine / theirs * cell.steps / anchor.steps
-            own = _measured(anchor, means)
-            fallback = next(iter(own.values()))
             return CellCost(cell.task, cell.strategy, cell.runs,
-                            {p: own.get(p, fallback) * scale for p in needed},
+                            _per_run(_measured(anchor, means), needed, scale),
                             f"steps: {anchor.task}/{anchor.strategy} × {number(scale)}")
     return CellCost(cell.task, cell.strategy, cell.runs, dict.fromkeys(needed),
                     "unknown: no step time or no measured gradient cell")
@@ -147,15 +153,14 @@ def _from_sizes(cell: MatrixCell, needed: list[str], budget: Budget, walls: pd.D
                   & (walls.budget != budget.name)]
     for name, rows in other.groupby("budget"):
         scale = _size_scale(cell.kind, budget, sizes[str(name)])
-        per = rows.groupby("phase").wall.mean().to_dict()
-        fallback = per.get("final", per.get("tune"))
         basis = f"sizes: {name} × {number(scale)}"
         measured = _measured_ratio(cell.strategy, str(name), budget.name, walls)
         if measured is not None:
             scale = measured[1]
             basis = f"{name} × {number(scale)} (the ratio measured on {measured[0]})"
         return CellCost(cell.task, cell.strategy, cell.runs,
-                        {p: per.get(p, fallback) * scale for p in needed}, basis)
+                        _per_run(rows.groupby("phase").wall.mean().to_dict(), needed, scale),
+                        basis)
     return CellCost(cell.task, cell.strategy, cell.runs, dict.fromkeys(needed),
                     "unknown: no run of this cell")
 
