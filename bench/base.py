@@ -195,6 +195,12 @@ class Strategy(Registered, ABC):
         """Whether the strategy has a search space (else one trial, its defaults, is its sweep)."""
         return cls.search_space.__func__ is not Strategy.search_space.__func__
 
+    @classmethod
+    def pruning_resource(cls, budget: Budget) -> tuple[int, int]:
+        """(min, max) of the step a run reports to :meth:`RunContext.intermediate`, over which
+        the Hyperband pruner stops trials: training steps, validated every ``val_every``."""
+        return max(1, budget.val_every), budget.steps
+
     def skip_reason(self, task: Task) -> str | None:
         """Why this strategy cannot run ``task`` (recorded as a skipped row), or None."""
         return None

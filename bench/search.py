@@ -10,11 +10,21 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from bench.base import Counters, RunContext, Solver, Strategy, Task
+from bench.budgets import Budget
 
 if TYPE_CHECKING:
     from bench.dsp import Chain
 
 T = TypeVar("T")
+
+PROGRESS = 100
+"""A search reports its progress to the tuner in percent of its evaluation budget, whatever
+the task, so one Hyperband pruner compares its trials at equal effort."""
+
+
+def report_progress(ctx: RunContext, done: float, value: float) -> None:
+    """Tell the tuner ``value`` (lower is better) after a fraction ``done`` of the search."""
+    ctx.intermediate(max(1, round(PROGRESS * done)), value)
 
 
 @dataclass
@@ -47,6 +57,12 @@ class SearchProblem:
 
 class SearchStrategy(Strategy):
     """A strategy that needs no gradient: it maps a search problem to parameters directly."""
+
+    @classmethod
+    def pruning_resource(cls, budget: Budget) -> tuple[int, int]:
+        """Percent of the evaluation budget (:func:`report_progress`); the first rung at 1/27
+        of it, so a search gets as many Hyperband brackets as a learner."""
+        return PROGRESS // 27, PROGRESS
 
     def skip_reason(self, task: Task) -> str | None:
         """A search trains no encoder, so tasks that probe one are out."""

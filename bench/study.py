@@ -108,7 +108,7 @@ class StudyRun:
         storage = self.sweep.claims.storage
         sampler = optuna.samplers.TPESampler(seed=run_keys.sampler_seed(
             self.base_seed, self.study_name, len(_existing(storage, self.study_name))))
-        pruner = make_pruner(self.budget)
+        pruner = make_pruner(self.budget, self.strategy_cls)
         try:
             study = optuna.create_study(
                 study_name=self.study_name, storage=storage, sampler=sampler,
@@ -288,14 +288,15 @@ class StudyRun:
         print(line, flush=True)
 
 
-def make_pruner(budget: Budget) -> Any:
-    """The budget's Optuna pruner: Hyperband over training steps (``standard``, ``full``) or
-    the median rule after two trials."""
+def make_pruner(budget: Budget, strategy_cls: type[Strategy]) -> Any:
+    """The budget's Optuna pruner: Hyperband over the strategy's resource (training steps, or
+    a search's progress; ``standard``, ``full``) or the median rule after two trials."""
     import optuna
 
     if budget.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=max(1, budget.val_every),
-                                              max_resource=budget.steps, reduction_factor=3)
+        low, high = strategy_cls.pruning_resource(budget)
+        return optuna.pruners.HyperbandPruner(min_resource=low, max_resource=high,
+                                              reduction_factor=3)
     return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
 
 

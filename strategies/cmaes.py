@@ -7,14 +7,14 @@ from typing import Any
 import numpy as np
 
 from bench.base import RunContext
-from bench.search import SearchProblem, SearchStrategy
+from bench.search import SearchProblem, SearchStrategy, report_progress
 
 
 class CmaEs(SearchStrategy):
     """Gradient-free CMA-ES per example; budget in effect evaluations, populations in parallel."""
 
     name = "cmaes"
-    version = "1"
+    version = "2"  # 2: reports progress in percent of its budget, so Hyperband prunes it
     defaults = {"sigma0": 0.25, "popsize": 12}
 
     @classmethod
@@ -47,5 +47,5 @@ class CmaEs(SearchStrategy):
                 if loss[i, j] < best_loss[i]:
                     best_loss[i], best_p[i] = loss[i, j], cand[i, j]
             ctx.counters.steps += 1
-            ctx.intermediate(gen, float(best_loss.mean()))
+            report_progress(ctx, (gen + 1) / generations, float(best_loss.mean()))
         return best_p

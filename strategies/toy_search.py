@@ -7,14 +7,14 @@ from typing import Any
 import numpy as np
 
 from bench.base import RunContext
-from bench.search import SearchStrategy
+from bench.search import SearchStrategy, report_progress
 
 
 class ToySearch(SearchStrategy):
     """Per-example random search that shrinks around the best candidate (toy task only)."""
 
     name = "toy_search"
-    version = "1"
+    version = "2"  # 2: reports progress in percent of its rounds
     toy = True
     defaults = {"n_candidates": 16, "shrink": 0.5, "rounds": 3}
 
@@ -45,5 +45,5 @@ class ToySearch(SearchStrategy):
                 best[better], best_loss[better] = cand[better], loss[better]
             width *= float(self.params["shrink"])
             ctx.counters.steps += 1
-            ctx.intermediate(step, float(best_loss.mean()))
+            report_progress(ctx, (step + 1) / int(self.params["rounds"]), float(best_loss.mean()))
         return best

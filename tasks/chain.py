@@ -32,7 +32,7 @@ from bench.budgets import Budget
 from bench.dsp import Chain
 from bench.gradient import EffectLayer, GradientStrategy, Training
 from bench.metrics import METRICS, effect_set_f1, exact_chain_accuracy, order_accuracy
-from bench.search import SearchProblem, SearchStrategy
+from bench.search import SearchProblem, SearchStrategy, report_progress
 from tasks import _audio, _solve
 from tasks._batches import training_batches, validation_size
 from tasks.blind import rerender_score
@@ -147,8 +147,8 @@ class ChainSelection(Task):
                ctx: RunContext) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
         """Search every candidate chain per example; keep the chain with the best re-render.
 
-        The tuner hears the mean best re-render loss after each candidate (the searches' own
-        per-generation reports would restart at step 0 for every candidate)."""
+        The tuner hears the mean best re-render loss after each candidate, as the progress
+        through all candidates (the searches' own reports would restart for every one)."""
         sr, score = ctx.budget.sample_rate, rerender_score(test.wet)
         idx = np.arange(len(test.dry))
         best = np.full(len(idx), np.inf)
@@ -162,7 +162,7 @@ class ChainSelection(Task):
             loss = score(rendered, idx)
             for i in np.flatnonzero(loss < best):
                 best[i], choice[i], params[i], y[i] = loss[i], c, p[i], rendered[i]
-            ctx.intermediate(c, float(best.mean()))
+            report_progress(ctx, (c + 1) / len(self.candidate_chains), float(best.mean()))
         return choice, params, y
 
     # -- learner --------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def test_sweep_tunes_then_runs_final_and_reference_rows(tmp_path):
     refs = frame[frame.is_reference]
     assert set(refs.strategy) == {"input", "oracle"}
     assert refs[(refs.strategy == "oracle") & (refs.metric == "param_mae")].value.iloc[0] == 0
-    study = load_study(tmp_path / "results", "toy@1/toy_search@1/smoke/seed0")
+    study = load_study(tmp_path / "results", "toy@1/toy_search@2/smoke/seed0")
     assert study.trials[0].params == {"n_candidates": 16, "shrink": 0.5}  # defaults first
     assert best == study.best_trial.user_attrs["resolved"]
     # fresh seeds on test: the final seed differs from the tuning seed
@@ -51,7 +51,7 @@ def test_sweep_tunes_then_runs_final_and_reference_rows(tmp_path):
 def test_closing_line_puts_the_result_next_to_its_reference_rows(tmp_path):
     out = bench_cmd(*SMOKE, "--strategy", "toy_search", "--trials", "1", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    line = next(x for x in out.stdout.splitlines() if "toy_search@1/smoke/seed0: final" in x)
+    line = next(x for x in out.stdout.splitlines() if "toy_search@2/smoke/seed0: final" in x)
     assert " final param_mae=" in line and "(oracle 0)" in line  # input has no param_mae
 
 

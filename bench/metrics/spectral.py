@@ -45,17 +45,21 @@ def hann(n: int) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
 
 
-def stft_magnitude(x: np.ndarray, n_fft: int, hop: int, floor: float = 0.0) -> np.ndarray:
-    """|STFT| of (batch, samples), shape (batch, n_fft//2+1, frames), as torch.stft(center=True).
+def stft_power(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """|STFT|² of (batch, samples), shape (batch, n_fft//2+1, frames), as torch.stft(center=True).
 
     Frames are centred: the signal is padded by n_fft//2 on both sides, by reflection as torch
     does when the clip is longer than n_fft//2, else with zeros (torch's reflection would fail).
-    ``floor`` clamps the power before the square root, as auraloss does with eps=1e-8.
     """
     pad = n_fft // 2
     mode = "reflect" if x.shape[-1] > pad else "constant"
     padded = np.pad(x, [(0, 0), (pad, pad)], mode=mode)
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[:, ::hop]
     spec = np.fft.rfft(frames * hann(n_fft), axis=-1)
-    power = spec.real**2 + spec.imag**2
-    return np.sqrt(np.maximum(power, floor)).transpose(0, 2, 1)
+    return (spec.real**2 + spec.imag**2).transpose(0, 2, 1)
+
+
+def stft_magnitude(x: np.ndarray, n_fft: int, hop: int, floor: float = 0.0) -> np.ndarray:
+    """|STFT| (:func:`stft_power`'s square root); ``floor`` clamps the power before the square
+    root, as auraloss does with eps=1e-8."""
+    return np.sqrt(np.maximum(stft_power(x, n_fft, hop), floor))
