@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=1, help="number of seeds from --seed (default 1)")
     p.add_argument("--trials", type=int, default=None,
                    help="Optuna trials per study (default: the budget's)")
+    p.add_argument("--final-seeds", type=int, default=None,
+                   help="fresh-seed test runs of each best configuration (default: the "
+                        "budget's); a later run with more adds the missing ones")
     p.add_argument("--storage", default=None,
                    help="Optuna storage URL, e.g. postgresql://… (default: journal file in "
                         "the results directory)")
@@ -232,7 +235,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     with extra_workers(args.argv, args.workers - 1, args.results_dir) as workers:
         summary = run(RunOptions(
             strategies=args.strategy, tasks=args.task, budget=args.budget, seed=args.seed,
-            seeds=args.seeds, trials=args.trials, storage=args.storage,
+            seeds=args.seeds, trials=args.trials, final_seeds=args.final_seeds,
+            storage=args.storage,
             results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
             params=params, progress=not args.no_progress,
         ))

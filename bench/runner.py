@@ -36,8 +36,9 @@ def run(opts: RunOptions) -> Summary:
     strategies = registry("strategy").select(opts.strategies)
     if opts.seeds < 1:
         raise BenchError(f"--seeds must be at least 1, got {opts.seeds}")
-    if opts.trials is not None and opts.trials < 1:
-        raise BenchError(f"--trials must be at least 1, got {opts.trials}")
+    for flag, value in (("--trials", opts.trials), ("--final-seeds", opts.final_seeds)):
+        if value is not None and value < 1:
+            raise BenchError(f"{flag} must be at least 1, got {value}")
     params = check_params(strategies, opts.params)
     announce_selection(opts)
     results_dir = Path(opts.results_dir)

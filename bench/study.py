@@ -56,7 +56,7 @@ class StudyRun:
             self._skip(reason)
             return
         best = self._tuned_elsewhere() if self.task.reuses_model_of else self.tune()
-        reps = range(self.budget.final_seeds)
+        reps = range(self.sweep.opts.final_seeds or self.budget.final_seeds)
         finals = [(self._final_key(rep, best), partial(self._final, rep, best)) for rep in reps]
         refs = [(self._reference_key(which, rep), partial(self._reference, which, rep))
                 for rep in reps for which in self.task.references]

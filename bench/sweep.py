@@ -23,6 +23,7 @@ class RunOptions:
     seed: int = 0
     seeds: int = 1
     trials: int | None = None
+    final_seeds: int | None = None
     storage: str | None = None
     results_dir: Path = Path("results")
     data_root: Path | None = None

@@ -15,8 +15,8 @@ def test_help_lists_every_command(tmp_path):
     for command in ("list", "run", "report", "verify", "perf", "data"):
         assert command in out.stdout
     run_help = bench_cmd("run", "--help", cwd=tmp_path).stdout
-    for flag in ("--budget", "--seed", "--seeds", "--trials", "--storage", "--results-dir",
-                 "--data-root", "--strategy", "--task"):
+    for flag in ("--budget", "--seed", "--seeds", "--trials", "--final-seeds", "--storage",
+                 "--results-dir", "--data-root", "--strategy", "--task"):
         assert flag in run_help
 
 
@@ -26,7 +26,7 @@ def test_list_json_describes_every_kind(tmp_path):
     listing = json.loads(out.stdout)
     assert set(listing) >= {"strategy", "task", "effect", "dataset", "broken_plugins"}
     toy = {e["name"]: e for e in listing["strategy"]}["toy_search"]
-    assert toy["description"] and toy["version"] == "1" and "toy" in toy["flags"]
+    assert toy["description"] and toy["version"] == "2" and "toy" in toy["flags"]
 
 
 def test_list_stays_light():

@@ -48,6 +48,19 @@ def test_sweep_tunes_then_runs_final_and_reference_rows(tmp_path):
     assert final.seed.iloc[0] not in set(tune.seed)
 
 
+def test_final_seeds_overrides_the_budget_and_more_resume_the_missing_ones(tmp_path):
+    args = (*SMOKE, "--strategy", "toy_search", "--trials", "1")
+    assert bench_cmd(*args, "--final-seeds", "2", cwd=tmp_path).returncode == 0
+    finals = lambda: read_results(tmp_path / "results").query("phase == 'final'")  # noqa: E731
+    first = set(finals().seed)
+    assert len(first) == 2
+    out = bench_cmd(*args, "--final-seeds", "3", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert len(set(finals().seed)) == 3 and first < set(finals().seed)
+    bad = bench_cmd(*args, "--final-seeds", "0", cwd=tmp_path)
+    assert bad.returncode != 0 and "--final-seeds must be at least 1, got 0" in bad.stderr
+
+
 def test_closing_line_puts_the_result_next_to_its_reference_rows(tmp_path):
     out = bench_cmd(*SMOKE, "--strategy", "toy_search", "--trials", "1", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
