@@ -50,6 +50,17 @@ class CellCost:
         return float(sum(n * s for n, s in parts))
 
 
+def newest_protocol(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each (task, strategy, budget) at its newest (task version, strategy version):
+    a protocol change makes the older runs' costs stale."""
+    if frame.empty:
+        return frame
+    order = (pd.to_numeric(frame.task_version, errors="coerce").fillna(0) * 1e6
+             + pd.to_numeric(frame.strategy_version, errors="coerce").fillna(0))
+    newest = order.groupby([frame.task, frame.strategy, frame.budget]).transform("max")
+    return frame[order == newest]
+
+
 def run_walls(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per finished run: task, strategy, budget, phase and its seconds (``wall``).
 
@@ -59,7 +70,7 @@ def run_walls(frame: pd.DataFrame) -> pd.DataFrame:
     its wall time.
     """
     main = frame[frame.is_main_metric.astype(bool) & frame.status.isin(["ok", "pruned"])]
-    main = main[~main.is_reference.astype(bool)].copy()
+    main = newest_protocol(main[~main.is_reference.astype(bool)]).copy()
     main["wall"] = (pd.to_datetime(main.finished_at)
                     - pd.to_datetime(main.started_at)).dt.total_seconds()
     main["cpu"] = main.cpu_s.astype(float)

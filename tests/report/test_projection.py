@@ -85,11 +85,27 @@ def test_a_run_costs_its_cpu_seconds_else_its_steps_at_the_cells_rate_else_its_w
         "is_main_metric": [True] * 5, "status": ["ok", "pruned", "ok", "ok", "ok"],
         "is_reference": [False, False, False, True, False],
         "cpu_s": [12.5, None, None, 1.0, None], "n_steps": [100, 40, 0, 0, 50],
+        "task_version": ["2"] * 5, "strategy_version": ["1"] * 5,
         "started_at": [start] * 5,
         "finished_at": [start + pd.Timedelta(seconds=s) for s in (40, 30, 20, 5, 9)]})
     rows = run_walls(frame)
     # 12.5 s measured; 40 steps at 0.125 s a step; no steps: wall; no CPU-timed run: wall
     assert rows.wall.tolist() == [12.5, 5.0, 20.0, 9.0]  # references are not the matrix's work
+
+
+def test_only_a_cells_newest_protocol_is_costed():
+    """Runs of an older task or strategy version of the same cell are stale; other cells and
+    budgets keep their own newest rows."""
+    frame = pd.DataFrame({
+        "task": ["t", "t", "t", "t"], "strategy": ["s", "s", "s", "s"],
+        "budget": ["standard", "standard", "standard", "quick"],
+        "task_version": ["1", "2", "2", "1"], "strategy_version": ["3", "1", "2", "1"],
+        "phase": ["tune"] * 4, "is_main_metric": [True] * 4, "status": ["ok"] * 4,
+        "is_reference": [False] * 4, "cpu_s": [100.0, 50.0, 20.0, 7.0], "n_steps": [10] * 4,
+        "started_at": [pd.Timestamp("2026-01-01T00:00:00Z")] * 4,
+        "finished_at": [pd.Timestamp("2026-01-01T00:01:00Z")] * 4})
+    rows = run_walls(frame)
+    assert sorted(zip(rows.budget, rows.wall, strict=True)) == [("quick", 7.0), ("standard", 20.0)]
 
 
 def test_a_measured_cell_of_the_same_strategy_sets_the_ratio_between_budgets():
