@@ -50,7 +50,8 @@ def build(domains: str, effects: str, archs: str, minutes: float, eval_every: in
     torch.set_num_threads(1)  # the time limit is CPU time of one core
     budget = get_budget(BUDGET)
     built = 0
-    # a linear or dynamics effect gets its structured proxy whatever the --arch: build it once
+    # a linear, dynamics or Hammerstein effect gets its structured proxy whatever the --arch:
+    # build it once
     pairs = list(dict.fromkeys((name, effect_arch(name, arch))
                                for arch in arch_list for name in effect_list))
     for domain in domain_list:

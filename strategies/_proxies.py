@@ -31,11 +31,13 @@ from strategies._proxy_config import (
     GAIN_ARCH,
     PRETRAIN,
     PROXY_VERSION,
+    SHAPER_ARCH,
     ProxyConfig,
 )
 from strategies._proxy_filters import FilterHypernetwork, sections
 from strategies._proxy_gain import GainComputer
 from strategies._proxy_nets import ConditionalTcn, HyperGru, matched_dilations
+from strategies._proxy_shaper import HammersteinProxy
 
 PRETRAIN_SEED = 0
 """Proxies are shared by every task and seed, so their own seed is fixed (and in the key)."""
@@ -104,20 +106,24 @@ class EffectProxy(nn.Module):
 def effect_arch(effect_name: str, arch: str) -> str:
     """The architecture an effect's proxy uses when a strategy asks for ``arch``: the filter
     hypernetwork for a linear effect (``Effect.linear``), the gain computer for a dynamics
-    effect (``Effect.dynamics``), ``arch`` for the others."""
+    effect (``Effect.dynamics``), the waveshaper + filter for a Hammerstein effect
+    (``Effect.hammerstein``), ``arch`` for the others."""
     from bench.dsp import get_effect
 
     effect = get_effect(effect_name)
     if effect.linear:
         return FILTER_ARCH
-    return GAIN_ARCH if effect.dynamics else arch
+    if effect.dynamics:
+        return GAIN_ARCH
+    return SHAPER_ARCH if effect.hammerstein else arch
 
 
 def build_network(effect: Any, sample_rate: int, arch: str, cfg: ProxyConfig) -> EffectProxy:
     """A freshly initialised proxy of ``arch`` sized by ``cfg`` (seeded by the caller).
 
-    The filter hypernetwork (``fir``) can only represent a linear effect and the gain computer
-    (``gain``) a dynamics effect: asking one for another effect is a ValueError.
+    The filter hypernetwork (``fir``) can only represent a linear effect, the gain computer
+    (``gain``) a dynamics effect and the waveshaper + filter (``shaper``) a Hammerstein effect:
+    asking one for another effect is a ValueError.
     """
     gain = effect.analytic_gain
     n_cond = effect.n_params - any(s.name == gain for s in effect.params(sample_rate))
@@ -127,6 +133,13 @@ def build_network(effect: Any, sample_rate: int, arch: str, cfg: ProxyConfig) ->
                              f"{effect.name!r}, which is not linear")
         names = [s.name for s in effect.params(sample_rate) if s.name != gain]
         net: nn.Module = FilterHypernetwork(sections(names), cfg.fir, sample_rate)
+    elif arch == SHAPER_ARCH:
+        if not effect.hammerstein:
+            raise ValueError(f"the {SHAPER_ARCH!r} proxy is a memoryless waveshaper then a "
+                             f"filter and cannot model {effect.name!r}, which is not a "
+                             "Hammerstein effect")
+        learned = [s.name for s in effect.params(sample_rate) if s.name != gain]
+        net = HammersteinProxy(sections(learned), cfg.shaper, sample_rate)
     elif arch == GAIN_ARCH:
         if not effect.dynamics:
             raise ValueError(f"the {GAIN_ARCH!r} proxy only changes the level and cannot model "
@@ -420,7 +433,7 @@ def proxy_chain(chain: Chain, sample_rate: int, ctx: RunContext, audio: Training
     """Proxies for every effect of ``chain`` at ``ctx``'s budget: the ones committed for
     ``audio``'s domain at a budget that uses committed proxies (never retrained), else
     pre-trained on ``audio`` and cached. ``arch`` is the architecture of the effects that are
-    neither linear nor dynamics (:func:`effect_arch`).
+    neither linear, dynamics nor Hammerstein (:func:`effect_arch`).
 
     Each proxy's fidelity, real-time factor and pre-training cost go to
     ``ctx.extra["proxies"][effect name]``.

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from bench.artefacts import load, record_path, save
 from bench.errors import BenchError
 from bench.sanity import PROXY_GATES, proxy_gates
-from strategies._proxy_config import FILTER_ARCH, GAIN_ARCH
+from strategies._proxy_config import STRUCTURED_ARCHS
 
 if TYPE_CHECKING:  # torch and the networks load only where a proxy is built or loaded
     from strategies._proxies import EffectProxy, Pretraining
@@ -60,9 +60,9 @@ gates = proxy_gates
 
 
 def build_command(domain: str, effect: str, arch: str) -> str:
-    """The command that (re)builds one committed proxy (a filter or gain proxy needs no
-    ``--arch``: a linear or dynamics effect gets one whatever the flag says)."""
-    flag = "" if arch in (FILTER_ARCH, GAIN_ARCH) else f" --arch {arch}"
+    """The command that (re)builds one committed proxy (a filter, gain or shaper proxy needs
+    no ``--arch``: a linear, dynamics or Hammerstein effect gets one whatever the flag says)."""
+    flag = "" if arch in STRUCTURED_ARCHS else f" --arch {arch}"
     return f"python -m bench proxies build --domain {domain} --effect {effect}{flag}"
 
 

@@ -20,8 +20,9 @@ class NeuralProxy(GradientStrategy):
     """Proxy forward and gradient in training; proxy (or, NP-HH, the DSP) at inference."""
 
     name = "neural_proxy"
-    version = "3"  # 2: the EQ (every linear effect) gets the filter hypernetwork proxy; 3: the
-    # compressor (every dynamics effect) gets the gain computer
+    version = "4"  # 2: the EQ (every linear effect) gets the filter hypernetwork proxy; 3: the
+    # compressor (every dynamics effect) gets the gain computer; 4: the distortion (every
+    # Hammerstein effect) gets the waveshaper + filter
     defaults = {**GradientStrategy.defaults, "arch": "tcn", "dsp_inference": False}
 
     @classmethod

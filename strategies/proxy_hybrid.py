@@ -18,8 +18,9 @@ class ProxyHybrid(GradientStrategy):
     """
 
     name = "proxy_hybrid"
-    version = "3"  # 2: the EQ (every linear effect) gets the filter hypernetwork proxy; 3: the
-    # compressor (every dynamics effect) gets the gain computer
+    version = "4"  # 2: the EQ (every linear effect) gets the filter hypernetwork proxy; 3: the
+    # compressor (every dynamics effect) gets the gain computer; 4: the distortion (every
+    # Hammerstein effect) gets the waveshaper + filter
     defaults = {**GradientStrategy.defaults, "arch": "tcn"}
 
     @classmethod

@@ -26,6 +26,7 @@ class Distortion(DspEffect):
     neutral = {"drive": 0.0, "output_gain": 0.0}
     memory_seconds = 0.02  # memoryless waveshaper; the tone filter rings briefly
     analytic_gain = "output_gain"
+    hammerstein = True  # tanh is memoryless, odd and sign-preserving; then the LTI tone filter
 
     @classmethod
     def params(cls, sample_rate: int) -> tuple[Param, ...]:

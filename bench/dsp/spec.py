@@ -98,6 +98,11 @@ class Effect(Registered, ABC):
     dynamics: ClassVar[bool] = False
     """True if the effect only multiplies its input by a time-varying gain (a compressor): its
     proxy is the gain computer, which can change nothing but the level."""
+    hammerstein: ClassVar[bool] = False
+    """True if the effect is a memoryless, odd, sign-preserving nonlinearity (a waveshaper or
+    clipper: each output sample a function of the same input sample) followed by a linear
+    time-invariant filter (a Hammerstein system: a distortion with a tone control): its proxy
+    is a learned waveshaper followed by the filter hypernetwork."""
     matching_rule: ClassVar[str] = "none"
     """The rule-based strategy's rule for this effect: ``eq`` (fit the smoothed spectral balance
     with the effect's response: linear effects), ``dynamics`` (match crest factor and level:

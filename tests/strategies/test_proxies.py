@@ -21,6 +21,7 @@ from strategies._proxy_config import (
     GainConfig,
     GruConfig,
     ProxyConfig,
+    ShaperConfig,
     TcnConfig,
     TrainConfig,
 )
@@ -45,6 +46,8 @@ TINY = ProxyConfig(
     train=TrainConfig(steps=40, batch=2, patch_seconds=0.1, lr=3e-3, grad_clip=10.0,
                       l1_weight=100.0, fft_sizes=(64, 256, 1024), peak_db=(-30.0, -6.0),
                       heldout_fraction=0.2, eval_clips=2),
+    shaper=ShaperConfig(hidden=6, layers=2, cond_dim=8, knots=29,
+                        fir=FirConfig(hidden=8, layers=2, bins=16, taps=64, min_hz=10.0)),
 )
 
 

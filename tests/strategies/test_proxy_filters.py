@@ -126,7 +126,7 @@ def test_linear_and_dynamics_effects_get_their_structured_proxy_whatever_the_arc
     assert _proxies.effect_arch("peq", "tcn") == "fir"
     assert _proxies.effect_arch("peq", "hypergru") == "fir"
     assert _proxies.effect_arch("compressor", "hypergru") == "gain"
-    assert _proxies.effect_arch("distortion", "hypergru") == "hypergru"
+    assert _proxies.effect_arch("distortion", "hypergru") == "shaper"
     ctx = run_context(tmp_path)
     layer = _proxies.proxy_chain(chain, SAMPLE_RATE, ctx, TrainingAudio("test", audio), "tcn")
     eq, compressor = layer.distinct()
