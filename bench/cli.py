@@ -1,4 +1,7 @@
-"""The `python -m bench` command line; heavy imports happen inside each command."""
+"""The `python -m bench` command line; heavy imports happen inside each command.
+
+Plugin packages add commands of their own (``proxies`` is one): see
+:class:`bench.registry.Command`."""
 
 from __future__ import annotations
 
@@ -47,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes on this machine sharing the matrix, one core each "
                         "(default: 1)")
-    _common(p)
+    common_options(p)
 
     p = sub.add_parser("report", help="rebuild the reports from the results")
     p.add_argument("--results-dir", type=Path, action="append", default=None,
@@ -76,30 +79,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit-hours", type=float, default=8.0,
                    help="wall-time limit to check the projection against (default 8)")
     p.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
-
-    p = sub.add_parser("proxies", help="the committed proxies of the standard budget: build "
-                                       "them (resumable) or list their fidelity and gates")
-    psub = p.add_subparsers(dest="proxies_command", required=True, metavar="ACTION")
-    b = psub.add_parser("build", help="pre-train every missing or outdated proxy until its "
-                                      "gates hold or its CPU time is spent, and commit it")
-    b.add_argument("--domain", default="all", help="'all' or a comma list of music, speech")
-    b.add_argument("--effect", default="all",
-                   help="'all' (the effects the tasks chain) or a comma list")
-    b.add_argument("--arch", default="tcn", help="'all' or a comma list of tcn, hypergru "
-                                                 "(default: tcn); linear effects (the EQ) "
-                                                 "get the fir filter proxy whatever this is")
-    b.add_argument("--minutes", type=float, default=20.0,
-                   help="CPU minutes (one core) per proxy at most (default: 20)")
-    b.add_argument("--eval-every", type=int, default=250,
-                   help="steps between fidelity measurements (default: 250)")
-    b.add_argument("--force", action="store_true", help="rebuild proxies that are up to date")
-    b.add_argument("--proxies-dir", type=Path, default=None,
-                   help="where committed proxies live (default: $AFX_BENCH_PROXIES or proxies/)")
-    _common(b, results=False)
-    s = psub.add_parser("status", help="list the committed proxies, their fidelity and gates")
-    s.add_argument("--json", action="store_true", help="machine-readable output")
-    s.add_argument("--proxies-dir", type=Path, default=None,
-                   help="where committed proxies live (default: $AFX_BENCH_PROXIES or proxies/)")
 
     p = sub.add_parser("publish", help="copy results into a small committable directory "
                                        "(rows, perf files, a few MP3 examples)")
@@ -151,11 +130,27 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--tier", default="default", choices=("smoke", "default", "full"))
     b.add_argument("--corpus", default="all", metavar="NAMES",
                    help="'all' or a comma list of embedded corpora, e.g. speech (default: all)")
-    _common(b, results=False)
+    common_options(b, results=False)
+    _plugin_commands(sub)
     return parser
 
 
-def _common(p: argparse.ArgumentParser, results: bool = True) -> None:
+def _plugin_commands(sub: argparse._SubParsersAction) -> None:
+    """Add the commands plugin packages declare (:class:`bench.registry.Command`)."""
+    from bench.registry import RegistryError, discover_commands
+
+    for cls in discover_commands().classes():
+        if cls.name in COMMANDS:
+            raise RegistryError(f"plugin command {cls.name!r} ({cls.__module__}) would hide "
+                                "the built-in command of that name; rename it")
+        p = sub.add_parser(cls.name, help=cls.help)
+        cls().add_arguments(p)
+        p.set_defaults(plugin_command=cls)
+
+
+def common_options(p: argparse.ArgumentParser, results: bool = True) -> None:
+    """``--data-root`` and ``--cache-dir`` (and ``--results-dir`` when ``results``): for the
+    commands that read corpora, plugin commands included."""
     if results:
         p.add_argument("--results-dir", type=Path, default=Path("results"),
                        help="where Parquet results and the Optuna journal go (default: results)")
@@ -173,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     from bench.errors import BenchError
 
     try:
-        return COMMANDS[args.command](args)
+        if args.command in COMMANDS:
+            return COMMANDS[args.command](args)
+        return args.plugin_command().run(args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -386,23 +383,6 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_proxies(args: argparse.Namespace) -> int:
-    """Build or list the committed proxies."""
-    from bench import proxies
-
-    root = args.proxies_dir or proxies.committed_dir()
-    if args.proxies_command == "status":
-        print(proxies.status(root, args.json))
-        return 0
-    if args.minutes <= 0 or args.eval_every < 1:
-        from bench.errors import BenchError
-
-        raise BenchError("--minutes must be > 0 and --eval-every >= 1")
-    proxies.build(args.domain, args.effect, args.arch, args.minutes, args.eval_every,
-                  args.force, root, args.cache_dir, args.data_root)
-    return 0
-
-
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Check the system packages the project needs."""
     from bench.doctor import doctor
@@ -411,5 +391,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "publish": cmd_publish,
-            "sanity": cmd_sanity, "project": cmd_project, "proxies": cmd_proxies,
-            "verify": cmd_verify, "perf": cmd_perf, "doctor": cmd_doctor, "data": cmd_data}
+            "sanity": cmd_sanity, "project": cmd_project, "verify": cmd_verify,
+            "perf": cmd_perf, "doctor": cmd_doctor, "data": cmd_data}
+"""bench's own commands; plugin packages add theirs (:class:`bench.registry.Command`)."""

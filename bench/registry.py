@@ -1,7 +1,10 @@
-"""Name → class registries for strategies, tasks, datasets and effects, filled by subclassing.
+"""Name → class registries for strategies, tasks, datasets, effects and plugin commands, filled
+by subclassing.
 
 A concrete class registers itself when it declares ``name`` (and ``version``); discovery imports
-the plugin packages and entry points so that ``bench`` never names a concrete plugin.
+the plugin packages and entry points so that ``bench`` never names a concrete plugin. A plugin
+package adds a `python -m bench` subcommand by declaring a :class:`Command` in its ``commands``
+module, which the CLI imports alone (:func:`discover_commands`) to build its parser quickly.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import inspect
 import os
 import pkgutil
 import traceback
+from abc import ABC, abstractmethod
+from argparse import ArgumentParser, Namespace
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import ClassVar
@@ -21,6 +26,8 @@ from bench.errors import BenchError
 PLUGIN_PACKAGES = ("strategies", "tasks", "datasets", "bench.dsp")
 ENTRY_POINT_GROUP = "afx_bench.plugins"
 PLUGIN_ENV = "BENCH_PLUGINS"
+COMMAND_MODULE = "commands"
+"""The module of a plugin package that declares its commands (imported without the rest)."""
 
 
 class RegistryError(BenchError):
@@ -100,7 +107,7 @@ class Registry:
 
 
 REGISTRIES: dict[str, Registry] = {
-    kind: Registry(kind) for kind in ("strategy", "task", "dataset", "effect")
+    kind: Registry(kind) for kind in ("strategy", "task", "dataset", "effect", "command")
 }
 FAILURES: list[PluginFailure] = []
 
@@ -125,6 +132,30 @@ class Registered:
             doc = inspect.getdoc(cls) or ""
             cls.description = doc.splitlines()[0] if doc else ""
         REGISTRIES[cls.kind].add(cls)
+
+
+class Command(ABC):
+    """A `python -m bench` subcommand that a plugin package provides: a subclass that declares
+    ``name`` (and ``help``, the one line `--help` lists) in the package's ``commands`` module
+    joins the CLI. Keep that module import-light: `--help` imports it; ``run`` imports the rest.
+    """
+
+    kind: ClassVar[str] = "command"
+    name: ClassVar[str]
+    help: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and not inspect.isabstract(cls):
+            REGISTRIES[cls.kind].add(cls)
+
+    @abstractmethod
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        """Declare the command's options (and subcommands) on its own ``parser``."""
+
+    @abstractmethod
+    def run(self, args: Namespace) -> int:
+        """Run with the parsed ``args``; the exit status (a BenchError is a one-line error)."""
 
 
 def registry(kind: str) -> Registry:
@@ -164,7 +195,28 @@ def discover() -> list[PluginFailure]:
     return FAILURES
 
 
+def discover_commands() -> Registry:
+    """The plugin commands: each plugin package's ``commands`` module is imported, and nothing
+    else, so the CLI's parser stays quick to build (bench's own commands are built in)."""
+    for package in PLUGIN_PACKAGES:
+        if package.split(".")[0] == "bench":
+            continue
+        module = f"{package}.{COMMAND_MODULE}"
+        try:
+            importlib.import_module(module)
+        except RegistryError:
+            raise
+        except ModuleNotFoundError as exc:
+            if exc.name not in (package, module):  # a package without commands is fine
+                _record(module, exc)
+        except Exception as exc:  # noqa: BLE001 - recorded, not raised
+            _record(module, exc)
+    return REGISTRIES["command"]
+
+
 def _import(module: str) -> None:
+    if any(f.module == module for f in FAILURES):
+        return  # recorded once (the CLI may have tried it before discovery)
     try:
         importlib.import_module(module)
     except RegistryError:

@@ -120,3 +120,53 @@ def test_a_module_that_fails_after_registering_leaves_nothing_registered(
     isolated_registry._import("half_plugin_for_test")
     assert "half_plugin_for_test" not in isolated_registry.REGISTRIES["strategy"].names()
     assert isolated_registry.FAILURES[-1].module == "half_plugin_for_test"
+
+
+def test_a_plugin_command_joins_the_cli(isolated_registry, capsys):
+    """A :class:`Command` subclass is a `python -m bench` subcommand, with its own options."""
+    from bench.cli import main
+    from bench.registry import Command
+
+    class Greet(Command):
+        name = "greet_for_test"
+        help = "say hello"
+
+        def add_arguments(self, parser):
+            parser.add_argument("--times", type=int, default=1)
+
+        def run(self, args):
+            print("hello " * args.times)
+            return 3
+
+    assert isolated_registry.discover_commands().get("greet_for_test") is Greet
+    assert main(["greet_for_test", "--times", "2"]) == 3
+    assert capsys.readouterr().out.startswith("hello hello")
+
+    class Shadow(Command):
+        name = "run"
+
+        def add_arguments(self, parser):
+            pass
+
+        def run(self, args):
+            return 0
+
+    with pytest.raises(RegistryError, match="would hide the built-in command"):
+        main(["list"])
+
+
+def test_help_imports_only_the_plugin_command_modules():
+    """`--help` lists the plugin commands (`proxies`) without discovering every plugin."""
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    code = ("import sys\ntry:\n    from bench.cli import main; main(['--help'])\n"
+            "except SystemExit:\n    pass\n"
+            "print('LOADED', sorted(m for m in sys.modules if m.startswith(('tasks.', "
+            "'strategies.', 'datasets.', 'numpy', 'torch'))))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "proxies" in out.stdout
+    assert "LOADED ['tasks.commands']" in out.stdout

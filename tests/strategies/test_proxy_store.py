@@ -150,7 +150,7 @@ def test_status_command_lists_proxies_as_json_and_refuses_an_empty_directory(com
 
 
 def test_fidelity_report_tables_and_draws_every_committed_proxy(committed):
-    from bench.proxies import fidelity_report
+    from strategies._proxy_report import fidelity_report
 
     root, meta = committed
     fidelity_report(root)

@@ -1,8 +1,5 @@
-"""`python -m bench proxies build|status`: the committed proxies of the standard budget.
-
-``build`` pre-trains each (domain, effect, architecture) proxy that is missing or outdated
-(resumable: one proxy at a time, each saved when done), then redraws the fidelity-against-steps
-figure beside them; ``status`` lists them with their fidelity and gates.
+"""The committed proxies' status table, fidelity report and figure: what
+``python -m bench proxies status`` prints and ``proxies build`` writes beside the proxies.
 """
 
 from __future__ import annotations
@@ -12,66 +9,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-BUDGET = "standard"
-DOMAINS = ("music", "speech")
 FIGURE = "fidelity.png"
 REPORT = "fidelity.md"
-
-
-def committed_dir() -> Path:
-    """Where the committed proxies live (``proxies/`` at the repository root)."""
-    from strategies._proxy_store import proxies_dir
-
-    return proxies_dir()
-
-
-def build(domains: str, effects: str, archs: str, minutes: float, eval_every: int,
-          force: bool, root: Path, cache_dir: Path | None, data_root: Path | None) -> int:
-    """Build every selected proxy that is missing or outdated; returns how many were built."""
-    from bench.params import choose
-    from strategies._proxy_config import ARCHS, PRETRAIN
-    from tasks.chain import LIBRARY
-
-    domain_list = choose(domains, DOMAINS, "--domain")
-    effect_list = choose(effects, LIBRARY, "--effect")
-    arch_list = choose(archs, ARCHS, "--arch")
-
-    import torch
-
-    from bench.base import RunContext
-    from bench.budgets import get_budget
-    from bench.data import default_cache_dir
-    from bench.registry import discover, registry
-    from strategies._proxies import Pretraining, effect_arch
-    from strategies._proxy_store import build_committed, committed_path, is_current
-    from tasks import _audio
-
-    discover()
-    torch.set_num_threads(1)  # the time limit is CPU time of one core
-    budget = get_budget(BUDGET)
-    built = 0
-    # a linear, dynamics or Hammerstein effect gets its structured proxy whatever the --arch:
-    # build it once
-    pairs = list(dict.fromkeys((name, effect_arch(name, arch))
-                               for arch in arch_list for name in effect_list))
-    for domain in domain_list:
-        ctx = RunContext(budget=budget, seed=0, split="train", results_dir=Path("."),
-                         cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(),
-                         data_root=data_root)
-        audio = _audio.proxy_audio(domain, ctx)
-        for name, arch in pairs:
-            job = Pretraining(registry("effect").get(name)(), budget.sample_rate, arch,
-                              PRETRAIN[BUDGET], audio.clips)
-            if not force and is_current(job, domain, root):
-                print(f"{committed_path(root, domain, name, arch)}: up to date")
-                continue
-            build_committed(job, domain, root, minutes, eval_every)
-            built += 1
-            fidelity_report(root)  # after each proxy: an interrupted build keeps its report
-    fidelity_report(root)
-    print(f"built {built} proxies; `python -m bench proxies status` lists them; fidelity in "
-          f"{root / REPORT} and {root / FIGURE}")
-    return built
 
 
 def status_table(rows: list[dict[str, Any]]) -> str:

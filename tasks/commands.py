@@ -1,0 +1,124 @@
+"""`python -m bench proxies build|status`: the committed proxies of the standard budget.
+
+``build`` pre-trains each (domain, effect, architecture) proxy that is missing or outdated
+(resumable: one proxy at a time, each saved when done), then redraws the fidelity-against-steps
+figure beside them; ``status`` lists them with their fidelity and gates.
+
+A plugin command (:class:`bench.registry.Command`): it lives with the tasks because it
+pre-trains on the tasks' audio for the effects chain selection chooses from. The CLI imports
+this module to build its parser, so the heavy imports happen inside the functions.
+"""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser, Namespace
+from pathlib import Path
+
+from bench.registry import Command
+
+BUDGET = "standard"
+DOMAINS = ("music", "speech")
+
+
+class Proxies(Command):
+    """Build or list the committed proxies."""
+
+    name = "proxies"
+    help = ("the committed proxies of the standard budget: build them (resumable) or list "
+            "their fidelity and gates")
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        """``build`` (what to pre-train and for how long) and ``status``."""
+        from bench.cli import common_options
+
+        psub = parser.add_subparsers(dest="proxies_command", required=True, metavar="ACTION")
+        b = psub.add_parser("build", help="pre-train every missing or outdated proxy until its "
+                                          "gates hold or its CPU time is spent, and commit it")
+        b.add_argument("--domain", default="all", help="'all' or a comma list of music, speech")
+        b.add_argument("--effect", default="all",
+                       help="'all' (the effects the tasks chain) or a comma list")
+        b.add_argument("--arch", default="tcn", help="'all' or a comma list of tcn, hypergru "
+                                                     "(default: tcn); linear effects (the EQ) "
+                                                     "get the fir filter proxy whatever this is")
+        b.add_argument("--minutes", type=float, default=20.0,
+                       help="CPU minutes (one core) per proxy at most (default: 20)")
+        b.add_argument("--eval-every", type=int, default=250,
+                       help="steps between fidelity measurements (default: 250)")
+        b.add_argument("--force", action="store_true",
+                       help="rebuild proxies that are up to date")
+        b.add_argument("--proxies-dir", type=Path, default=None,
+                       help="where committed proxies live (default: $AFX_BENCH_PROXIES or "
+                            "proxies/)")
+        common_options(b, results=False)
+        s = psub.add_parser("status", help="list the committed proxies, their fidelity and gates")
+        s.add_argument("--json", action="store_true", help="machine-readable output")
+        s.add_argument("--proxies-dir", type=Path, default=None,
+                       help="where committed proxies live (default: $AFX_BENCH_PROXIES or "
+                            "proxies/)")
+
+    def run(self, args: Namespace) -> int:
+        """Build or list the committed proxies."""
+        from strategies._proxy_report import status
+        from strategies._proxy_store import proxies_dir
+
+        root = args.proxies_dir or proxies_dir()
+        if args.proxies_command == "status":
+            print(status(root, args.json))
+            return 0
+        if args.minutes <= 0 or args.eval_every < 1:
+            from bench.errors import BenchError
+
+            raise BenchError("--minutes must be > 0 and --eval-every >= 1")
+        build(args.domain, args.effect, args.arch, args.minutes, args.eval_every,
+              args.force, root, args.cache_dir, args.data_root)
+        return 0
+
+
+def build(domains: str, effects: str, archs: str, minutes: float, eval_every: int,
+          force: bool, root: Path, cache_dir: Path | None, data_root: Path | None) -> int:
+    """Build every selected proxy that is missing or outdated; returns how many were built."""
+    from bench.params import choose
+    from strategies._proxy_config import ARCHS, PRETRAIN
+    from tasks.chain import LIBRARY
+
+    domain_list = choose(domains, DOMAINS, "--domain")
+    effect_list = choose(effects, LIBRARY, "--effect")
+    arch_list = choose(archs, ARCHS, "--arch")
+
+    import torch
+
+    from bench.base import RunContext
+    from bench.budgets import get_budget
+    from bench.data import default_cache_dir
+    from bench.registry import discover, registry
+    from strategies._proxies import Pretraining, effect_arch
+    from strategies._proxy_report import FIGURE, REPORT, fidelity_report
+    from strategies._proxy_store import build_committed, committed_path, is_current
+    from tasks import _audio
+
+    discover()
+    torch.set_num_threads(1)  # the time limit is CPU time of one core
+    budget = get_budget(BUDGET)
+    built = 0
+    # a linear, dynamics or Hammerstein effect gets its structured proxy whatever the --arch:
+    # build it once
+    pairs = list(dict.fromkeys((name, effect_arch(name, arch))
+                               for arch in arch_list for name in effect_list))
+    for domain in domain_list:
+        ctx = RunContext(budget=budget, seed=0, split="train", results_dir=Path("."),
+                         cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(),
+                         data_root=data_root)
+        audio = _audio.proxy_audio(domain, ctx)
+        for name, arch in pairs:
+            job = Pretraining(registry("effect").get(name)(), budget.sample_rate, arch,
+                              PRETRAIN[BUDGET], audio.clips)
+            if not force and is_current(job, domain, root):
+                print(f"{committed_path(root, domain, name, arch)}: up to date")
+                continue
+            build_committed(job, domain, root, minutes, eval_every)
+            built += 1
+            fidelity_report(root)  # after each proxy: an interrupted build keeps its report
+    fidelity_report(root)
+    print(f"built {built} proxies; `python -m bench proxies status` lists them; fidelity in "
+          f"{root / REPORT} and {root / FIGURE}")
+    return built
