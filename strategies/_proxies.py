@@ -20,8 +20,7 @@ import torch
 from torch import nn
 
 from bench.artefacts import artefact_path, load_or_build
-from bench.base import Counters, RunContext
-from bench.data import TrainingAudio
+from bench.base import Counters
 from bench.dsp import Chain
 from bench.metrics.audio import DEEPAFX_FFT_SIZES, lufs_error_per_example, mrstft_loss
 from bench.metrics.checks import MetricError
@@ -29,7 +28,6 @@ from bench.parallel import render
 from strategies._proxy_config import (
     FILTER_ARCH,
     GAIN_ARCH,
-    PRETRAIN,
     PROXY_VERSION,
     SHAPER_ARCH,
     ProxyConfig,
@@ -426,37 +424,6 @@ class ProxyChain(nn.Module):
             y = proxy(y, p[:, start:start + proxy.n_params])
             start += proxy.n_params
         return y
-
-
-def proxy_chain(chain: Chain, sample_rate: int, ctx: RunContext, audio: TrainingAudio,
-                arch: str) -> ProxyChain:
-    """Proxies for every effect of ``chain`` at ``ctx``'s budget: the ones committed for
-    ``audio``'s domain at a budget that uses committed proxies (never retrained), else
-    pre-trained on ``audio`` and cached. ``arch`` is the architecture of the effects that are
-    neither linear, dynamics nor Hammerstein (:func:`effect_arch`).
-
-    Each proxy's fidelity, real-time factor and pre-training cost go to
-    ``ctx.extra["proxies"][effect name]``.
-    """
-    from strategies._proxy_store import COMMITTED_BUDGETS, load_committed
-
-    cfg = PRETRAIN[ctx.budget.name]
-    report = ctx.extra.setdefault("proxies", {})
-    built: dict[str, EffectProxy] = {}
-    jobs = []
-    for effect in chain.effects:
-        if effect.name not in built:
-            jobs.append(Pretraining(effect, sample_rate, effect_arch(effect.name, arch), cfg,
-                                    audio.clips))
-            if ctx.budget.name in COMMITTED_BUDGETS:
-                built[effect.name], meta = load_committed(jobs[-1], audio.domain)
-            else:
-                built[effect.name], meta = pretrained_proxy(jobs[-1], ctx.cache_dir,
-                                                            ctx.progress)
-            report[effect.name] = {**{k: v for k, v in meta.items() if k != "curve"},
-                                   "arch": jobs[-1].arch, "parameters": sum(
-                p.numel() for p in built[effect.name].parameters())}
-    return ProxyChain([built[e.name] for e in chain.effects], ctx.counters, jobs)
 
 
 def convolution_floor(proxy: EffectProxy, batch: int, samples: int,

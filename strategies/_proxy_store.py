@@ -6,6 +6,10 @@ of its pre-training). Runs at a budget in :data:`COMMITTED_BUDGETS` load these a
 them: a missing or outdated one is an error naming the command that builds it,
 ``python -m bench proxies build``. Pre-training stops when every gate of :data:`GATES` holds,
 at the configured number of steps, or after ``minutes`` of one core, whichever comes first.
+
+:func:`proxy_chain` hands a run its proxies: these committed ones at such a budget, else the
+ones pre-trained on the run's audio and cached (:func:`strategies._proxies.pretrained_proxy`).
+The store sits above the networks: it imports :mod:`strategies._proxies`, never the reverse.
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ from bench.sanity import PROXY_GATES, proxy_gates
 from strategies._proxy_config import STRUCTURED_ARCHS
 
 if TYPE_CHECKING:  # torch and the networks load only where a proxy is built or loaded
-    from strategies._proxies import EffectProxy, Pretraining
+    from bench.base import RunContext
+    from bench.data import TrainingAudio
+    from bench.dsp import Chain
+    from strategies._proxies import EffectProxy, Pretraining, ProxyChain
 
 PROXIES_ENV = "AFX_BENCH_PROXIES"
 COMMITTED_BUDGETS = ("standard",)
@@ -194,3 +201,35 @@ def status(root: Path | None = None) -> list[dict[str, Any]]:
                      "curve": meta.get("curve", []),
                      "path": str(record_file.with_suffix(".safetensors"))})
     return rows
+
+
+def proxy_chain(chain: Chain, sample_rate: int, ctx: RunContext, audio: TrainingAudio,
+                arch: str) -> ProxyChain:
+    """Proxies for every effect of ``chain`` at ``ctx``'s budget: the ones committed for
+    ``audio``'s domain at a budget that uses committed proxies (never retrained), else
+    pre-trained on ``audio`` and cached. ``arch`` is the architecture of the effects that are
+    neither linear, dynamics nor Hammerstein (:func:`strategies._proxies.effect_arch`).
+
+    Each proxy's fidelity, real-time factor and pre-training cost go to
+    ``ctx.extra["proxies"][effect name]``.
+    """
+    from strategies._proxies import Pretraining, ProxyChain, effect_arch, pretrained_proxy
+    from strategies._proxy_config import PRETRAIN
+
+    cfg = PRETRAIN[ctx.budget.name]
+    report = ctx.extra.setdefault("proxies", {})
+    built: dict[str, EffectProxy] = {}
+    jobs = []
+    for effect in chain.effects:
+        if effect.name not in built:
+            jobs.append(Pretraining(effect, sample_rate, effect_arch(effect.name, arch), cfg,
+                                    audio.clips))
+            if ctx.budget.name in COMMITTED_BUDGETS:
+                built[effect.name], meta = load_committed(jobs[-1], audio.domain)
+            else:
+                built[effect.name], meta = pretrained_proxy(jobs[-1], ctx.cache_dir,
+                                                            ctx.progress)
+            report[effect.name] = {**{k: v for k, v in meta.items() if k != "curve"},
+                                   "arch": jobs[-1].arch, "parameters": sum(
+                p.numel() for p in built[effect.name].parameters())}
+    return ProxyChain([built[e.name] for e in chain.effects], ctx.counters, jobs)

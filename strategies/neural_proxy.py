@@ -33,7 +33,7 @@ class NeuralProxy(GradientStrategy):
     def effect_layer(self, chain: Chain, sample_rate: int, ctx: RunContext,
                      audio: TrainingAudio) -> EffectLayer:
         """The chain of cached pre-trained proxies (pre-trained on ``audio`` on a cache miss)."""
-        from strategies._proxies import proxy_chain
+        from strategies._proxy_store import proxy_chain
 
         return proxy_chain(chain, sample_rate, ctx, audio, str(self.params["arch"]))
 

@@ -31,7 +31,8 @@ class ProxyHybrid(GradientStrategy):
     def effect_layer(self, chain: Chain, sample_rate: int, ctx: RunContext,
                      audio: TrainingAudio) -> EffectLayer:
         """A straight-through layer over the chain's cached pre-trained proxies."""
-        from strategies._proxies import HybridLayer, proxy_chain
+        from strategies._proxies import HybridLayer
+        from strategies._proxy_store import proxy_chain
 
         proxies = proxy_chain(chain, sample_rate, ctx, audio, str(self.params["arch"]))
         return HybridLayer(proxies, chain, sample_rate)

@@ -15,7 +15,7 @@ from tests.strategies.test_proxies import TINY, randomized, run_context
 torch = pytest.importorskip("torch")
 signal = pytest.importorskip("scipy.signal")
 
-from strategies import _proxies  # noqa: E402
+from strategies import _proxies, _proxy_store  # noqa: E402
 from strategies._proxy_filters import (  # noqa: E402
     FilterHypernetwork,
     fft_convolve,
@@ -128,7 +128,7 @@ def test_linear_and_dynamics_effects_get_their_structured_proxy_whatever_the_arc
     assert _proxies.effect_arch("compressor", "hypergru") == "gain"
     assert _proxies.effect_arch("distortion", "hypergru") == "shaper"
     ctx = run_context(tmp_path)
-    layer = _proxies.proxy_chain(chain, SAMPLE_RATE, ctx, TrainingAudio("test", audio), "tcn")
+    layer = _proxy_store.proxy_chain(chain, SAMPLE_RATE, ctx, TrainingAudio("test", audio), "tcn")
     eq, compressor = layer.distinct()
     assert isinstance(eq.net, FilterHypernetwork) and isinstance(compressor.net, GainComputer)
     assert [job.arch for job in layer.jobs] == ["fir", "gain"]

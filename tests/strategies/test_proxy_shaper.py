@@ -144,8 +144,8 @@ def test_hammerstein_effects_get_the_shaper_whatever_the_arch(audio, tmp_path):
         "python -m bench proxies build --domain music --effect distortion")
     # a smoke pre-training of the shaper runs, learns and reports its figures
     ctx = run_context(tmp_path)
-    layer = _proxies.proxy_chain(Chain(["distortion"]), SAMPLE_RATE, ctx,
-                                 TrainingAudio("test", audio), "tcn")
+    layer = _proxy_store.proxy_chain(Chain(["distortion"]), SAMPLE_RATE, ctx,
+                                     TrainingAudio("test", audio), "tcn")
     (proxy,) = layer.distinct()
     assert isinstance(proxy.net, HammersteinProxy)
     assert [job.arch for job in layer.jobs] == ["shaper"]

@@ -21,7 +21,7 @@ from tests.strategies.test_proxies import job as any_job
 
 torch = pytest.importorskip("torch")
 
-from strategies import _proxies, _proxy_store  # noqa: E402
+from strategies import _proxies, _proxy_config, _proxy_store  # noqa: E402
 
 
 def job(clips, **changes) -> _proxies.Pretraining:
@@ -110,7 +110,7 @@ def test_a_standard_run_loads_committed_proxies_and_never_trains(committed, audi
                                                                  monkeypatch):
     root, meta = committed
     monkeypatch.setenv(_proxy_store.PROXIES_ENV, str(root))
-    monkeypatch.setitem(_proxies.PRETRAIN, "standard", TINY)
+    monkeypatch.setitem(_proxy_config.PRETRAIN, "standard", TINY)
 
     def no_training(*args, **kwargs):
         raise AssertionError("a standard run pre-trained a proxy")
@@ -119,7 +119,7 @@ def test_a_standard_run_loads_committed_proxies_and_never_trains(committed, audi
     ctx = RunContext(budget=BUDGETS["standard"], seed=0, split="val", results_dir=tmp_path,
                      cache_dir=tmp_path / "cache", progress=False)
     chain = Chain(["compressor"])
-    layer = _proxies.proxy_chain(chain, SAMPLE_RATE, ctx, TrainingAudio("test", audio), "tcn")
+    layer = _proxy_store.proxy_chain(chain, SAMPLE_RATE, ctx, TrainingAudio("test", audio), "tcn")
     assert ctx.extra["proxies"]["compressor"]["mrstft"] == meta["mrstft"]
     assert "curve" not in ctx.extra["proxies"]["compressor"]  # the run keeps the figures only
     x = torch.from_numpy(audio[:2])
@@ -127,7 +127,7 @@ def test_a_standard_run_loads_committed_proxies_and_never_trains(committed, audi
     # the EQ is linear: a tcn run asks for its filter proxy, built without --arch
     with pytest.raises(BenchError, match=r"no committed fir proxy of peq for test.*"
                                          r"--domain test --effect peq`"):
-        _proxies.proxy_chain(Chain(["peq"]), SAMPLE_RATE, ctx, TrainingAudio("test", audio),
+        _proxy_store.proxy_chain(Chain(["peq"]), SAMPLE_RATE, ctx, TrainingAudio("test", audio),
                              "tcn")
 
 
