@@ -164,6 +164,13 @@ class Capabilities:
     probes_encoder: bool = False
     """It probes the encoder a gradient strategy trained; a strategy that trains none cannot
     run it."""
+    selects_chain: bool = False
+    """It asks which of its candidate effect chains made each example: scored by exact-chain
+    accuracy, which a uniform guess reaches at the task's ``chance``."""
+    whole_batch_loss: bool = False
+    """Its search problem scores every example at once: ``problem.loss(p)`` takes one parameter
+    row per example and returns one loss per example (the toy task's problem; a
+    :class:`~bench.search.SearchProblem` scores the rows it is given)."""
 
 
 class Strategy(Registered, ABC):

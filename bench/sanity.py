@@ -71,6 +71,18 @@ def _learners() -> set[str]:
     return {c.name for c in registry("strategy").classes() if issubclass(c, GradientStrategy)}
 
 
+def _declaring(main: pd.DataFrame, capability: str) -> pd.DataFrame:
+    """The rows of the tasks whose declared capabilities (``Task.capabilities``) include
+    ``capability``; a task that no plugin registers here declares nothing, so it is not judged."""
+    from bench.registry import registry
+
+    tasks = registry("task")
+    known = set(tasks.names())
+    names = {name for name in set(main.task) & known
+             if getattr(tasks.get(name).capabilities, capability)}
+    return main[main.task.isin(names)]
+
+
 def _judged(gate: Gate, tasks: pd.DataFrame, what: str) -> Gate:
     """``gate``, failed with the reason when there were no ``what`` results to judge."""
     if tasks.empty:
@@ -82,7 +94,8 @@ def gate_exact_vs_input(main: pd.DataFrame) -> Gate:
     """(a) The exact-gradient learner beats the input by the least gains of INPUT_GAIN."""
     gate = Gate("a", f"{EXACT_STRATEGY} beats the input by ≥ 40% on synthetic MR-STFT and ≥ 25% "
                      "on realistic MSD, in each domain", True)
-    tasks = main[(main.task_family == "style_transfer") & main.metric.isin(INPUT_GAIN)]
+    tasks = _declaring(main, "style_reference")
+    tasks = tasks[tasks.metric.isin(INPUT_GAIN)]
     for task, rows in tasks.groupby("task", sort=True):
         metric = rows.metric.iloc[0]
         ours = _mean(rows[rows.strategy == EXACT_STRATEGY])
@@ -99,7 +112,7 @@ def gate_learners_vs_input(main: pd.DataFrame) -> Gate:
     """(b) Every learner beats the input on every style-transfer task's main metric."""
     gate = Gate("b", "every learner beats the input on every style-transfer task", True)
     learners = _learners()
-    tasks = main[main.task_family == "style_transfer"]
+    tasks = _declaring(main, "style_reference")
     for task, rows in tasks.groupby("task", sort=True):
         base = _mean(rows[rows.strategy == "input"])
         lower = not bool(rows.higher_is_better.iloc[0])
@@ -120,7 +133,7 @@ def gate_probes(main: pd.DataFrame) -> Gate:
 
     gate = Gate("c", "every trained encoder beats the random-encoder and mel-statistics probes "
                      "with non-overlapping 95% intervals", True)
-    tasks = main[main.task_family == "probe"]
+    tasks = _declaring(main, "probes_encoder")
     learners = _learners()
     for task, rows in tasks.groupby("task", sort=True):
         refs = {s: mean_ci95(_values(rows[rows.strategy == s]))
@@ -144,7 +157,7 @@ def gate_chain(main: pd.DataFrame) -> Gate:
     gate = Gate("d", f"chain-selection learners reach ≥ {CHANCE_MULTIPLE:g}× chance on "
                      "exact-chain accuracy", True)
     learners = _learners()
-    tasks = main[main.task_family == "chain_selection"]
+    tasks = _declaring(main, "selects_chain")
     for task, rows in tasks.groupby("task", sort=True):
         chance = registry("task").get(task).chance
         for strategy in sorted(set(rows.strategy) & learners):

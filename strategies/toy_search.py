@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.base import RunContext
+from bench.base import RunContext, Task
 from bench.search import SearchStrategy, report_progress
 
 
@@ -26,9 +26,12 @@ class ToySearch(SearchStrategy):
             "shrink": trial.suggest_float("shrink", 0.2, 0.9),
         }
 
-    def skip_reason(self, task: Any) -> str | None:
-        """Only the toy task exposes the per-example loss this search needs."""
-        return None if task.name == "toy" else "toy_search only solves the toy task"
+    def skip_reason(self, task: Task) -> str | None:
+        """Only a task whose problem scores the whole batch at once (the toy task, declared by
+        ``capabilities.whole_batch_loss``) exposes the per-example loss this search needs."""
+        if task.capabilities.whole_batch_loss:
+            return None
+        return "toy_search only solves the toy task"
 
     def solve(self, problem: Any, ctx: RunContext) -> np.ndarray:
         """Best of ``n_candidates`` uniform draws per round, in a box that shrinks each round."""

@@ -55,7 +55,7 @@ class ChainSelection(Task):
     """Estimate the ordered effect chain and its settings from (dry, wet)."""
 
     family = "chain_selection"
-    capabilities = Capabilities(trains_learner=True)
+    capabilities = Capabilities(trains_learner=True, selects_chain=True)
     domain: ClassVar[str]
     main_metric = "exact_chain_accuracy"
     chance: ClassVar[float] = 1 / len(candidates())  # exact-chain accuracy of a uniform guess

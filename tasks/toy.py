@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.base import Counters, Metric, Outcome, RunContext, Strategy, Task, safe_metric
+from bench.base import (
+    Capabilities,
+    Counters,
+    Metric,
+    Outcome,
+    RunContext,
+    Strategy,
+    Task,
+    safe_metric,
+)
 from bench.seeding import derive_seed
 
 SAMPLE_RATE = 8000
@@ -62,6 +71,7 @@ class Toy(Task):
     version = "1"
     family = "toy"
     toy = True
+    capabilities = Capabilities(whole_batch_loss=True)
     metrics = (
         Metric("param_mae", higher_is_better=False, description="normalized parameter MAE"),
         Metric("l1", higher_is_better=False, description="re-render mean absolute error"),
