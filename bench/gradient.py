@@ -128,9 +128,10 @@ class GradientStrategy(Strategy):
         """A torch module ``(x, p) -> y`` for ``chain``; ``audio`` is the task domain's training
         audio (proxies pre-train on it or load the ones committed for its domain)."""
 
-    def render(self, layer: EffectLayer, chain: Chain, x: np.ndarray, p: np.ndarray,
-               sample_rate: int, ctx: RunContext) -> np.ndarray:
-        """Inference rendering; by default the reference DSP, whatever trained the learner."""
+    def infer_audio(self, layer: EffectLayer, chain: Chain, x: np.ndarray, p: np.ndarray,
+                    sample_rate: int, ctx: RunContext) -> np.ndarray:
+        """The audio the trained learner's parameters ``p`` give at inference (test time): by
+        default the reference DSP's (counted), whatever trained the learner."""
         return ctx.counters.render(chain, x, p, sample_rate, workers=1)
 
     def benchmarks(self, layer: EffectLayer, ctx: RunContext) -> dict[str, Any]:

@@ -102,8 +102,9 @@ class BuiltCorpus(Dataset):
         """The jobs of this corpus's tier, in build order (cheap: reads no audio)."""
 
     @abstractmethod
-    def renderer(self) -> Callable[[Job, Path], Rendered]:
-        """The function that renders one job into ``Rendered`` (imports heavy modules)."""
+    def source_renderer(self) -> Callable[[Job, Path], Rendered]:
+        """The function that renders one job's source audio (synthesized speech or music, before
+        any effect) into ``Rendered`` (imports heavy modules)."""
 
     @abstractmethod
     def clip_seconds(self) -> float:
@@ -207,7 +208,7 @@ class BuiltCorpus(Dataset):
     def _build(self, jobs: list[Job], todo: list[Job], old: dict, progress: bool) -> dict:
         from tqdm import tqdm
 
-        render = self.renderer()
+        render = self.source_renderer()
         kept = {j.id for j in jobs} - {j.id for j in todo}
         results: dict[str, list[dict]] = {}
         for entry in old.get("clips", []):

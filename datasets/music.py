@@ -152,7 +152,7 @@ class MusicCorpus(BuiltCorpus):
         return [Job(name, source, name, split_of[name], stable_seed("music", name), n_clips,
                     params) for name, params in items]
 
-    def renderer(self) -> Callable[[Job, Path], Rendered]:
+    def source_renderer(self) -> Callable[[Job, Path], Rendered]:
         """The music synthesizer (it imports its heavy modules lazily)."""
         return synthesize
 

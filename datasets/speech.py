@@ -130,6 +130,6 @@ class SpeechCorpus(BuiltCorpus):
                      for k, p in enumerate(params)]
         return jobs
 
-    def renderer(self) -> Callable[[Job, Path], Rendered]:
+    def source_renderer(self) -> Callable[[Job, Path], Rendered]:
         """The speech synthesizer (it imports its heavy modules lazily)."""
         return synthesize

@@ -51,11 +51,11 @@ class NeuralProxy(GradientStrategy):
                                 for job in layer.jobs],
                 "convolution_floor": {k: v for k, v in floors.items() if v is not None}}
 
-    def render(self, layer: EffectLayer, chain: Chain, x: np.ndarray, p: np.ndarray,
-               sample_rate: int, ctx: RunContext) -> np.ndarray:
+    def infer_audio(self, layer: EffectLayer, chain: Chain, x: np.ndarray, p: np.ndarray,
+                    sample_rate: int, ctx: RunContext) -> np.ndarray:
         """The proxies render, unless ``dsp_inference`` (half hybrid): then the reference DSP."""
         if self.params["dsp_inference"]:
-            return super().render(layer, chain, x, p, sample_rate, ctx)
+            return super().infer_audio(layer, chain, x, p, sample_rate, ctx)
         from strategies._proxies import proxy_render
 
         return proxy_render(layer, x, p)

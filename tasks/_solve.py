@@ -73,7 +73,7 @@ def estimate(strategy: Strategy, ctx: RunContext, chain: Chain, x: np.ndarray,
     """(parameters, rendered output) for the rows of ``x``.
 
     A gradient strategy gets its learner from ``trained(strategy)`` (timed by the task) and
-    renders ``predict(model)`` with its inference renderer; a search strategy solves
+    the audio of ``predict(model)`` from its ``infer_audio``; a search strategy solves
     ``problem()`` and the reference DSP renders the result.
     """
     sr = ctx.budget.sample_rate
@@ -82,7 +82,7 @@ def estimate(strategy: Strategy, ctx: RunContext, chain: Chain, x: np.ndarray,
         model, layer = trained(s)
         with ctx.timed("solve"):
             p = predict(model)
-            return p, s.render(layer, chain, x, p, sr, ctx)
+            return p, s.infer_audio(layer, chain, x, p, sr, ctx)
 
     def searched(s: SearchStrategy) -> tuple[np.ndarray, np.ndarray]:
         with ctx.timed("solve"):

@@ -170,13 +170,15 @@ class ChainSelection(Task):
                       dry: np.ndarray,
                       choice: np.ndarray, params: list[np.ndarray],
                       ctx: RunContext) -> np.ndarray:
-        """Render each example with its selected chain (the strategy's inference renderer)."""
+        """Each example's audio through its selected chain at inference (the strategy's
+        ``infer_audio``)."""
         y = np.zeros_like(dry)
         sr = ctx.budget.sample_rate
         for c in np.unique(choice):
             rows = np.flatnonzero(choice == c)
             p = np.stack([params[i] for i in rows])
-            y[rows] = strategy.render(layers[c], self.candidate_chains[c], dry[rows], p, sr, ctx)
+            y[rows] = strategy.infer_audio(layers[c], self.candidate_chains[c], dry[rows], p,
+                                           sr, ctx)
         return y
 
     def trained(self, strategy: GradientStrategy,

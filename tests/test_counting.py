@@ -131,7 +131,7 @@ def test_every_render_of_a_strategy_is_counted(strategy, rendered, artefacts, tm
         rendered["rows"], before = 0, ctx.counters.dsp_evals  # proxy pre-training is apart
         pt = torch.from_numpy(p).float().requires_grad_(True)
         layer(torch.from_numpy(x).float(), pt).square().mean().backward()
-        s.render(layer, chain, x, p, SAMPLE_RATE, ctx)
+        s.infer_audio(layer, chain, x, p, SAMPLE_RATE, ctx)
     else:
         rendered["rows"], before = 0, ctx.counters.dsp_evals
         s.solve(SearchProblem(chain, SAMPLE_RATE, x,

@@ -54,7 +54,7 @@ class ToyCorpus(BuiltCorpus):
         return [Job(f"toy_{k}", "toy", k, split[k], i, 2, {"kind": k})
                 for i, k in enumerate(kinds)]
 
-    def renderer(self):
+    def source_renderer(self):
         return _render
 
 
@@ -119,7 +119,7 @@ class TwoSourceCorpus(ToyCorpus):
         return [*super().plan(), *(Job(f"buggy_{k}", "buggy", f"b{k}", "train", k, 1,
                                        {"kind": "bug"}) for k in range(2))]
 
-    def renderer(self):
+    def source_renderer(self):
         def render(job: Job, work: Path) -> Rendered:
             if job.source == "buggy":
                 return job.params["missing"]  # a bug: KeyError on every job of the source

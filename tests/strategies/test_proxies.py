@@ -219,7 +219,7 @@ def test_strategies_report_proxies_and_render_finite_audio(strategy, chain, audi
         for r in report.values():
             assert {"mrstft", "lufs_error", "rtf", "pretrain_s", "pretrain_steps",
                     "reused"} <= set(r)
-        y = s.render(layer, chain, x, p, SAMPLE_RATE, ctx)
+        y = s.infer_audio(layer, chain, x, p, SAMPLE_RATE, ctx)
         assert y.shape == x.shape and y.dtype == x.dtype and np.isfinite(y).all()
         outputs.append(y)
     dsp = chain.process(x, p, SAMPLE_RATE)
@@ -234,7 +234,7 @@ def test_neural_proxy_half_hybrid_renders_with_the_dsp(chain, audio, tmp_path):
     s = NeuralProxy(dsp_inference=True)
     layer = s.effect_layer(chain, SAMPLE_RATE, ctx, TrainingAudio("test", audio))
     p = np.full((2, chain.n_params), 0.5)
-    assert np.array_equal(s.render(layer, chain, audio[:2], p, SAMPLE_RATE, ctx),
+    assert np.array_equal(s.infer_audio(layer, chain, audio[:2], p, SAMPLE_RATE, ctx),
                           chain.process(audio[:2], p, SAMPLE_RATE))
     assert ctx.counters.dsp_evals == 2
 
