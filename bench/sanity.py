@@ -159,7 +159,7 @@ def gate_chain(main: pd.DataFrame) -> Gate:
     learners = _learners()
     tasks = _declaring(main, "selects_chain")
     for task, rows in tasks.groupby("task", sort=True):
-        chance = registry("task").get(task).chance
+        chance = registry("task").get(task)().chance
         for strategy in sorted(set(rows.strategy) & learners):
             acc = _mean(rows[rows.strategy == strategy])
             ok = math.isfinite(acc) and acc >= CHANCE_MULTIPLE * chance

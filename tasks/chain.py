@@ -1,6 +1,8 @@
 """Effect-chain selection: which ordered chain of 1–3 effects made the wet signal, and how set?
 
-Candidates are every ordered chain of distinct effects from a small library. The learner is a
+Candidates are every ordered chain of distinct effects from a small library: the effects that
+declare a ``chain_selection_rank`` (peq, compressor, distortion), so an effect joins it by a
+declaration in its own file. The learner is a
 multiple-choice model (Guzman-Rivera et al.): one parameter head per candidate chain trained
 winner-takes-all through the strategy — each example's loss is its best head's re-rendering
 loss, the best head judged on reference-DSP renders of every head, and only that head's chain
@@ -38,7 +40,6 @@ from tasks._batches import training_batches, validation_size
 from tasks.blind import rerender_score
 from tasks.examples import ExampleSet
 
-LIBRARY = ("peq", "compressor", "distortion")
 MAX_EFFECTS = 3
 SCHEDULE = "winners-only"
 """The winner-takes-all schedule (version 2): each step judges every head on reference-DSP
@@ -46,9 +47,21 @@ renders and trains through the winners' chains only (version 1 rendered all 15 w
 gradient)."""
 
 
-def candidates() -> list[tuple[str, ...]]:
-    """Every ordered chain of 1…MAX_EFFECTS distinct effects of the library (15 for three)."""
-    return [c for k in range(1, MAX_EFFECTS + 1) for c in itertools.permutations(LIBRARY, k)]
+def library() -> tuple[str, ...]:
+    """The effects chain selection chooses from: every registered effect that declares a
+    ``chain_selection_rank`` (``Effect``), in rank order, then by name."""
+    from bench.registry import registry
+
+    ranked = [c for c in registry("effect").classes() if c.chain_selection_rank is not None]
+    # classes() is sorted by name and sorted() is stable: equal ranks stay in name order
+    return tuple(c.name for c in sorted(ranked, key=lambda c: c.chain_selection_rank))
+
+
+def candidates(max_effects: int = MAX_EFFECTS) -> list[tuple[str, ...]]:
+    """Every ordered chain of 1…``max_effects`` distinct effects of the library (15 for three
+    effects and chains of up to three)."""
+    effects = library()
+    return [c for k in range(1, max_effects + 1) for c in itertools.permutations(effects, k)]
 
 
 class ChainSelection(Task):
@@ -58,7 +71,8 @@ class ChainSelection(Task):
     capabilities = Capabilities(trains_learner=True, selects_chain=True)
     domain: ClassVar[str]
     main_metric = "exact_chain_accuracy"
-    chance: ClassVar[float] = 1 / len(candidates())  # exact-chain accuracy of a uniform guess
+    max_effects: ClassVar[int] = MAX_EFFECTS
+    """The longest candidate chain."""
     references = ("input", "oracle")
     metrics = (
         Metric("exact_chain_accuracy", True, "", "predicted ordered chain equals the true one"),
@@ -77,10 +91,15 @@ class ChainSelection(Task):
                                    batch_size=min(budget.batch_size, 2),
                                    clip_seconds=min(budget.clip_seconds, 1.1))
 
+    @property
+    def chance(self) -> float:
+        """The exact-chain accuracy of a uniform guess among the candidate chains."""
+        return 1 / len(candidates(self.max_effects))
+
     @functools.cached_property
     def candidate_chains(self) -> list[Chain]:
         """Chain objects of every candidate, in candidates() order."""
-        return [Chain(list(c)) for c in candidates()]
+        return [Chain(list(c)) for c in candidates(self.max_effects)]
 
     def examples(self, split: str, ctx: RunContext, n: int,
                  draw: int | None = None) -> ExampleSet:
@@ -91,7 +110,7 @@ class ChainSelection(Task):
         made = chain_examples(_audio.sources(self.domain, split, ctx), ctx.budget.sample_rate,
                               n=n, seconds=ctx.budget.clip_seconds,
                               seed=_audio.example_seed(ctx, self.name, split, draw),
-                              candidates=LIBRARY, max_effects=MAX_EFFECTS)
+                              candidates=library(), max_effects=self.max_effects)
         return ExampleSet(np.stack([m.dry for m in made]), np.stack([m.wet for m in made]),
                           [m.setting.normalized for m in made],
                           chains=[m.setting.effects for m in made])
@@ -115,7 +134,7 @@ class ChainSelection(Task):
         choice, y = strategy.accept(Solver(learned, searched))
         with ctx.timed("eval"):
             ctx.save_audio({"output": y})
-            return self.score([candidates()[c] for c in choice], y, test, ctx)
+            return self.score([self.candidate_chains[c].names for c in choice], y, test, ctx)
 
     def reference(self, which: str, ctx: RunContext) -> Outcome:
         """``input``: the dry signal as the re-render; ``oracle``: the true chain and settings."""
@@ -186,7 +205,8 @@ class ChainSelection(Task):
         """Multiple-choice model trained winner-takes-all through the strategy (cached)."""
         training, layers = self.training(strategy, ctx)
         model = _solve.fit_cached(self, strategy, training, ctx, "chain_model",
-                                  {"library": list(LIBRARY), "max_effects": MAX_EFFECTS})
+                                  {"library": list(library()),
+                                   "max_effects": self.max_effects})
         return model, layers
 
     def training(self, strategy: GradientStrategy,

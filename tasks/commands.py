@@ -79,10 +79,10 @@ def build(domains: str, effects: str, archs: str, minutes: float, eval_every: in
     """Build every selected proxy that is missing or outdated; returns how many were built."""
     from bench.params import choose
     from strategies._proxy_config import ARCHS, PRETRAIN
-    from tasks.chain import LIBRARY
+    from tasks.chain import library
 
     domain_list = choose(domains, DOMAINS, "--domain")
-    effect_list = choose(effects, LIBRARY, "--effect")
+    effect_list = choose(effects, library(), "--effect")
     arch_list = choose(archs, ARCHS, "--arch")
 
     import torch

@@ -1,9 +1,11 @@
 """An effect added in one file works everywhere: every strategy, proxies included, and every task
-that takes a chain run with it (smoke budget), and no table elsewhere has to name it."""
+that takes a chain run with it (smoke budget), chain selection chooses among it, and no table
+elsewhere has to name it."""
 
 from __future__ import annotations
 
 import importlib
+import itertools
 import sys
 
 import pytest
@@ -13,6 +15,8 @@ from bench.registry import REGISTRIES, registry
 
 PLUGIN = "tests.plugins.tilt"
 TASKS = ("synthetic_music_tilt", "realistic_music_tilt", "blind_music_tilt")
+CHAIN_TASK = "chain_music_tilt"
+BUILT_IN = ("peq", "compressor", "distortion")
 STRATEGIES = [c.name for c in registry("strategy").select("all")]
 
 pytestmark = pytest.mark.slow
@@ -56,3 +60,27 @@ def test_every_strategy_runs_every_chain_task_with_the_new_effect(plugin, strate
     assert isinstance(outcome.metrics[t.main_metric], float)
     if strategy in ("neural_proxy", "proxy_hybrid"):
         assert set(outcome.extra["proxies"]) == {"tilt"}
+
+
+def test_the_effect_joins_the_chain_selection_library_by_its_declaration(plugin):
+    from tasks import chain
+
+    assert chain.library() == (*BUILT_IN, "tilt")
+    assert {c for c in chain.candidates() if "tilt" not in c} == set(
+        c for k in (1, 2, 3) for c in itertools.permutations(BUILT_IN, k))
+    task = registry("task").get(CHAIN_TASK)()
+    assert [c.names for c in task.candidate_chains] == [(e,) for e in (*BUILT_IN, "tilt")]
+    assert task.chance == 1 / 4
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_selects_among_chains_with_the_new_effect(plugin, strategy, shared):
+    s, t = registry("strategy").get(strategy)(), registry("task").get(CHAIN_TASK)()
+    reason = s.skip_reason(t) or t.skip_reason(s)
+    if reason is not None:  # only a missing style reference may keep a strategy out
+        assert strategy == "rule_based", reason
+        return
+    outcome = run_once(s, t, shared)
+    assert isinstance(outcome.metrics[t.main_metric], float)
+    if strategy in ("neural_proxy", "proxy_hybrid"):
+        assert set(outcome.extra["proxies"]) == {*BUILT_IN, "tilt"}

@@ -27,9 +27,9 @@ def protocol(task) -> dict:
 
     return {
         "sized": {name: task.sized(budget).as_dict() for name, budget in sorted(BUDGETS.items())},
-        "library": list(chain.LIBRARY), "max_effects": chain.MAX_EFFECTS,
+        "library": list(chain.library()), "max_effects": task.max_effects,
         "schedule": chain.SCHEDULE,
-        "candidates": [list(c) for c in chain.candidates()],
+        "candidates": [list(c) for c in chain.candidates(task.max_effects)],
         "metrics": [[m.name, m.higher_is_better, m.unit] for m in task.metrics],
         "main_metric": task.main_metric, "references": list(task.references),
         "family": task.family, "domain": task.domain,

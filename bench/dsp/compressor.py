@@ -35,6 +35,7 @@ class Compressor(DspEffect):
 
     name = "compressor"
     version = "1"
+    chain_selection_rank = 2
     neutral = {"threshold": 0.0, "ratio": 1.0}
     memory_seconds = 0.3  # DeepAFx-ST's compressor proxy (292.5 ms)
     analytic_gain = "makeup"

@@ -23,6 +23,7 @@ class Distortion(DspEffect):
 
     name = "distortion"
     version = "1"
+    chain_selection_rank = 3
     neutral = {"drive": 0.0, "output_gain": 0.0}
     memory_seconds = 0.02  # memoryless waveshaper; the tone filter rings briefly
     analytic_gain = "output_gain"

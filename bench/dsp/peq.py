@@ -40,6 +40,7 @@ class Peq(DspEffect):
 
     name = "peq"
     version = "1"
+    chain_selection_rank = 1
     linear = True
     matching_rule = "eq"
     takes_float32 = True

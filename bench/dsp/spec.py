@@ -107,6 +107,11 @@ class Effect(Registered, ABC):
     """The rule-based strategy's rule for this effect: ``eq`` (fit the smoothed spectral balance
     with the effect's response: linear effects), ``dynamics`` (match crest factor and level:
     needs ``threshold``, ``ratio`` and ``makeup``) or ``none`` (no rule: rule-based skips)."""
+    chain_selection_rank: ClassVar[int | None] = None
+    """The effect's place in chain selection's effect library: the library is every registered
+    effect that declares a rank, in rank order (then by name), and the candidate chains are its
+    ordered selections; None keeps the effect out. Declaring one changes what chain selection
+    measures: bump the chain tasks' versions (tests/test_task_versions.py says so)."""
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

@@ -1,8 +1,9 @@
 """A new effect added in one file: a first-order tilt EQ with an output gain (test-only plugin).
 
 ``tilt`` declares every fact other parts need — its neutral setting, memory, analytic output
-gain, linearity and rule-based matching rule — and nothing else in the tree names it. The toy
-tasks below run the style-transfer and blind-estimation protocols on a chain of it.
+gain, linearity, rule-based matching rule and place in chain selection's effect library — and
+nothing else in the tree names it. The toy tasks below run the style-transfer and
+blind-estimation protocols on a chain of it, and chain selection on the library it joined.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from bench.dsp._xp import column
 from bench.dsp.spec import DspEffect, Param
 from tasks.blind import BlindMusic, blind_metrics
+from tasks.chain import ChainMusic
 from tasks.style_transfer import RealisticMusic, SyntheticMusic
 
 EFFECTS = ("tilt",)
@@ -28,6 +30,7 @@ class Tilt(DspEffect):
     analytic_gain = "gain"
     linear = True
     matching_rule = "eq"
+    chain_selection_rank = 4  # after the built-in peq, compressor and distortion
 
     @classmethod
     def params(cls, sample_rate: int) -> tuple[Param, ...]:
@@ -70,3 +73,12 @@ class BlindTilt(BlindMusic):
     toy = True
     effects = EFFECTS
     metrics = blind_metrics(EFFECTS)
+
+
+class ChainTilt(ChainMusic):
+    """Chain selection on music with the tilt EQ in the library: which single effect it was."""
+
+    name = "chain_music_tilt"
+    version = "1"
+    toy = True
+    max_effects = 1  # one candidate per library effect: the smoke run stays quick
