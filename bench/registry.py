@@ -202,25 +202,22 @@ def discover_commands() -> Registry:
         if package.split(".")[0] == "bench":
             continue
         module = f"{package}.{COMMAND_MODULE}"
-        try:
-            importlib.import_module(module)
-        except RegistryError:
-            raise
-        except ModuleNotFoundError as exc:
-            if exc.name not in (package, module):  # a package without commands is fine
-                _record(module, exc)
-        except Exception as exc:  # noqa: BLE001 - recorded, not raised
-            _record(module, exc)
+        _import(module, absent_ok=(package, module))  # a package without commands is fine
     return REGISTRIES["command"]
 
 
-def _import(module: str) -> None:
+def _import(module: str, absent_ok: tuple[str, ...] = ()) -> None:
+    """Import ``module``, recording (once) why it failed; a missing module named in
+    ``absent_ok`` is no failure."""
     if any(f.module == module for f in FAILURES):
         return  # recorded once (the CLI may have tried it before discovery)
     try:
         importlib.import_module(module)
     except RegistryError:
         raise
+    except ModuleNotFoundError as exc:
+        if exc.name not in absent_ok:
+            _record(module, exc)
     except Exception as exc:  # noqa: BLE001 - recorded, not raised
         _record(module, exc)
 

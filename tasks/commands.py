@@ -46,15 +46,11 @@ class Proxies(Command):
                        help="steps between fidelity measurements (default: 250)")
         b.add_argument("--force", action="store_true",
                        help="rebuild proxies that are up to date")
-        b.add_argument("--proxies-dir", type=Path, default=None,
-                       help="where committed proxies live (default: $AFX_BENCH_PROXIES or "
-                            "proxies/)")
+        _proxies_dir_option(b)
         common_options(b, results=False)
         s = psub.add_parser("status", help="list the committed proxies, their fidelity and gates")
         s.add_argument("--json", action="store_true", help="machine-readable output")
-        s.add_argument("--proxies-dir", type=Path, default=None,
-                       help="where committed proxies live (default: $AFX_BENCH_PROXIES or "
-                            "proxies/)")
+        _proxies_dir_option(s)
 
     def run(self, args: Namespace) -> int:
         """Build or list the committed proxies."""
@@ -72,6 +68,12 @@ class Proxies(Command):
         build(args.domain, args.effect, args.arch, args.minutes, args.eval_every,
               args.force, root, args.cache_dir, args.data_root)
         return 0
+
+
+def _proxies_dir_option(parser: ArgumentParser) -> None:
+    parser.add_argument("--proxies-dir", type=Path, default=None,
+                        help="where committed proxies live (default: $AFX_BENCH_PROXIES or "
+                             "proxies/)")
 
 
 def build(domains: str, effects: str, archs: str, minutes: float, eval_every: int,

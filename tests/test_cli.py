@@ -29,15 +29,30 @@ def test_list_json_describes_every_kind(tmp_path):
     assert toy["description"] and toy["version"] == "2" and "toy" in toy["flags"]
 
 
+def python_in_repo(code: str) -> str:
+    """The output of ``python -c code`` in a fresh interpreter at the repository root."""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 def test_list_stays_light():
     """`list` must not pay for torch or numba imports (it has to answer in well under 3 s)."""
     code = ("import sys; from bench.cli import main; main(['list']); "
             "heavy = [m for m in ('torch', 'numba', 'optuna') if m in sys.modules]; "
             "print('HEAVY', heavy)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert "HEAVY []" in out.stdout
+    assert "HEAVY []" in python_in_repo(code)
+
+
+def test_help_imports_only_the_plugin_command_modules():
+    """`--help` lists the plugin commands (`proxies`) without discovering every plugin."""
+    code = ("import sys\ntry:\n    from bench.cli import main; main(['--help'])\n"
+            "except SystemExit:\n    pass\n"
+            "print('LOADED', sorted(m for m in sys.modules if m.startswith(('tasks.', "
+            "'strategies.', 'datasets.', 'numpy', 'torch'))))")
+    out = python_in_repo(code)
+    assert "proxies" in out and "LOADED ['tasks.commands']" in out
 
 
 def test_broken_plugin_is_reported_by_list(tmp_path):
