@@ -171,6 +171,9 @@ class Capabilities:
     """Its search problem scores every example at once: ``problem.loss(p)`` takes one parameter
     row per example and returns one loss per example (the toy task's problem; a
     :class:`~bench.search.SearchProblem` scores the rows it is given)."""
+    measures_gradients: bool = False
+    """It measures the gradients a gradient strategy's effect layer gives (and trains nothing);
+    a strategy that supplies no gradient cannot run it."""
 
 
 class Strategy(Registered, ABC):

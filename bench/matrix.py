@@ -12,5 +12,6 @@ class MatrixCell:
     task: str
     strategy: str
     runs: dict[str, int]  # phase ("tune", "final") -> number of runs
-    kind: str             # "gradient" (trains through the strategy), "search" or "reuse"
+    kind: str             # "gradient" (trains through the strategy), "search", "reuse" or
+    #                       "measure" (a gradient strategy measured, nothing trained)
     steps: int            # most training steps per run at the budget, as the task sizes it

@@ -102,7 +102,8 @@ def matrix_cells(budget: Budget) -> list[MatrixCell]:
             reuse = bool(task.reuses_model_of)
             tune = 0 if reuse else (budget.trials if cls.tunable() else 1)
             gradient = issubclass(cls, GradientStrategy)
-            kind = "reuse" if reuse and gradient else "gradient" if gradient else "search"
+            kind = ("search" if not gradient else "reuse" if reuse else
+                    "gradient" if task.capabilities.trains_learner else "measure")
             cells.append(MatrixCell(task.name, cls.name, {"tune": tune,
                                                           "final": budget.final_seeds},
                                     kind, task.sized(budget).steps))

@@ -24,6 +24,7 @@ from bench.base import Counters
 from bench.dsp import Chain
 from bench.metrics.audio import DEEPAFX_FFT_SIZES, lufs_error_per_example, mrstft_loss
 from bench.metrics.checks import MetricError
+from bench.metrics.gradient import cosine
 from bench.parallel import render
 from strategies._proxy_config import (
     FILTER_ARCH,
@@ -355,18 +356,12 @@ def gradient_cosine(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> 
         exact = grad(lambda a, q: job.effect.torch_process(a, q, job.sample_rate), torch.float64)
         ours = grad(proxy, torch.float32)
     learned = proxy.cond_index.numpy()
-    cos, cos_learned = _cosine(ours, exact), _cosine(ours[:, learned], exact[:, learned])
+    cos, cos_learned = cosine(ours, exact), cosine(ours[:, learned], exact[:, learned])
     return {"grad_cosine_median": float(np.median(cos)),
             "grad_cosine_p10": float(np.percentile(cos, 10)),
             "grad_cosine_learned_median": float(np.median(cos_learned)),
             "grad_cosine_learned_p10": float(np.percentile(cos_learned, 10)),
             "grad_clips": len(x)}
-
-
-def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise cosine similarity of two (rows, n) arrays."""
-    return (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1),
-                                       1e-30)
 
 
 def proxy_render(module: nn.Module, x: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -111,7 +111,10 @@ class RuleBased(SearchStrategy):
     defaults = {"smoothing_octaves": 1 / 3}
 
     def skip_reason(self, task: Task) -> str | None:
-        """Rules need a style reference and a chain made of an EQ and/or a compressor."""
+        """Rules need a style reference and a chain made of an EQ and/or a compressor (and,
+        as every search, a task that does not measure gradients)."""
+        if task.capabilities.measures_gradients:
+            return super().skip_reason(task)
         if not task.capabilities.style_reference:
             return "rule-based DSP needs a style reference (style-transfer tasks only)"
         effects = task.chain.effects if task.capabilities.chain else []

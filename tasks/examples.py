@@ -1,6 +1,7 @@
 """Seeded example generators: style-transfer pairs, the five styles, blind-estimation triples,
-effect-chain examples. Effects come from ``bench.dsp``; settings are physical values mapped
-through each effect's Param spec, so they stay valid when a range changes.
+effect-chain examples, gradient-measurement points. Effects come from ``bench.dsp``; settings
+are physical values mapped through each effect's Param spec, so they stay valid when a range
+changes.
 
 Every generator takes standardized source arrays (e.g. from
 ``datasets.standardize.load_sources``), a sample rate and a seed, and returns the same examples
@@ -70,6 +71,18 @@ class StyleExample:
     audio: np.ndarray
     style: str
     label: int
+    setting: Setting
+    source: int
+
+
+@dataclass(frozen=True, eq=False)
+class GradientPoint:
+    """Dry audio, a parameter point at which a loss gradient is taken, and the target: the dry
+    audio rendered with another (random) setting, so the loss is not at its minimum."""
+
+    dry: np.ndarray
+    target: np.ndarray
+    point: np.ndarray
     setting: Setting
     source: int
 
@@ -270,3 +283,43 @@ def _render(drawn: list[tuple[np.ndarray, int, Setting]], sample_rate: int) -> l
     dry = np.stack([d[0] for d in drawn])
     wet = apply_settings(dry, [d[2] for d in drawn], sample_rate)
     return [Rendering(dry[i], wet[i], s, index) for i, (_, index, s) in enumerate(drawn)]
+
+
+EDGE_SHARE = 0.2
+"""Share of a gradient point's coordinates drawn exactly at 0 or 1 (half each)."""
+NEAR_SHARE, NEAR = 0.1, 0.01
+"""Share of coordinates drawn uniformly within ``NEAR`` of 0 or 1 (inside a typical SPSA or
+finite-difference step); the rest are uniform on [0, 1]."""
+
+
+def edge_points(rng: np.random.Generator, n: int, n_params: int) -> np.ndarray:
+    """``n`` normalized points: coordinates at an end of [0, 1] (``EDGE_SHARE``), near one
+    (``NEAR_SHARE``) or uniform; float32-representable, so float32 and float64 computations
+    take their gradients at the same point."""
+    kind = rng.uniform(size=(n, n_params))
+    top = rng.uniform(size=(n, n_params)) < 0.5
+    near = rng.uniform(0.0, NEAR, size=(n, n_params))
+    p = rng.uniform(size=(n, n_params))
+    p = np.where(kind < NEAR_SHARE + EDGE_SHARE, np.where(top, 1.0 - near, near), p)
+    p = np.where(kind < EDGE_SHARE, top.astype(np.float64), p)
+    return p.astype(np.float32).astype(np.float64)
+
+
+def gradient_points(sources: Sequence[np.ndarray], sample_rate: int, *, n: int,
+                    seconds: float, seed: int, effects: Sequence[str]) -> list[GradientPoint]:
+    """``n`` random windows, each with a parameter point of ``effects`` (:func:`edge_points`)
+    and a target rendered by the chain at a uniform random setting of its full ranges; audio
+    float32-representable, as training feeds it."""
+    rng = np.random.default_rng(seed)
+    length = round(seconds * sample_rate)
+    drawn = [(*_window(sources, length, rng), random_setting(effects, sample_rate, rng))
+             for _ in range(n)]
+    if not drawn:
+        return []
+    dry = np.stack([d[0] for d in drawn]).astype(np.float32).astype(np.float64)
+    n_params = len(drawn[0][2].normalized)
+    points = edge_points(rng, n, n_params)
+    target = apply_settings(dry, [d[2] for d in drawn], sample_rate)
+    target = target.astype(np.float32).astype(np.float64)
+    return [GradientPoint(dry[i], target[i], points[i], s, index)
+            for i, (_, index, s) in enumerate(drawn)]

@@ -1,4 +1,5 @@
-"""The tasks' example generators: style pairs, the five styles, blind and chain examples."""
+"""The tasks' example generators: style pairs, the five styles, blind and chain examples,
+gradient-measurement points."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import pytest
 from bench.registry import registry
 from tasks.examples import (
     CHAIN_EFFECTS,
+    EDGE_SHARE,
+    NEAR,
     blind_examples,
     chain_examples,
     chain_params,
+    edge_points,
+    gradient_points,
     setting_from_physical,
     style_examples,
     style_setting,
@@ -104,3 +109,24 @@ def test_silent_short_and_nan_sources_do_not_crash(sources):
     assert all(np.all(np.isfinite(t.wet)) and t.dry.shape == (SR // 2,) for t in out)
     with pytest.raises(Exception, match="no source audio"):
         blind_examples([], SR, n=1, seconds=0.5, seed=0)
+
+
+def test_gradient_points_sit_at_and_near_the_ends_and_are_float32_exact():
+    p = edge_points(np.random.default_rng(0), 400, 10)
+    assert p.min() == 0.0 and p.max() == 1.0
+    assert np.array_equal(p, p.astype(np.float32).astype(np.float64))
+    at_ends = np.mean((p == 0) | (p == 1))
+    near = np.mean(((p > 0) & (p <= NEAR)) | ((p < 1) & (p >= 1 - NEAR)))
+    assert abs(at_ends - EDGE_SHARE) < 0.03 and 0.07 < near < 0.13
+
+
+def test_gradient_points_are_reproducible_with_targets_at_another_setting(sources):
+    a = gradient_points(sources, SR, n=3, seconds=0.25, seed=5, effects=("distortion",))
+    b = gradient_points(sources, SR, n=3, seconds=0.25, seed=5, effects=("distortion",))
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x.target, y.target)
+        np.testing.assert_array_equal(x.point, y.point)
+    point = a[0]
+    assert point.dry.shape == point.target.shape == (SR // 4,) and point.point.shape == (3,)
+    assert not np.allclose(point.point, point.setting.normalized)
+    assert np.array_equal(point.target, point.target.astype(np.float32).astype(np.float64))

@@ -3,6 +3,8 @@ the version, so a resumed sweep must never mix two protocols under one key.
 
 The chain-selection tasks are guarded by a fingerprint of what decides their runs: ``sized()``
 at every budget, the effect library and its candidate chains, metrics, references and domain.
+The gradient tasks likewise: sizing, effects, metrics, references, domains, the points (their
+share at and near the ends of [0, 1]), the draws, the loss and the finite-difference rule.
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ def protocol(task) -> dict:
     }
 
 
-def fingerprint(task) -> str:
-    """A short digest of ``protocol(task)``."""
-    text = json.dumps(protocol(task), sort_keys=True)
+def fingerprint(task, describe=protocol) -> str:
+    """A short digest of ``describe(task)``."""
+    text = json.dumps(describe(task), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -55,3 +57,49 @@ def test_chain_protocol_changes_bump_the_version(name):
         f"{name}: version {task.version!r} (fingerprint {got}) is not the stored {version!r} "
         f"({expected}); after an intended bump store EXPECTED[{name!r}] = "
         f"({task.version!r}, {got!r})")
+
+
+GRADIENT_EXPECTED = {  # task -> (version, protocol fingerprint)
+    "gradient_chain": ("1", "770ac946e8655987"),
+    "gradient_compressor": ("1", "f8ea48559dab3a40"),
+    "gradient_delay": ("1", "1482dfb92270e11c"),
+    "gradient_distortion": ("1", "92eb7aee76fc7255"),
+    "gradient_pb_compressor": ("1", "ce397d18aa416dc5"),
+    "gradient_pb_delay": ("1", "4f2f3c90547cf181"),
+    "gradient_pb_distortion": ("1", "0d29bc00e19eab7f"),
+    "gradient_pb_peq": ("1", "c049dc07f7d1f3ba"),
+    "gradient_pb_reverb": ("1", "99bad29c588e87dc"),
+    "gradient_peq": ("1", "98050e94dc9dd9e9"),
+    "gradient_reverb": ("1", "27ddee76964ecc1f"),
+    "gradient_zam_comp": ("1", "b9210ffd35d504d9"),
+    "gradient_zam_eq2": ("1", "c8b476c5930a4a3b"),
+}
+
+
+def gradient_protocol(task) -> dict:
+    """Everything of a gradient task that decides its runs, as plain data."""
+    from bench.metrics import gradient as measures
+    from tasks import examples, gradient
+
+    return {
+        "sized": {name: task.sized(budget).as_dict() for name, budget in sorted(BUDGETS.items())},
+        "effects": list(task.effects), "domains": list(task.domains),
+        "metrics": [[m.name, m.higher_is_better, m.unit] for m in task.metrics],
+        "main_metric": task.main_metric, "references": list(task.references),
+        "family": task.family, "draws": [gradient.DRAWS, gradient.DEFAULT_DRAWS],
+        "points": [examples.EDGE_SHARE, examples.NEAR_SHARE, examples.NEAR],
+        "loss": [list(gradient.TRAIN_FFTS), gradient.L1_WEIGHT],
+        "reference": [measures.FD_STEP, gradient.CHECK_FACTOR, measures.SIGN_FLOOR],
+    }
+
+
+@pytest.mark.parametrize("name", sorted(
+    n for n in registry("task").names() if registry("task").get(n).family == "gradient"))
+def test_gradient_protocol_changes_bump_the_version(name):
+    task = registry("task").get(name)()
+    got = fingerprint(task, gradient_protocol)
+    assert (task.version, got) == GRADIENT_EXPECTED.get(name), (
+        f"{name}: version {task.version!r} with protocol fingerprint {got}, stored "
+        f"{GRADIENT_EXPECTED.get(name)}; a changed protocol bumps the task's version in "
+        f"tasks/gradient.py, then store GRADIENT_EXPECTED[{name!r}] = ({task.version!r}, "
+        f"{got!r})")

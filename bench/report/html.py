@@ -1,6 +1,7 @@
 """`reports/index.html`: one self-contained static page (inline CSS, no scripts, no network)
 rendered from a Jinja2 template. It opens with the overall ranking and quality against cost,
-then the leaderboard and runtime reports (their Markdown converted by the `markdown` library),
+then the leaderboard, gradient quality against cost (when there are gradient results) and
+runtime reports (their Markdown converted by the `markdown` library),
 the other figures and audio players for a few examples."""
 
 from __future__ import annotations
@@ -82,8 +83,10 @@ def listening(examples: list[ListeningExamples], where: dict[Path, str]) -> list
 
 
 def render_index(leaderboard_md: str, runtime_md: str, figures: list[str],
-                 examples: list[ListeningExamples], where: dict[Path, str]) -> str:
-    """The whole page as a string (deterministic for the same inputs)."""
+                 examples: list[ListeningExamples], where: dict[Path, str],
+                 gradients_md: str | None = None) -> str:
+    """The whole page as a string (deterministic for the same inputs); the gradient section
+    only where ``gradients_md`` is given."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("bench.report", "templates"),
@@ -92,4 +95,5 @@ def render_index(leaderboard_md: str, runtime_md: str, figures: list[str],
     return env.get_template(TEMPLATE).render(
         overview=groups(figures, OVERVIEW), leaderboard=markdown_html(leaderboard_md),
         runtime=markdown_html(runtime_md), gallery=groups(figures, GALLERY),
+        gradients=markdown_html(gradients_md) if gradients_md else None,
         listening=listening(examples, where))
