@@ -1,4 +1,6 @@
-"""Metrics for afx-bench tasks: audio (DeepAFx-ST's set, bugs fixed), classification, chains.
+"""Metrics for afx-bench tasks: audio (DeepAFx-ST's set, bugs fixed), classification, chains,
+and gradient fidelity (``bench.metrics.gradient``: cosine, relative error, signs, bias and
+variance over draws, and the finite-difference reference of black-box effects).
 
 Import is torch-free; audio metrics that need torch, pesq or pyloudnorm import them on call.
 Invalid inputs raise :class:`MetricError`, which ``bench.base.safe_metric`` records as failed.

@@ -60,13 +60,14 @@ def sign_counts(estimate: np.ndarray, reference: np.ndarray, floor: float = SIGN
 
 
 def bias_variance(draws: np.ndarray, reference: np.ndarray) -> dict[str, float]:
-    """Bias and variance of repeated draws of a stochastic estimate, relative to the reference.
+    """Bias and spread of repeated draws of a gradient estimate, relative to the reference.
 
     ``draws`` has shape (draws, points, n_params), ``reference`` (points, n_params). Per point,
     the variance is the trace of the draws' covariance and the squared bias ‖mean − g*‖² less
-    its expected share of that variance (variance / draws: unbiased), both divided by ‖g*‖²;
-    then averaged over points. ``bias`` and ``std`` are their square roots, so that the mean
-    squared relative error of one draw is about bias² + std².
+    its expected share of that variance (variance / draws: unbiased), both divided by ‖g*‖², so
+    one draw's mean squared relative error there is bias² + variance. ``bias`` and ``std`` are
+    the square roots of their medians over points (a point whose reference is nearly zero would
+    dominate a mean).
     """
     draws = np.asarray(draws, dtype=np.float64)
     ref = np.asarray(reference, dtype=np.float64)
@@ -78,8 +79,8 @@ def bias_variance(draws: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     mean = draws.mean(0)
     variance = ((draws - mean) ** 2).sum(-1).sum(0) / (r - 1) / scale
     bias_sq = np.maximum(((mean - ref) ** 2).sum(-1) / scale - variance / r, 0.0)
-    return {"bias": float(np.sqrt(bias_sq.mean())), "std": float(np.sqrt(variance.mean())),
-            "variance": float(variance.mean()), "draws": r,
+    return {"bias": float(np.sqrt(np.median(bias_sq))),
+            "std": float(np.sqrt(np.median(variance))), "draws": r,
             "cosine_of_mean": float(cosine(mean, ref).mean())}
 
 

@@ -89,11 +89,14 @@ def _num(x: float) -> str:
 
 def setting_label(params: str, others: list[str]) -> str:
     """The hyperparameters that tell this setting from the strategy's others in the table (all
-    of them when it has no other)."""
+    of them when it has no other); floats to 3 significant digits."""
     mine = json.loads(params)
     theirs = [json.loads(o) for o in others if o != params]
     keys = [k for k in sorted(mine) if any(t.get(k) != mine[k] for t in theirs)] or sorted(mine)
-    return ", ".join(f"{k}={mine[k]}" for k in keys) or "—"
+    def text(value: Any) -> str:
+        return number(value) if isinstance(value, float) else str(value)
+
+    return ", ".join(f"{k}={text(mine[k])}" for k in keys) or "—"
 
 
 RELIABLE_REL = 0.1
@@ -230,7 +233,7 @@ def figures(frame: pd.DataFrame, out: Path) -> dict[str, Path]:
                 if math.isfinite(fidelity):
                     ax.annotate(f"MR-STFT {number(fidelity)}", (x, y), xytext=(3, 3),
                                 textcoords="offset points", fontsize=6)
-            ax.set_xscale("log")
+            _decades(ax)
             ax.set_ylim(min(-0.1, ax.get_ylim()[0]), 1.05)
             ax.axhline(1.0, color="0.8", lw=0.8, zorder=0)
             ax.set_title(task)
@@ -246,6 +249,17 @@ def figures(frame: pd.DataFrame, out: Path) -> dict[str, Path]:
                      "and setting; proxies labelled with their output fidelity")
         paths[budget] = save_png(fig, out / f"{FIGURE_PREFIX}{slug(budget)}.png")
     return paths
+
+
+def _decades(ax: Any) -> None:
+    """A log x axis over whole decades, labelled at the decades only."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    lo, hi = ax.get_xlim()
+    if lo > 0:
+        ax.set_xlim(10 ** math.floor(math.log10(lo)), 10 ** math.ceil(math.log10(hi)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def write_gradients(frame: pd.DataFrame, reports_dir: Path,

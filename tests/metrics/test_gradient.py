@@ -48,6 +48,10 @@ def test_bias_and_variance_of_known_draws():
     bv = bias_variance(draws, ref)
     assert bv["bias"] == pytest.approx(0.3, abs=0.02)
     assert bv["std"] == pytest.approx(0.5, abs=0.02) and bv["draws"] == 400
+    tiny = ref.copy()
+    tiny[0] *= 1e-6  # a point whose reference is nearly zero does not dominate
+    assert bias_variance(draws * np.where(np.arange(50) == 0, 1e-6, 1.0)[None, :, None],
+                         tiny)["bias"] == pytest.approx(0.3, abs=0.02)
     fixed = bias_variance(np.stack([ref * 1.1, ref * 1.1]), ref)
     assert fixed["std"] == 0.0 and fixed["bias"] == pytest.approx(0.1)
     assert fixed["cosine_of_mean"] == pytest.approx(1.0)
