@@ -66,7 +66,10 @@ DEFAULT_DRAWS = 8
 CHECK_FACTOR = 2.0
 """The finite-difference reference is repeated at this multiple of its step to estimate its
 own error."""
-CACHED_POINT_SETS = 4
+CACHE_BYTES = 256 * 2**20
+"""Point sets (audio and reference gradients) kept in memory per process, oldest dropped first:
+every strategy measured in a process reuses its task's points, black boxes' costly references
+included."""
 
 METRICS = (
     Metric("cosine_mean", True, "", "cosine similarity to the reference gradient, mean over "
@@ -101,6 +104,12 @@ class Points:
     check: np.ndarray | None = None
     check_seconds: float = 0.0
     check_evals: int = 0
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the arrays hold."""
+        return sum(a.nbytes for a in (self.dry, self.target, self.p, self.reference,
+                                      self.check) if a is not None)
 
     def rows(self, batch: int) -> list[np.ndarray]:
         """Row indices in batches of ``batch``."""
@@ -183,9 +192,10 @@ class GradientFidelity(Task):
         key = (self.name, self.version, ctx.budget, ctx.seed, ctx.split, str(ctx.cache_dir),
                str(ctx.data_root))
         if key not in _POINTS:
-            if len(_POINTS) >= CACHED_POINT_SETS:
-                _POINTS.pop(next(iter(_POINTS)))
             _POINTS[key] = [self._points(d, n, ctx) for d, n in self._split(ctx.budget)]
+            while len(_POINTS) > 1 and sum(s.nbytes for sets in _POINTS.values()
+                                           for s in sets) > CACHE_BYTES:
+                _POINTS.pop(next(iter(_POINTS)))
         return _POINTS[key]
 
     def _split(self, budget: Any) -> list[tuple[str, int]]:
@@ -252,9 +262,9 @@ class GradientFidelity(Task):
             metrics = self.accuracy(g, sets)
             metrics["ms_per_gradient"] = 1e3 * seconds["effect"] / n
             metrics["dsp_evals_per_gradient"] = (ctx.counters.dsp_evals - before) / n
-            facts = {**self.facts(g, sets, ctx), "draws": len(g),
-                     "deterministic": len(g) < draws,
-                     "ms_per_gradient_with_loss": 1e3 * seconds["total"] / n}
+            facts = _jsonable({**self.facts(g, sets, ctx), "draws": len(g),
+                               "deterministic": len(g) < draws,
+                               "ms_per_gradient_with_loss": 1e3 * seconds["total"] / n})
         return ctx.outcome(metrics, gradient=facts)
 
     def _layer(self, strategy: GradientStrategy, domain: str, ctx: RunContext) -> Any:
@@ -327,7 +337,7 @@ class GradientFidelity(Task):
         start, by_domain = 0, {}
         for s in sets:
             part = slice(start, start + len(s.p))
-            by_domain[s.domain] = _jsonable(scores(g[:, part], s.reference))
+            by_domain[s.domain] = scores(g[:, part], s.reference)
             start = part.stop
         return {
             "reference": {**self.reference_rule(), **self.reference_error(sets)},
@@ -338,7 +348,7 @@ class GradientFidelity(Task):
                                          / np.maximum(np.abs(ref[:, j]), 1e-30)))}
                               for j, (name, a, c) in enumerate(zip(names, agree, counted,
                                                                    strict=True))},
-            **_jsonable(bias_variance(g, ref)),
+            **bias_variance(g, ref),
         }
 
     def reference_error(self, sets: list[Points]) -> dict[str, Any]:
@@ -348,7 +358,7 @@ class GradientFidelity(Task):
             return {}
         check = np.concatenate([s.check for s in sets])
         ref = np.concatenate([s.reference for s in sets])
-        return {"check_" + k: v for k, v in _jsonable(scores(check[None], ref)).items()}
+        return {"check_" + k: v for k, v in scores(check[None], ref).items()}
 
     # -- the reference rows -------------------------------------------------------------------
     def reference(self, which: str, ctx: RunContext) -> Outcome:
@@ -368,11 +378,10 @@ class GradientFidelity(Task):
         metrics = self.accuracy(fd[None], sets)
         metrics["ms_per_gradient"] = 1e3 * seconds / len(fd)
         metrics["dsp_evals_per_gradient"] = evals / len(fd)
-        return ctx.outcome(metrics, gradient={
+        return ctx.outcome(metrics, gradient=_jsonable({
             "reference": {**self.reference_rule(), "scored_rule": {
                 "step": FD_STEP, "check_step": CHECK_FACTOR * FD_STEP}},
-            "estimated_error": {"check_" + k: v for k, v in
-                                _jsonable(scores(check[None], fd)).items()}})
+            "estimated_error": {"check_" + k: v for k, v in scores(check[None], fd).items()}}))
 
 
 class BlackBoxGradientFidelity(GradientFidelity):
@@ -409,10 +418,11 @@ def _share(part: Any, whole: Any) -> float:
     return float(part) / float(whole) if whole else float("nan")
 
 
-def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
-    """Non-finite floats as None (JSON has no NaN)."""
-    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-            for k, v in d.items()}
+def _jsonable(value: Any) -> Any:
+    """``value`` with every non-finite float, in nested dicts too, as None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return None if isinstance(value, float) and not np.isfinite(value) else value
 
 
 # -- the tasks: one per effect ------------------------------------------------------------------
