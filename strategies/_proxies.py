@@ -155,13 +155,17 @@ def build_network(effect: Any, sample_rate: int, arch: str, cfg: ProxyConfig) ->
 
 @dataclass
 class Pretraining:
-    """What a proxy is pre-trained and measured on (all of it is in the cache key)."""
+    """What a proxy is pre-trained and measured on (all of it is in the cache key); ``cfg``
+    is made the configuration of ``arch`` (``ProxyConfig.for_arch``: its own training)."""
 
     effect: Any
     sample_rate: int
     arch: str
     cfg: ProxyConfig
     audio: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.cfg = self.cfg.for_arch(self.arch)
 
     def key(self) -> dict[str, Any]:
         """Cache-key parts: effect, sample rate, architecture, data, training config, version."""
@@ -216,9 +220,48 @@ class PatchLoss:
         target = torch.from_numpy(render(self.job.effect, x, p, self.job.sample_rate))
         scale = torch.from_numpy(1 / np.maximum(np.abs(x).max(axis=1, keepdims=True), 1e-4))
         y = proxy(torch.from_numpy(x), torch.from_numpy(p).float()) * scale
-        target = target * scale
+        return self.distance(y, target * scale)
+
+    def distance(self, y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss between scaled proxy and DSP outputs (B, N)."""
         return (self.mrstft(y[:, None], target[:, None])
                 + self.l1_weight * (y - target).abs().mean())
+
+
+class SpectralLoss(PatchLoss):
+    """Log-spectral distance for LTI proxies (the filter hypernetwork): mean squared
+    difference of the log-magnitudes (nepers) of the Hann-windowed whole patches, each bin
+    floored ``loss_floor_db`` below the target's largest and weighted by f^−``loss_tilt``.
+
+    For an LTI proxy and effect the difference at a bin where the input has energy is the
+    difference of their log responses there, so this fits the response in every band the audio
+    excites, each weighed by its width in log frequency rather than its level. Measured on the
+    music EQ after 1500 steps (MR-STFT, LUFS error): the previous per-band MLPs on MR-STFT +
+    100·L1 (:class:`PatchLoss`) 2.08, 4.53 LU — that loss ranks responses right (the exact one
+    scores 0.54, one fit to 1.2 dB 24.5, the committed proxy 33.2) but its level-weighted terms
+    follow the loudest examples and bins, and neither a 8192-point resolution nor dropping them
+    helped (2.08; 2.40, 5.69 LU) — and on this loss 1.73, 4.05 LU. The coordinate networks on
+    it: tilt 0 (every FFT bin alike: the bands above 4 kHz are two thirds of them) 1.50, 4.63
+    LU at width 64; tilt 1 (every octave alike) 1.33, 2.27 LU, 1.13, 1.52 LU at width 32 with
+    the modulation; tilt 0.5 0.94, 1.32 LU. A 90-dB floor fits the high bands worse than 60.
+    """
+
+    def __init__(self, job: Pretraining, length: int) -> None:
+        super().__init__(job, length)
+        cfg = job.cfg.fir
+        self.floor = 10 ** (-cfg.loss_floor_db / 20)
+        self.window = torch.hann_window(length, dtype=torch.float64)
+        freqs = torch.fft.rfftfreq(length, 1 / job.sample_rate, dtype=torch.float64)
+        weight = freqs.clamp_min(cfg.min_hz) ** -cfg.loss_tilt
+        self.weight = weight / weight.mean()
+
+    def distance(self, y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Weighted mean squared log-spectral difference (nepers²) over bins and examples."""
+        spectrum, reference = (torch.fft.rfft(a.double() * self.window).abs()
+                               for a in (y, target))
+        floor = self.floor * reference.amax(-1, keepdim=True)
+        diff = torch.log(spectrum + floor) - torch.log(reference + floor)
+        return (diff.square() * self.weight).mean().to(y.dtype)
 
 
 class Pretrainer:
@@ -233,7 +276,7 @@ class Pretrainer:
         self.proxy, self.job = proxy, job
         self.train_clips, self.held = job.split()
         self.length = min(round(tc.patch_seconds * job.sample_rate), self.train_clips.shape[1])
-        self.loss_fn = PatchLoss(job, self.length)
+        self.loss_fn = (SpectralLoss if job.arch == FILTER_ARCH else PatchLoss)(job, self.length)
         self.rng = np.random.default_rng(PRETRAIN_SEED)
         self.val_x = random_patches(self.rng, self.held, self.length, tc.batch, tc.peak_db)
         self.val_p = random_params(self.rng, proxy, tc.batch)

@@ -5,7 +5,7 @@ Kept free of torch so the strategy modules that import it stay light for discove
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 PROXY_VERSION = "4"
@@ -66,14 +66,19 @@ class GruConfig:
 
 @dataclass(frozen=True)
 class FirConfig:
-    """Filter hypernetwork (linear effects): MLP → log-magnitude at ``bins`` log-spaced
-    frequencies from ``min_hz`` → minimum-phase FIR of ``taps`` samples."""
+    """Filter hypernetwork (linear effects): per section, a coordinate network → log-magnitude
+    at ``bins`` log-spaced frequencies from ``min_hz`` → minimum-phase FIR of ``taps`` samples;
+    pre-trained on a log-spectral distance (see ``strategies._proxies.SpectralLoss``)."""
 
-    hidden: int
-    layers: int
+    hidden: int          # width of the per-frequency MLP
+    layers: int          # its linear layers before the output
+    heads: int           # learned shifts and scales of the log-frequency axis per section
+    cond_hidden: int     # width of the MLP from a section's parameters to its warps
     bins: int
     taps: int
     min_hz: float
+    loss_floor_db: float = 60.0  # spectra floored this far below the target's peak bin
+    loss_tilt: float = 0.5       # frequency weight f^-tilt (0: every FFT bin alike; 1: octaves)
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,7 @@ class ProxyConfig:
     gain: GainConfig
     train: TrainConfig
     shaper: ShaperConfig
+    fir_train: TrainConfig | None = None  # the filter hypernetwork's, where it differs
 
     def arch(self, name: str) -> TcnConfig | GruConfig | FirConfig | GainConfig | ShaperConfig:
         """The configuration of architecture ``name`` (``tcn``, ``hypergru``, ``fir``,
@@ -141,9 +147,16 @@ class ProxyConfig:
                              f"{tuple(configs)}")
         return configs[name]
 
+    def for_arch(self, arch: str) -> ProxyConfig:
+        """This configuration with ``train`` the pre-training of ``arch``."""
+        if arch == FILTER_ARCH and self.fir_train is not None:
+            return replace(self, train=self.fir_train, fir_train=None)
+        return self
+
     def key(self, arch: str) -> dict[str, Any]:
         """The cache-key parts this configuration contributes for ``arch``."""
-        return {"arch": arch, "arch_config": asdict(self.arch(arch)), "train": asdict(self.train)}
+        return {"arch": arch, "arch_config": asdict(self.arch(arch)),
+                "train": asdict(self.for_arch(arch).train)}
 
 
 _TRAIN = {"lr": 3e-3, "grad_clip": 10.0, "l1_weight": 100.0, "fft_sizes": (64, 256, 1024, 4096),
@@ -154,7 +167,8 @@ _TRAIN = {"lr": 3e-3, "grad_clip": 10.0, "l1_weight": 100.0, "fft_sizes": (64, 2
 # notches between bins), LUFS 0.008 LU; on 512 bins 0.10 mean (4.0 max); 8192 taps change
 # nothing next to the grid error. Pre-trained (music, 3000 steps), 1024 bins beat 256 (MR-STFT
 # 1.83 vs 1.95, LUFS 3.4 vs 3.8 LU).
-FIR_STANDARD = FirConfig(hidden=128, layers=3, bins=1024, taps=4096, min_hz=10.0)
+FIR_STANDARD = FirConfig(hidden=32, layers=3, heads=8, cond_hidden=64, bins=1024, taps=4096,
+                         min_hz=10.0)
 # 1 ms frames (24 samples at 24 kHz): 1500 frames per 1.5-s clip against 36 000 samples for
 # the sample-rate TCN; dilations 1, 3, 9, 27, 81 reach 485 frames, past the 0.3-s memory
 GAIN_STANDARD = GainConfig(hop_seconds=0.001, channels=32, kernel=5, blocks=5, growth=3,
@@ -176,19 +190,20 @@ GAIN_STANDARD = GainConfig(hop_seconds=0.001, channels=32, kernel=5, blocks=5, g
 # out, not borrowed from FIR_STANDARD, so that resizing the EQ's filter does not outdate the
 # committed distortion proxies.
 SHAPER_STANDARD = ShaperConfig(hidden=16, layers=2, cond_dim=32, knots=141,
-                               fir=FirConfig(hidden=128, layers=3, bins=1024, taps=1024,
-                                             min_hz=10.0))
+                               fir=FirConfig(hidden=32, layers=3, heads=8, cond_hidden=64,
+                                             bins=1024, taps=1024, min_hz=10.0))
 
 PRETRAIN: dict[str, ProxyConfig] = {
     "smoke": ProxyConfig(
         tcn=TcnConfig(channels=8, kernel=5, blocks=3, growth=8, cond_dim=16),
         gru=GruConfig(hidden=8, channels=8, frame_seconds=0.004, sample_kernel=9, cond_dim=16),
-        fir=FirConfig(hidden=16, layers=2, bins=32, taps=256, min_hz=10.0),
+        fir=FirConfig(hidden=8, layers=2, heads=2, cond_hidden=8, bins=32, taps=256, min_hz=10.0),
         gain=GainConfig(hop_seconds=0.002, channels=8, kernel=3, blocks=3, growth=4,
                         cond_dim=16),
         train=TrainConfig(steps=15, batch=2, patch_seconds=0.25, eval_clips=4, **_TRAIN),
         shaper=ShaperConfig(hidden=8, layers=1, cond_dim=8, knots=36,
-                            fir=FirConfig(hidden=16, layers=2, bins=32, taps=256, min_hz=10.0)),
+                            fir=FirConfig(hidden=8, layers=2, heads=2, cond_hidden=8, bins=32,
+                                          taps=256, min_hz=10.0)),
     ),
     "quick": ProxyConfig(
         tcn=TcnConfig(channels=16, kernel=7, blocks=4, growth=8, cond_dim=32),
@@ -209,20 +224,24 @@ PRETRAIN: dict[str, ProxyConfig] = {
         gain=GAIN_STANDARD,
         train=TrainConfig(steps=5500, batch=4, patch_seconds=0.5, eval_clips=16, **_TRAIN),
         shaper=SHAPER_STANDARD,
+        # the filter hypernetwork's step is cheaper (0.055–0.07 s with the fidelity checks of
+        # `proxies build`): 16 000 steps fit in the 20 minutes of one core
+        fir_train=TrainConfig(steps=16_000, batch=4, patch_seconds=0.5, eval_clips=16, **_TRAIN),
     ),
     # DeepAFx-ST's released proxies: 64 channels, kernel 13, 4 blocks, batch 16, 65536-sample
     # patches, lr 3e-4, 140k steps (EQ) — days on a CPU; meant for a GPU machine.
     "full": ProxyConfig(
         tcn=TcnConfig(channels=64, kernel=13, blocks=4, growth=8, cond_dim=64),
         gru=GruConfig(hidden=64, channels=32, frame_seconds=0.004, sample_kernel=65, cond_dim=64),
-        fir=FirConfig(hidden=256, layers=3, bins=2048, taps=8192, min_hz=10.0),
+        fir=FirConfig(hidden=64, layers=3, heads=8, cond_hidden=128, bins=2048, taps=8192,
+                      min_hz=10.0),
         gain=GainConfig(hop_seconds=0.0005, channels=64, kernel=5, blocks=6, growth=3,
                         cond_dim=64),
         train=TrainConfig(steps=140_000, batch=16, patch_seconds=2.73, eval_clips=200,
                           **{**_TRAIN, "lr": 3e-4}),
         shaper=ShaperConfig(hidden=32, layers=2, cond_dim=64, knots=281,
-                            fir=FirConfig(hidden=256, layers=3, bins=2048, taps=2048,
-                                          min_hz=10.0)),
+                            fir=FirConfig(hidden=64, layers=3, heads=8, cond_hidden=128,
+                                          bins=2048, taps=2048, min_hz=10.0)),
     ),
 }
 

@@ -20,9 +20,11 @@ class NeuralProxy(GradientStrategy):
     """Proxy forward and gradient in training; proxy (or, NP-HH, the DSP) at inference."""
 
     name = "neural_proxy"
-    version = "4"  # 2: the EQ (every linear effect) gets the filter hypernetwork proxy; 3: the
+    version = "5"  # 2: the EQ (every linear effect) gets the filter hypernetwork proxy; 3: the
     # compressor (every dynamics effect) gets the gain computer; 4: the distortion (every
-    # Hammerstein effect) gets the waveshaper + filter
+    # Hammerstein effect) gets the waveshaper + filter; 5: the filter
+    # hypernetwork is per-section coordinate networks pre-trained on a log-spectral distance
+    # (new EQ proxies)
     defaults = {**GradientStrategy.defaults, "arch": "tcn", "dsp_inference": False}
 
     @classmethod

@@ -41,13 +41,14 @@ from strategies._proxy_nets import (  # noqa: E402
 TINY = ProxyConfig(
     tcn=TcnConfig(channels=4, kernel=3, blocks=3, growth=4, cond_dim=8),
     gru=GruConfig(hidden=4, channels=4, frame_seconds=0.004, sample_kernel=5, cond_dim=8),
-    fir=FirConfig(hidden=8, layers=2, bins=16, taps=64, min_hz=10.0),
+    fir=FirConfig(hidden=8, layers=2, heads=2, cond_hidden=8, bins=16, taps=64, min_hz=10.0),
     gain=GainConfig(hop_seconds=0.002, channels=4, kernel=3, blocks=3, growth=4, cond_dim=8),
     train=TrainConfig(steps=40, batch=2, patch_seconds=0.1, lr=3e-3, grad_clip=10.0,
                       l1_weight=100.0, fft_sizes=(64, 256, 1024), peak_db=(-30.0, -6.0),
                       heldout_fraction=0.2, eval_clips=2),
     shaper=ShaperConfig(hidden=6, layers=2, cond_dim=8, knots=29,
-                        fir=FirConfig(hidden=8, layers=2, bins=16, taps=64, min_hz=10.0)),
+                        fir=FirConfig(hidden=8, layers=2, heads=2, cond_hidden=8, bins=16, taps=64,
+                                      min_hz=10.0)),
 )
 
 

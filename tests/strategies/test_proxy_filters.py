@@ -3,12 +3,15 @@ gradients, and which effects get it."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from bench.data import TrainingAudio
 from bench.dsp.compressor import Compressor
 from bench.dsp.peq import Peq
+from strategies._proxy_config import PRETRAIN
 from tests.strategies.conftest import SAMPLE_RATE
 from tests.strategies.test_proxies import TINY, randomized, run_context
 
@@ -18,6 +21,7 @@ signal = pytest.importorskip("scipy.signal")
 from strategies import _proxies, _proxy_store  # noqa: E402
 from strategies._proxy_filters import (  # noqa: E402
     FilterHypernetwork,
+    SectionResponse,
     fft_convolve,
     minimum_phase,
     sections,
@@ -98,27 +102,105 @@ def test_network_gradients_are_exact_in_float64():
     assert torch.autograd.gradcheck(net, (x, c))
 
 
-def test_one_mlp_per_section_and_the_response_is_their_sum():
+def test_one_coordinate_network_per_section_and_the_response_is_their_sum():
     assert sections(["a_gain", "b_gain", "a_q", "high_shelf_q"]) == ((0, 2), (1,), (3,))
     proxy = fir_proxy()
     groups = [list(g) for g in proxy.net.groups]
     assert groups == [[3 * i, 3 * i + 1, 3 * i + 2] for i in range(6)]  # gain, cutoff, Q
+    assert len(proxy.net.nets) == 6
     c = torch.rand(2, 18, dtype=torch.float64)
     changed = c.clone()
     changed[:, 3:6] = torch.rand(2, 3, dtype=torch.float64)  # band 1 only
+    u = proxy.net.u.double()
     with torch.no_grad():
         torch.testing.assert_close(
             proxy.net.grid_log_magnitude(changed) - proxy.net.grid_log_magnitude(c),
-            proxy.net.mlps[1](changed[:, 3:6]) - proxy.net.mlps[1](c[:, 3:6]))
+            proxy.net.nets[1](changed[:, 3:6], u) - proxy.net.nets[1](c[:, 3:6], u))
 
 
-def test_the_network_starts_near_the_identity():
-    net = FilterHypernetwork(sections([s.name for s in Peq.params(SAMPLE_RATE)]), TINY.fir,
-                             SAMPLE_RATE)
-    x = torch.randn(2, 300, generator=torch.Generator().manual_seed(4))
+def test_a_section_is_a_function_of_its_parameters_and_one_frequency_at_a_time():
+    net = randomized(SectionResponse(3, TINY.fir)).double()
+    c = torch.rand(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    u = torch.linspace(0, 1, 50, dtype=torch.float64)
     with torch.no_grad():
-        y = net(x, torch.rand(2, 18))
+        full = net(c, u)
+        assert full.shape == (4, 50)
+        # any subset or order of frequencies gives the same values: no output basis over bins
+        picked = torch.tensor([31, 2, 17])
+        torch.testing.assert_close(net(c, u[picked]), full[:, picked])
+        torch.testing.assert_close(net(c[2:3], u), full[2:3])
+        assert not torch.allclose(full[0], full[1])
+
+
+def test_the_gradient_reaches_every_parameter_from_the_initial_weights():
+    torch.manual_seed(0)
+    proxy = _proxies.build_network(Peq(), SAMPLE_RATE, "fir", TINY)
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(3, 400, generator=gen)
+    p = torch.rand(3, 18, generator=gen, requires_grad=True)
+    proxy(x, p).square().sum().backward()
+    assert p.grad is not None and torch.isfinite(p.grad).all()
+    assert (p.grad.abs() > 0).all()
+    assert all(w.grad is not None and w.grad.abs().sum() > 0 for w in proxy.parameters())
+
+
+@pytest.mark.parametrize("budget", ["smoke", "standard"])
+def test_the_network_starts_near_the_identity(budget):
+    torch.manual_seed(0)
+    net = FilterHypernetwork(sections([s.name for s in Peq.params(SAMPLE_RATE)]),
+                             PRETRAIN[budget].fir, SAMPLE_RATE)
+    x = torch.randn(2, 300, generator=torch.Generator().manual_seed(4))
+    c = torch.rand(2, 18, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        assert net.grid_log_magnitude(c).abs().max() < 0.5  # nepers: within ±4.3 dB
+        y = net(x, c)
     assert (y - x).abs().max() < 0.5 * x.abs().max()
+
+
+def test_the_spectral_loss_compares_log_spectra_whatever_the_level():
+    loss = _proxies.SpectralLoss(_proxies.Pretraining(Peq(), SAMPLE_RATE, "fir", TINY,
+                                                      np.zeros((2, 800), np.float32)), 800)
+    gen = torch.Generator().manual_seed(7)
+    target = torch.randn(3, 800, generator=gen, dtype=torch.float64)
+    assert float(loss.distance(target, target)) == 0
+    louder = float(loss.distance(2 * target, target))
+    # a uniform gain of 2 is ln 2 nepers at every bin, squared (the floor bends it a little)
+    assert louder == pytest.approx(np.log(2) ** 2, rel=0.05)
+    for a in (1e-3, 50.0):  # the floor follows the target's level: only shapes count
+        assert float(loss.distance(a * 2 * target, a * target)) == pytest.approx(louder)
+    filtered = torch.from_numpy(signal.lfilter([1, 0.5], [1], target.numpy()))
+    assert float(loss.distance(filtered, target)) > 0.01
+
+
+def test_the_filter_proxy_trains_on_its_own_schedule_and_spectral_loss(audio):
+    fir_train = dataclasses.replace(TINY.train, steps=7, lr=1e-3)
+    cfg = dataclasses.replace(TINY, fir_train=fir_train)
+    fir = _proxies.Pretraining(Peq(), SAMPLE_RATE, "fir", cfg, audio)
+    tcn = _proxies.Pretraining(Compressor(), SAMPLE_RATE, "tcn", cfg, audio)
+    assert fir.cfg.train == fir_train and tcn.cfg.train == TINY.train
+    assert fir.key()["train"] == dataclasses.asdict(fir_train)
+    assert tcn.key()["train"] == dataclasses.asdict(TINY.train)  # other proxies' keys unchanged
+    standard = PRETRAIN["standard"]
+    assert standard.key("gain")["train"] == dataclasses.asdict(standard.train)
+    assert standard.key("fir")["train"] == dataclasses.asdict(standard.fir_train)
+    trainer = _proxies.Pretrainer(_proxies.build_network(Peq(), SAMPLE_RATE, "fir", cfg), fir)
+    assert type(trainer.loss_fn) is _proxies.SpectralLoss
+    compressor = _proxies.build_network(Compressor(), SAMPLE_RATE, "tcn", cfg)
+    assert type(_proxies.Pretrainer(compressor, tcn).loss_fn) is _proxies.PatchLoss
+
+
+def test_a_smoke_filter_proxy_pretrains_and_is_measured(audio, tmp_path):
+    job = _proxies.Pretraining(Peq(), SAMPLE_RATE, "fir", TINY, audio)
+    with torch.random.fork_rng():
+        torch.manual_seed(_proxies.PRETRAIN_SEED)
+        fresh = _proxies.build_network(Peq(), SAMPLE_RATE, "fir", TINY)
+    proxy, meta = _proxies.pretrained_proxy(job, tmp_path)
+    assert meta["pretrain_steps"] == TINY.train.steps
+    assert not all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(),
+                                                     proxy.state_dict().values(), strict=True))
+    assert all(np.isfinite(meta[k]) for k in ("val_loss_after", "mrstft", "lufs_error", "rtf",
+                                              "grad_cosine_median",
+                                              "grad_cosine_learned_median"))
 
 
 def test_linear_and_dynamics_effects_get_their_structured_proxy_whatever_the_arch(
