@@ -239,10 +239,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         ))
     rebuilt = (f", {summary.artefacts_rebuilt} unloadable cached artefacts rebuilt (see the "
                f"warnings)" if summary.artefacts_rebuilt else "")
-    others = f" (and {len(workers)} more workers)" if workers else ""
-    print(f"done: {summary.runs} runs{others} ({summary.failed} failed), "
-          f"{summary.skipped_done} already done{rebuilt}, {time.perf_counter() - start:.1f} s; "
-          f"results in {args.results_dir}")
+    print(f"done: {summary.counts(len(workers))}{rebuilt}, "
+          f"{time.perf_counter() - start:.1f} s; results in {args.results_dir}")
     failed = [w for w in workers if w.failed]
     for w in failed:
         print(f"error: worker exited with status {w.process.returncode}; see {w.log}",

@@ -260,22 +260,23 @@ def wait_a_moment(seconds: float = 2.0) -> None:
 
 
 def run_once(claims: Claims, work: list[tuple[str, Job]], done: set[str],
-             stored_value: Callable[[str], float | None]) -> tuple[dict[str, float | None], int]:
+             stored_value: Callable[[str], float | None],
+             ) -> tuple[dict[str, float | None], int, int]:
     """Run each (run key, job) once across every worker of the storage, through claims; return
-    the main metric value per key (None when failed or not reported) and how many keys were
-    already done, here or by another worker.
+    the main metric value per key (None when failed or not reported), how many keys were done
+    before (in the results) and how many another worker ran meanwhile.
 
     Keys in ``done`` (finished keys in the results) are skipped; keys another worker holds are
     retried until it finishes.
     """
     values: dict[str, float | None] = {}
-    skipped = 0
+    before = elsewhere = 0
     pending = dict(work)
     while pending:
         for key, job in list(pending.items()):
             if key in done:
                 values[key] = stored_value(key)
-                skipped += 1
+                before += 1
                 del pending[key]
                 continue
             state, got = claims.acquire(key)
@@ -287,9 +288,9 @@ def run_once(claims: Claims, work: list[tuple[str, Job]], done: set[str],
                 claims.release(got, status, value)
                 got = value
             else:
-                skipped += 1
+                elsewhere += 1
             values[key] = got
             del pending[key]
         if pending:
             wait_a_moment()  # the rest is held by other workers
-    return values, skipped
+    return values, before, elsewhere

@@ -173,9 +173,10 @@ class StudyRun:
     # -- final and reference rows ---------------------------------------------------------------
     def _once(self, work: list[tuple[str, Job]]) -> dict[str, float | None]:
         """Run each (run key, job) once across every worker; the main metric value per key."""
-        values, skipped = run_once(self.sweep.claims, work, self.sweep.done,
-                                   self.sweep.stored_value)
-        self.sweep.summary.skipped_done += skipped
+        values, before, elsewhere = run_once(self.sweep.claims, work, self.sweep.done,
+                                             self.sweep.stored_value)
+        self.sweep.summary.skipped_done += before
+        self.sweep.summary.done_elsewhere += elsewhere
         return values
 
     def _final_key(self, rep: int, params: dict[str, Any] | None) -> str:

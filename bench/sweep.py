@@ -37,10 +37,21 @@ class Summary:
     """Counts of what one `run` invocation did, printed at the end."""
 
     runs: int = 0
-    skipped_done: int = 0
+    skipped_done: int = 0  # final and reference runs already in the results
+    done_elsewhere: int = 0  # ... that another worker ran while this one worked
     failed: int = 0
     artefacts_rebuilt: int = 0  # cached models or proxies whose file could not be loaded
     lines: list[str] = field(default_factory=list)
+
+    def counts(self, other_workers: int = 0) -> str:
+        """The run counts for the closing line: here, by the other workers, done before."""
+        parts = [f"{self.runs} runs ({self.failed} failed)"]
+        if other_workers or self.done_elsewhere:
+            who = (f"{other_workers} more worker{'s' * (other_workers > 1)}" if other_workers
+                   else "other workers")
+            parts.append(f"{self.done_elsewhere} by {who}")
+        parts.append(f"{self.skipped_done} already done")
+        return ", ".join(parts)
 
 
 @dataclass
