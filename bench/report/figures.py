@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.audio import ListeningExamples
-from bench.report.leaderboard import Table, by_budget, overall_rank, task_ranks
+from bench.report.leaderboard import Table, by_budget, end_tasks, overall_rank, task_ranks
 from bench.report.numbers import number
 from bench.report.runs import final_runs, training_logs
 from bench.report.runtime import proxy_facts
@@ -85,7 +85,7 @@ def ranking(tables: list[Table], out: Path) -> list[Path]:
     plt = pyplot()
     colors = strategy_colors(tables)
     paths = []
-    for budget, group in by_budget(tables).items():
+    for budget, group in by_budget(end_tasks(tables)).items():
         ranks, incomplete = task_ranks(group)
         ordered = overall_rank(group)[0]
         if not ordered:

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from bench.report.figures import pyplot, save_png, slug
+from bench.report.leaderboard import GRADIENT_COST, GRADIENT_QUALITY, measures_gradients
 from bench.report.numbers import number
 from bench.report.provenance import header_lines
 
-QUALITY, COST = "cosine_mean", "ms_per_gradient"
+QUALITY, COST = GRADIENT_QUALITY, GRADIENT_COST
 COLUMNS = (("cosine_mean", "↑"), ("cosine_p10", "↑"), ("rel_error", "↓"),
            ("sign_agreement", "↑"), ("ms_per_gradient", "↓"), ("dsp_evals_per_gradient", ""))
 FIGURE_PREFIX = "gradient_quality_cost_"
@@ -34,7 +35,7 @@ def gradient_runs(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame()
     metrics = frame.groupby("task").metric.agg(set)
-    tasks = [t for t, m in metrics.items() if {QUALITY, COST} <= m]
+    tasks = [t for t, m in metrics.items() if measures_gradients(m)]
     rows = frame[frame.task.isin(tasks) & (frame.status == "ok")]
     if rows.empty:
         return pd.DataFrame()

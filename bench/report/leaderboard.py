@@ -155,6 +155,23 @@ def task_ranks(tables: list[Table]) -> tuple[dict[str, list[float]], list[str]]:
     return ranks, sorted(everyone - set(complete))
 
 
+GRADIENT_QUALITY, GRADIENT_COST = "cosine_mean", "ms_per_gradient"
+"""The metrics every gradient-fidelity task reports: a task with both measures gradients."""
+
+
+def measures_gradients(metrics: set[str]) -> bool:
+    """Whether a task reporting ``metrics`` is a gradient-fidelity measurement."""
+    return {GRADIENT_QUALITY, GRADIENT_COST} <= metrics
+
+
+def end_tasks(tables: list[Table]) -> list[Table]:
+    """The tables the overall rank is over: every task but the gradient-fidelity measurements.
+    Those rank in their own family only: searches supply no gradient and autodiff, the
+    reference itself, cannot run on the black boxes, so ranking over them would leave out every
+    strategy but the approximate-gradient ones."""
+    return [t for t in tables if not measures_gradients({m for m, _, _ in t.metrics})]
+
+
 def overall_rank(tables: list[Table]) -> tuple[list[tuple[str, float]], list[str]]:
     """Mean rank on the main metric over ``tables`` (see `task_ranks`), best first, and the
     incomplete strategies."""
@@ -191,6 +208,21 @@ def family_ranks(tables: list[Table], families: dict[str, str]) -> list[str]:
     return out
 
 
+def rank_lines(tables: list[Table], note: str = "") -> list[str]:
+    """Markdown: the overall rank over ``tables`` (one budget) and who is left unranked."""
+    ranked, incomplete = overall_rank(tables)
+    out = [f"Mean rank on each task's main metric over {len(tables)} tasks{note}.", ""]
+    if ranked:
+        out += ["| rank | strategy | mean rank over tasks |", "|---|---|---|"]
+        out += [f"| {p:g} | {s} | {r:.2f} |" for p, (s, r) in zip(
+            rank_positions([r for _, r in ranked]), ranked, strict=True)]
+    else:
+        out.append("_No strategy has a result on every task._")
+    if incomplete:
+        out += ["", f"Incomplete (not ranked): {', '.join(incomplete)}."]
+    return out
+
+
 def by_budget(tables: list[Table]) -> dict[str, list[Table]]:
     """Tables grouped by budget (sorted), for ranks that never mix budgets."""
     groups: dict[str, list[Table]] = {}
@@ -211,17 +243,15 @@ def render_markdown(frame: pd.DataFrame, tables: list[Table]) -> str:
            "never bold. Failed runs are counted where the numbers are, never averaged in. "
            "Strategies that tie on a task share their averaged rank.", ""]
     for budget, group in by_budget(tables).items():
-        ranked, incomplete = overall_rank(group)
-        out += [f"## Overall rank ({budget} budget)", "",
-                f"Mean rank on each task's main metric over {len(group)} tasks.", ""]
-        if ranked:
-            out += ["| rank | strategy | mean rank over tasks |", "|---|---|---|"]
-            out += [f"| {p:g} | {s} | {r:.2f} |" for p, (s, r) in zip(
-                rank_positions([r for _, r in ranked]), ranked, strict=True)]
+        ends = end_tasks(group)
+        left_out = len(group) - len(ends)
+        note = (f" (the {left_out} gradient-fidelity tasks rank in their family only)"
+                if left_out else "")
+        out += [f"## Overall rank ({budget} budget)", ""]
+        if ends:
+            out += rank_lines(ends, note)
         else:
-            out.append("_No strategy has a result on every task._")
-        if incomplete:
-            out += ["", f"Incomplete (not ranked): {', '.join(incomplete)}."]
+            out.append("_Only gradient-fidelity tasks: they rank in their family only._")
         out += ["", *family_ranks(group, families), ""]
     for table in tables:
         out += markdown_table(table)

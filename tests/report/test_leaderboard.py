@@ -13,6 +13,7 @@ from bench.report.leaderboard import (
     MeanCI,
     Table,
     build_tables,
+    end_tasks,
     family_ranks,
     markdown_table,
     overall_rank,
@@ -139,6 +140,23 @@ def test_equal_mean_ranks_share_their_place(results_dir: Path):
     tables = [table("t1", {"x": 1.0, "y": 2.0}), table("t2", {"x": 2.0, "y": 1.0})]
     md = render_markdown(read_results(results_dir).iloc[:0], tables)
     assert "| 1.5 | x | 1.50 |" in md and "| 1.5 | y | 1.50 |" in md
+
+
+def test_gradient_tasks_rank_in_their_family_only(results_dir: Path):
+    end = [table("t1", {"autodiff": 1.0, "spsa": 2.0, "cmaes": 3.0})]
+    gradient = Table("gradient_x", "smoke", "cosine_mean",
+                     [("cosine_mean", True, ""), ("ms_per_gradient", False, "ms")])
+    gradient.rows = {"spsa": {"cosine_mean": MeanCI(0.5, 0.0, 3, 0),
+                              "ms_per_gradient": MeanCI(2.0, 0.0, 3, 0)}}
+    gradient.skipped = {"autodiff": "black box", "cmaes": "no gradient"}
+    assert end_tasks([*end, gradient]) == end
+    frame = read_results(results_dir).iloc[:0]
+    md = render_markdown(frame, [*end, gradient])
+    overall = section(md, "## Overall rank (smoke budget)")
+    assert "over 1 tasks (the 1 gradient-fidelity tasks rank in their family only)" in overall
+    assert "| 1 | autodiff | 1.00 |" in overall and "Incomplete" not in overall
+    only = section(render_markdown(frame, [gradient]), "## Overall rank (smoke budget)")
+    assert "_Only gradient-fidelity tasks" in only
 
 
 def test_best_needs_two_ok_runs():
