@@ -13,8 +13,9 @@ FIGURE = "fidelity.png"
 REPORT = "fidelity.md"
 
 
-def status_table(rows: list[dict[str, Any]]) -> str:
-    """The status rows as a fixed-width table with a gate verdict per proxy."""
+def status_table(rows: list[dict[str, Any]], clips: str = "held-out clips") -> str:
+    """The status rows as a fixed-width table with a gate verdict per proxy; ``clips`` says
+    what the figures were measured on."""
     from bench.report.numbers import number
     from strategies._proxy_store import GATES
 
@@ -35,7 +36,7 @@ def status_table(rows: list[dict[str, Any]]) -> str:
                      f"{num(cpu):>8}  {verdict}")
     gate_text = ", ".join(f"{k} {'>=' if k.startswith('grad') else '<='} {bound:g}"
                           for k, bound in GATES.items())
-    lines.append(f"gates: {gate_text} (held-out clips against the reference DSP)")
+    lines.append(f"gates: {gate_text} ({clips} against the reference DSP)")
     return "\n".join(lines)
 
 

@@ -104,6 +104,17 @@ def load_committed(job: Pretraining, domain: str,
     return proxy, {**meta, "reused": True, "committed": str(path)}
 
 
+def confirm(job: Pretraining, domain: str, root: Path | None = None) -> dict[str, Any]:
+    """The committed proxy for ``job`` measured on ``job.audio`` (clips it never saw: building
+    stops when the gates hold on its held-out clips, so those figures are chosen, not only
+    measured), at most ``eval_clips`` of them; the figures and which gates hold."""
+    from strategies._proxies import fidelity
+
+    proxy, _ = load_committed(job, domain, root)
+    figures = fidelity(proxy, job, job.audio[: job.cfg.train.eval_clips])
+    return {**figures, "gates": gates(figures), "gates_pass": all(gates(figures).values())}
+
+
 def is_current(job: Pretraining, domain: str, root: Path) -> bool:
     """Whether a committed proxy exists for exactly this job (same code version and sizes)."""
     path = committed_path(root, domain, job.effect.name, job.arch)

@@ -38,12 +38,13 @@ def sources(domain: str, split: str, ctx: RunContext) -> list[np.ndarray]:
 PROXY_WINDOW_SECONDS = 2.0
 
 
-def proxy_audio(domain: str, ctx: RunContext) -> TrainingAudio:
+def proxy_audio(domain: str, ctx: RunContext, split: str = "train") -> TrainingAudio:
     """Seed-independent audio to pre-train proxies on: the central window of every training
-    clip, so all tasks, seeds and strategies of a domain share one cached proxy per effect."""
+    clip, so all tasks, seeds and strategies of a domain share one cached proxy per effect
+    (``split="test"``: the same windows of clips no proxy saw, to confirm their fidelity)."""
     n = int(PROXY_WINDOW_SECONDS * ctx.budget.sample_rate)
     windows = []
-    for clip in sources(domain, "train", ctx):
+    for clip in sources(domain, split, ctx):
         start = max(0, len(clip) - n) // 2
         windows.append(np.pad(clip[start:start + n], (0, max(0, n - len(clip)))))
     return TrainingAudio(domain, np.stack(windows).astype(np.float32))

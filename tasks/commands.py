@@ -1,8 +1,9 @@
-"""`python -m bench proxies build|status`: the committed proxies of the standard budget.
+"""`python -m bench proxies build|status|check`: the committed proxies of the standard budget.
 
 ``build`` pre-trains each (domain, effect, architecture) proxy that is missing or outdated
 (resumable: one proxy at a time, each saved when done), then redraws the fidelity-against-steps
-figure beside them; ``status`` lists them with their fidelity and gates.
+figure beside them; ``status`` lists them with their fidelity and gates; ``check`` measures them
+again on the test split's clips, which neither their training nor their stopping saw.
 
 A plugin command (:class:`bench.registry.Command`): it lives with the tasks because it
 pre-trains on the tasks' audio for the effects chain selection chooses from. The CLI imports
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from argparse import ArgumentParser, Namespace
 from pathlib import Path
+from typing import Any
 
 from bench.registry import Command
 
@@ -51,6 +53,12 @@ class Proxies(Command):
         s = psub.add_parser("status", help="list the committed proxies, their fidelity and gates")
         s.add_argument("--json", action="store_true", help="machine-readable output")
         _proxies_dir_option(s)
+        c = psub.add_parser("check", help="measure the committed proxies on test-split clips "
+                                          "(unseen by training and by the stopping rule); "
+                                          "exit 1 when a gate fails there")
+        c.add_argument("--domain", default="all", help="'all' or a comma list of music, speech")
+        _proxies_dir_option(c)
+        common_options(c, results=False)
 
     def run(self, args: Namespace) -> int:
         """Build or list the committed proxies."""
@@ -61,6 +69,8 @@ class Proxies(Command):
         if args.proxies_command == "status":
             print(status(root, args.json))
             return 0
+        if args.proxies_command == "check":
+            return check(args.domain, root, args.cache_dir, args.data_root)
         if args.minutes <= 0 or args.eval_every < 1:
             from bench.errors import BenchError
 
@@ -76,6 +86,51 @@ def _proxies_dir_option(parser: ArgumentParser) -> None:
                              "proxies/)")
 
 
+def _context(cache_dir: Path | None, data_root: Path | None, split: str) -> Any:
+    """The run context proxies are built and checked in: the standard budget, one split."""
+    from bench.base import RunContext
+    from bench.budgets import get_budget
+    from bench.data import default_cache_dir
+
+    return RunContext(budget=get_budget(BUDGET), seed=0, split=split, results_dir=Path("."),
+                      cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(),
+                      data_root=data_root)
+
+
+def check(domains: str, root: Path, cache_dir: Path | None, data_root: Path | None) -> int:
+    """Print every committed proxy's fidelity on test-split clips; 1 when a gate fails."""
+    import json
+
+    from bench.errors import BenchError
+    from bench.params import choose
+    from bench.registry import discover, registry
+    from strategies._proxies import Pretraining
+    from strategies._proxy_config import PRETRAIN
+    from strategies._proxy_report import status_table
+    from strategies._proxy_store import confirm
+    from strategies._proxy_store import status as committed
+    from tasks import _audio
+
+    discover()
+    wanted = choose(domains, DOMAINS, "--domain")
+    records = [r for r in committed(root) if r["domain"] in wanted]
+    if not records:
+        raise BenchError(f"no committed proxies of {', '.join(wanted)} in {root}: build them "
+                         "with `python -m bench proxies build`")
+    rows = []
+    for domain in wanted:
+        ctx = _context(cache_dir, data_root, "test")
+        clips = _audio.proxy_audio(domain, ctx, split="test").clips
+        for record in (r for r in records if r["domain"] == domain):
+            job = Pretraining(registry("effect").get(record["effect"])(),
+                              ctx.budget.sample_rate, record["arch"], PRETRAIN[BUDGET], clips)
+            rows.append({**record, **confirm(job, domain, root)})
+            print(json.dumps({k: rows[-1][k] for k in ("domain", "effect", "arch", "mrstft",
+                                                       "lufs_error", "gates_pass")}))
+    print(status_table(rows, "test-split clips, unseen in building"))
+    return 0 if all(r["gates_pass"] for r in rows) else 1
+
+
 def build(domains: str, effects: str, archs: str, minutes: float, eval_every: int,
           force: bool, root: Path, cache_dir: Path | None, data_root: Path | None) -> int:
     """Build every selected proxy that is missing or outdated; returns how many were built."""
@@ -89,9 +144,6 @@ def build(domains: str, effects: str, archs: str, minutes: float, eval_every: in
 
     import torch
 
-    from bench.base import RunContext
-    from bench.budgets import get_budget
-    from bench.data import default_cache_dir
     from bench.registry import discover, registry
     from strategies._proxies import Pretraining, effect_arch
     from strategies._proxy_report import FIGURE, REPORT, fidelity_report
@@ -100,19 +152,16 @@ def build(domains: str, effects: str, archs: str, minutes: float, eval_every: in
 
     discover()
     torch.set_num_threads(1)  # the time limit is CPU time of one core
-    budget = get_budget(BUDGET)
     built = 0
     # a linear, dynamics or Hammerstein effect gets its structured proxy whatever the --arch:
     # build it once
     pairs = list(dict.fromkeys((name, effect_arch(name, arch))
                                for arch in arch_list for name in effect_list))
     for domain in domain_list:
-        ctx = RunContext(budget=budget, seed=0, split="train", results_dir=Path("."),
-                         cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(),
-                         data_root=data_root)
+        ctx = _context(cache_dir, data_root, "train")
         audio = _audio.proxy_audio(domain, ctx)
         for name, arch in pairs:
-            job = Pretraining(registry("effect").get(name)(), budget.sample_rate, arch,
+            job = Pretraining(registry("effect").get(name)(), ctx.budget.sample_rate, arch,
                               PRETRAIN[BUDGET], audio.clips)
             if not force and is_current(job, domain, root):
                 print(f"{committed_path(root, domain, name, arch)}: up to date")

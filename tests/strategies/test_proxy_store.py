@@ -91,6 +91,17 @@ def test_committed_proxy_loads_with_the_same_weights(committed, audio):
     _proxy_store.load_committed(job(audio[::-1].copy()), "test", root)
 
 
+def test_confirming_measures_the_committed_proxy_on_other_clips(committed, audio):
+    root, meta = committed
+    unseen = audio[::-1].copy() * 0.5
+    figures = _proxy_store.confirm(job(unseen), "test", root)
+    assert 0 < figures["mrstft"] and figures["heldout_clips"] == min(len(unseen),
+                                                                     TINY.train.eval_clips)
+    assert figures["mrstft"] != meta["mrstft"]  # other clips, other figures
+    assert figures["gates"] == _proxy_store.gates(figures)
+    assert figures["gates_pass"] == all(figures["gates"].values())
+
+
 def test_missing_outdated_and_tampered_proxies_are_errors_naming_the_fix(committed, audio):
     root, _ = committed
     with pytest.raises(BenchError, match=r"no committed gain proxy of compressor for music.*"
