@@ -141,12 +141,15 @@ def gate_probes(main: pd.DataFrame) -> Gate:
         trained = {s for s in set(rows.strategy) & learners if _values(rows[rows.strategy == s])}
         for strategy in sorted(trained):
             mean, half = mean_ci95(_values(rows[rows.strategy == strategy]))
+            runs = len(_values(rows[rows.strategy == strategy]))
             for ref, (rmean, rhalf) in refs.items():
                 ok = math.isfinite(half) and math.isfinite(rhalf) and mean - half > rmean + rhalf
                 if not ok:
                     gate.passed = False
+                    why = (f" (an interval needs at least 2 final runs, {strategy} has {runs}: "
+                           "rerun with --final-seeds 3)" if runs < 2 else "")
                     gate.details.append(f"{task}: {strategy} {mean:.3g} ± {half:.2g} vs {ref} "
-                                        f"{rmean:.3g} ± {rhalf:.2g}")
+                                        f"{rmean:.3g} ± {rhalf:.2g}{why}")
     return _judged(gate, tasks, "probe")
 
 

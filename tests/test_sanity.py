@@ -60,6 +60,12 @@ def test_probe_gate_needs_intervals_that_do_not_overlap():
     gate = sanity.gate_probes(frame(rows("probe_music", "probe", "macro_f1", overlap,
                                          higher=True)))
     assert not gate.passed and any("vs mel_stats" in d for d in gate.details)
+    assert not any("at least 2 final runs" in d for d in gate.details)
+    one_seed = {**clear, "autodiff": [0.9]}
+    gate = sanity.gate_probes(frame(rows("probe_music", "probe", "macro_f1", one_seed,
+                                         higher=True)))
+    assert not gate.passed
+    assert all("autodiff has 1: rerun with --final-seeds 3" in d for d in gate.details)
 
 
 def test_chain_gate_compares_with_the_task_s_chance():
