@@ -36,7 +36,7 @@ def status_table(rows: list[dict[str, Any]], clips: str = "held-out clips") -> s
                      f"{num(cpu):>8}  {verdict}")
     gate_text = ", ".join(f"{k} {'>=' if k.startswith('grad') else '<='} {bound:g}"
                           for k, bound in GATES.items())
-    lines.append(f"gates: {gate_text} ({clips} against the reference DSP)")
+    lines.append(f"gates: {gate_text} ({clips}, against the reference DSP)")
     return "\n".join(lines)
 
 

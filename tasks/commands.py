@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from argparse import ArgumentParser, Namespace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bench.registry import Command
+
+if TYPE_CHECKING:
+    from bench.base import RunContext
 
 BUDGET = "standard"
 DOMAINS = ("music", "speech")
@@ -86,7 +89,7 @@ def _proxies_dir_option(parser: ArgumentParser) -> None:
                              "proxies/)")
 
 
-def _context(cache_dir: Path | None, data_root: Path | None, split: str) -> Any:
+def _context(cache_dir: Path | None, data_root: Path | None, split: str) -> RunContext:
     """The run context proxies are built and checked in: the standard budget, one split."""
     from bench.base import RunContext
     from bench.budgets import get_budget
@@ -99,8 +102,6 @@ def _context(cache_dir: Path | None, data_root: Path | None, split: str) -> Any:
 
 def check(domains: str, root: Path, cache_dir: Path | None, data_root: Path | None) -> int:
     """Print every committed proxy's fidelity on test-split clips; 1 when a gate fails."""
-    import json
-
     from bench.errors import BenchError
     from bench.params import choose
     from bench.registry import discover, registry
@@ -124,10 +125,10 @@ def check(domains: str, root: Path, cache_dir: Path | None, data_root: Path | No
         for record in (r for r in records if r["domain"] == domain):
             job = Pretraining(registry("effect").get(record["effect"])(),
                               ctx.budget.sample_rate, record["arch"], PRETRAIN[BUDGET], clips)
+            print(f"measuring the {record['arch']} proxy of {record['effect']} for {domain} on "
+                  f"{min(len(clips), job.cfg.train.eval_clips)} test-split clips")
             rows.append({**record, **confirm(job, domain, root)})
-            print(json.dumps({k: rows[-1][k] for k in ("domain", "effect", "arch", "mrstft",
-                                                       "lufs_error", "gates_pass")}))
-    print(status_table(rows, "test-split clips, unseen in building"))
+    print(status_table(rows, "test-split clips that building never saw"))
     return 0 if all(r["gates_pass"] for r in rows) else 1
 
 
