@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes on this machine sharing the matrix, one core each "
                         "(default: 1)")
+    device_option(p, "auto")
     common_options(p)
 
     p = sub.add_parser("report", help="rebuild the reports from the results")
@@ -99,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the contract for all (or the named) strategies on every task "
                         "at the smoke budget")
     p.add_argument("--settings", type=int, default=50, help="random settings per effect")
+    device_option(p, "cpu", "where the differentiable effects run (cpu: the Numba kernels, "
+                            "cuda: the parallel scans)")
+    p.add_argument("--scan", action="store_true",
+                   help="with --device cpu: check the parallel scans (the GPU's path) on the CPU")
 
     p = sub.add_parser("perf", help="kernel speed ratios on one thread (writes JSON)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write results here")
@@ -118,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead: check and time the exact EQ and compressor against peer "
                         "libraries (extra afx-bench[peers]; writes <results>/perf/peers-*.json "
                         "and the Peers section of reports/runtime.md)")
+    device_option(p, "cpu", "where the torch side runs: kernel ratios and real-time factors, or "
+                            "the training step (--steps)")
     p.add_argument("--results-dir", type=Path, default=Path("results"))
 
     p = sub.add_parser("doctor", help="check (and with --install, install) Debian packages")
@@ -146,6 +153,14 @@ def _plugin_commands(sub: argparse._SubParsersAction) -> None:
         p = sub.add_parser(cls.name, help=cls.help)
         cls().add_arguments(p)
         p.set_defaults(plugin_command=cls)
+
+
+def device_option(p: argparse.ArgumentParser, default: str, what: str = "") -> None:
+    """``--device auto|cpu|cuda[:N]``."""
+    what = what or "where learners, proxies, losses, metrics and the exact effects run"
+    p.add_argument("--device", default=default, metavar="DEVICE",
+                   help=f"{what}: auto (CUDA when present), cpu, cuda or cuda:N "
+                        f"(default: {default})")
 
 
 def common_options(p: argparse.ArgumentParser, results: bool = True) -> None:
@@ -235,7 +250,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             seeds=args.seeds, trials=args.trials, final_seeds=args.final_seeds,
             storage=args.storage,
             results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
-            params=params, progress=not args.no_progress,
+            params=params, progress=not args.no_progress, device=args.device,
         ))
     rebuilt = (f", {summary.artefacts_rebuilt} unloadable cached artefacts rebuilt (see the "
                f"warnings)" if summary.artefacts_rebuilt else "")
@@ -329,9 +344,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise BenchError("nothing to verify: pass --effects and/or --strategies")
     ok = True
     if args.effects:
-        from bench.dsp.verify import verify_effects
+        from bench.device import resolve
+        from bench.dsp.verify import Placement, verify_effects
 
-        ok = verify_effects(n_settings=args.settings)
+        ok = verify_effects(n_settings=args.settings,
+                            where=Placement(resolve(args.device), args.scan))
     if args.strategies:
         from bench.contract import verify_strategies
 
