@@ -53,6 +53,26 @@ def build_parser() -> argparse.ArgumentParser:
     device_option(p, "auto")
     common_options(p)
 
+    p = sub.add_parser("launch", help="submit the same `run` command as N workers through "
+                                      "submitit: to SLURM, or as local processes")
+    p.add_argument("--workers", type=int, required=True, help="workers to submit")
+    p.add_argument("--executor", default="slurm", choices=("slurm", "local"),
+                   help="where they run (default: slurm)")
+    p.add_argument("--slurm-partition", default=None, metavar="P", help="SLURM partition")
+    p.add_argument("--timeout-min", type=int, default=24 * 60,
+                   help="each worker's time limit in minutes (default: 1440); a worker past it "
+                        "is stopped and its trial redone by another")
+    p.add_argument("--gpus-per-worker", type=int, default=None,
+                   help="GPUs per worker (default: 1 when the run says --device cuda, else 0)")
+    p.add_argument("--cpus-per-worker", type=int, default=1, help="CPU cores per worker")
+    p.add_argument("--mem-gb", type=float, default=None, help="memory per worker in GB")
+    p.add_argument("--logs", type=Path, default=None,
+                   help="submitit's folder of scripts and logs (default: <results>/launch)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="return once submitted instead of waiting for the workers")
+    p.add_argument("run_command", nargs=argparse.REMAINDER, metavar="-- run …",
+                   help="the `run` command every worker runs")
+
     p = sub.add_parser("report", help="rebuild the reports from the results")
     p.add_argument("--results-dir", type=Path, action="append", default=None,
                    help="results directory (repeatable; default: results, or results/published "
@@ -263,6 +283,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_launch(args: argparse.Namespace) -> int:
+    """Submit the workers of a `run` command through submitit."""
+    from bench.launch import Launch, launch
+
+    return launch(Launch(args.run_command, args.workers, args.executor, args.slurm_partition,
+                         args.timeout_min, args.gpus_per_worker, args.cpus_per_worker,
+                         args.mem_gb, args.logs), wait=not args.no_wait)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Rebuild the reports from the results directories."""
     if args.compare:
@@ -358,19 +387,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_perf(args: argparse.Namespace) -> int:
     """Measure kernel speed ratios with one torch and one Numba thread."""
+    from bench.device import resolve
     from bench.env import limit_threads
 
     limit_threads()
+    device = resolve(args.device)
     if args.scaling:
         from bench.step_scaling import measure_step_scaling
 
-        print(f"wrote {measure_step_scaling(args.results_dir)}")
+        print(f"wrote {measure_step_scaling(args.results_dir, device=device)}")
         return 0
     if args.steps:
         from bench.step_profile import run_step_profile
 
         run_step_profile(args.json, args.results_dir, tasks=args.step_tasks.split(","),
-                         budget=args.budget, repeats=args.repeats)
+                         budget=args.budget, repeats=args.repeats, device=device)
         return 0
     if args.peers:
         from bench.dsp.peers import run_peers
@@ -379,7 +410,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
         return 0
     from bench.dsp.perf import run_perf
 
-    run_perf(args.json, args.results_dir)
+    run_perf(args.json, args.results_dir, device=device)
     return 0
 
 
@@ -405,7 +436,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor(args.install)
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "publish": cmd_publish,
+COMMANDS = {"list": cmd_list, "run": cmd_run, "launch": cmd_launch, "report": cmd_report,
+            "publish": cmd_publish,
             "sanity": cmd_sanity, "project": cmd_project, "verify": cmd_verify,
             "perf": cmd_perf, "doctor": cmd_doctor, "data": cmd_data}
 """bench's own commands; plugin packages add theirs (:class:`bench.registry.Command`)."""
