@@ -146,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     device_option(p, "cpu", "where the torch side runs: kernel ratios and real-time factors, or "
                             "the training step (--steps)")
     p.add_argument("--results-dir", type=Path, default=Path("results"))
+    p.add_argument("--reports-dir", type=Path, default=Path("reports"),
+                   help="whose runtime.md gets the section (default: reports)")
+    p.add_argument("--quick", action="store_true",
+                   help="kernel ratios at small sizes and few repeats: a dry run whose numbers "
+                        "mean little")
 
     p = sub.add_parser("doctor", help="check (and with --install, install) Debian packages")
     p.add_argument("--install", action="store_true",
@@ -289,7 +294,8 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
     return launch(Launch(args.run_command, args.workers, args.executor, args.slurm_partition,
                          args.timeout_min, args.gpus_per_worker, args.cpus_per_worker,
-                         args.mem_gb, args.logs), wait=not args.no_wait)
+                         args.mem_gb, args.logs), build_parser().parse_args,
+                  wait=not args.no_wait)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -400,17 +406,20 @@ def cmd_perf(args: argparse.Namespace) -> int:
     if args.steps:
         from bench.step_profile import run_step_profile
 
-        run_step_profile(args.json, args.results_dir, tasks=args.step_tasks.split(","),
-                         budget=args.budget, repeats=args.repeats, device=device)
+        run_step_profile(args.json, args.results_dir, reports_dir=args.reports_dir,
+                         tasks=args.step_tasks.split(","), budget=args.budget,
+                         repeats=args.repeats, device=device)
         return 0
     if args.peers:
         from bench.dsp.peers import run_peers
 
-        run_peers(args.json, args.results_dir)
+        run_peers(args.json, args.results_dir, reports_dir=args.reports_dir)
         return 0
     from bench.dsp.perf import run_perf
+    from bench.step_scaling import deepafx_steps
 
-    run_perf(args.json, args.results_dir, device=device)
+    run_perf(args.json, args.results_dir, reports_dir=args.reports_dir, device=device,
+             quick=args.quick, steps=deepafx_steps(device, quick=args.quick, cache_dir=None))
     return 0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,16 +38,15 @@ class Launch:
     folder: Path | None = None
 
 
-def run_command(command: list[str]) -> tuple[list[str], Any]:
-    """The `run` command after ``--`` and its parsed arguments; anything else is an error."""
-    from bench.cli import build_parser
-
+def run_command(command: list[str], parse: Callable[[list[str]], Any]) -> tuple[list[str], Any]:
+    """The `run` command after ``--`` and its arguments as ``parse`` (the CLI's parser) reads
+    them; anything else is an error."""
     command = command[1:] if command[:1] == ["--"] else command
     if command[:1] != ["run"]:
         raise BenchError("launch submits a `run` command: `python -m bench launch [options] -- "
                          f"run …`, got {' '.join(command) or 'nothing'} after the options")
     try:
-        args = build_parser().parse_args(command)
+        args = parse(command)
     except SystemExit as exc:
         raise BenchError(f"the run command does not parse (see above): {' '.join(command)}") \
             from exc
@@ -91,14 +91,15 @@ def executor(spec: Launch, args: Any) -> Any:
     return ex
 
 
-def launch(spec: Launch, wait: bool = True) -> int:
-    """Submit the workers; with ``wait``, wait for them and return 1 if any failed (the sweep
-    may still be complete: the others redo a dead worker's work)."""
+def launch(spec: Launch, parse: Callable[[list[str]], Any], wait: bool = True) -> int:
+    """Submit the workers (``parse``: the CLI's parser, which checks the run command first);
+    with ``wait``, wait for them and return 1 if any failed (the sweep may still be complete:
+    the others redo a dead worker's work)."""
     if spec.executor not in EXECUTORS:
         raise BenchError(f"--executor {spec.executor!r}: choose one of {', '.join(EXECUTORS)}")
     if spec.workers < 1:
         raise BenchError(f"--workers {spec.workers}: give at least 1")
-    command, args = run_command(spec.command)
+    command, args = run_command(spec.command, parse)
     check_storage(spec.executor, args.storage)
     try:
         import submitit

@@ -18,7 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from bench.baselines import DEEPAFX_ST_CHAIN
+from bench.baselines import (
+    DEEPAFX_ST_CHAIN,
+    DEEPAFX_ST_GPU_STEP_SECONDS,
+    DEEPAFX_ST_TIMING,
+    EXACT_STRATEGY,
+)
 from bench.data import TrainingAudio
 from bench.results import PERF_SUBDIR
 
@@ -53,6 +58,25 @@ def measure_step_scaling(results_dir: Path, lengths_s: tuple[float, ...] = LENGT
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     return path
+
+
+def deepafx_steps(device: str, quick: bool, cache_dir: Path | None) -> dict[str, Any]:
+    """Each gradient strategy's training step at DeepAFx-ST's timing sizes (batch 4, 5-s clips
+    at 24 kHz; ``quick``: batch 2, 0.25 s) on ``device``: its effect layer on the DeepAFx-ST
+    chain, DeepAFx-ST's loss and the backward (no learner), next to DeepAFx-ST's GTX 1080 Ti
+    seconds for its whole step."""
+    batch, seconds = (2, 0.25) if quick else DEEPAFX_ST_TIMING
+    steps = time_steps((seconds,), sample_rate=24000, batch=batch, repeats=2 if quick else 5,
+                       cache_dir=cache_dir, device=device, loss="deepafx",
+                       proxy_budget="smoke" if quick else "quick")
+    base = (steps.get(EXACT_STRATEGY, {}).get("step_s") or [None])[0]
+    rows = {}
+    for strategy, entry in steps.items():
+        step = (entry["step_s"] or [None])[0]
+        rows[strategy] = {"step_s": step, "error": entry["error"],
+                          "vs_exact": step / base if step and base else None,
+                          "deepafx_st_gpu_s": DEEPAFX_ST_GPU_STEP_SECONDS.get(strategy)}
+    return {"batch": batch, "seconds": seconds, "sample_rate": 24000, "strategies": rows}
 
 
 def time_steps(lengths_s: tuple[float, ...], *, strategies: list[str] | None = None,

@@ -36,13 +36,15 @@ def linear_scan(a: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     a constant (..., 1). Each h[t] depends only on a[:t+1] and u[:t+1], by the same operations
     whatever follows it."""
     n, constant = u.shape[-1], a.shape[-1] == 1
+    u, a = u.clone(), a.clone()
     step = 1
-    while step < n:
-        factor = a if constant else a[..., step:]
-        u = torch.cat([u[..., :step], u[..., step:] + factor * u[..., :-step]], dim=-1)
+    while step < n:  # each right-hand side is a new tensor, so the updates read old values
+        u[..., step:] += (a if constant else a[..., step:]) * u[..., :-step]
         if 2 * step < n:
-            a = a * a if constant else torch.cat([a[..., :step], a[..., step:] * a[..., :-step]],
-                                                 dim=-1)
+            if constant:
+                a = a * a
+            else:
+                a[..., step:] = a[..., step:] * a[..., :-step]
         step *= 2
     return u
 

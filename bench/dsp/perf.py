@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from bench import env
-from bench.baselines import DEEPAFX_ST_GPU_STEP_SECONDS, DEEPAFX_ST_TIMING, EXACT_STRATEGY
+from bench.baselines import DEEPAFX_ST_GPU_STEP_SECONDS, EXACT_STRATEGY
 
 SAMPLE_RATE = 44100
 LATENCY_BOUND_NS = 1.6
@@ -245,32 +245,12 @@ def real_time_factors(sizes: Sizes, device: str = "cpu") -> dict[str, dict[str, 
     return rtf
 
 
-def deepafx_steps(device: str, quick: bool, cache_dir: Path | None) -> dict[str, Any]:
-    """Each gradient strategy's training step at DeepAFx-ST's timing sizes (batch 4, 5-s clips
-    at 24 kHz; ``quick``: batch 2, 0.25 s) on ``device``: its effect layer on the DeepAFx-ST
-    chain, DeepAFx-ST's loss and the backward (no learner), next to DeepAFx-ST's GTX 1080 Ti
-    seconds for its whole step."""
-    from bench.step_scaling import time_steps
-
-    batch, seconds = (2, 0.25) if quick else DEEPAFX_ST_TIMING
-    steps = time_steps((seconds,), sample_rate=24000, batch=batch, repeats=2 if quick else 5,
-                       cache_dir=cache_dir, device=device, loss="deepafx",
-                       proxy_budget="smoke" if quick else "quick")
-    base = (steps.get(EXACT_STRATEGY, {}).get("step_s") or [None])[0]
-    rows = {}
-    for strategy, entry in steps.items():
-        step = (entry["step_s"] or [None])[0]
-        rows[strategy] = {"step_s": step, "error": entry["error"],
-                          "vs_exact": step / base if step and base else None,
-                          "deepafx_st_gpu_s": DEEPAFX_ST_GPU_STEP_SECONDS.get(strategy)}
-    return {"batch": batch, "seconds": seconds, "sample_rate": 24000, "strategies": rows}
-
-
 def run_perf(json_path: Path | None = None, results_dir: Path = Path("results"), *,
              reports_dir: Path = Path("reports"), quick: bool = False, device: str = "cpu",
-             cache_dir: Path | None = None) -> dict:
-    """Measure ratios, real-time factors and the training step at DeepAFx-ST's sizes with the
-    torch side on ``device``; write JSON and the runtime.md section."""
+             steps: dict[str, Any] | None = None) -> dict:
+    """Measure ratios and real-time factors with the torch side on ``device``; write them, and
+    ``steps`` (``bench.step_scaling.deepafx_steps``) when given, to JSON and the runtime.md
+    section."""
     from bench.device import name
 
     env.limit_threads()
@@ -288,8 +268,9 @@ def run_perf(json_path: Path | None = None, results_dir: Path = Path("results"),
         "machine": machine_info(where),
         "ratios": kernel_ratios(sizes, device),
         "rtf": real_time_factors(sizes, device),
-        "deepafx_step": deepafx_steps(device, quick, cache_dir),
     }
+    if steps is not None:
+        perf["deepafx_step"] = steps
     perf["machine"]["load_average_end"] = list(os.getloadavg())
     perf["all_pass"] = all(r["pass"] is not False for r in perf["ratios"].values())
     machine = re.sub(r"[^A-Za-z0-9_.-]+", "_", perf["machine_id"])

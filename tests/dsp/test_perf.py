@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from bench.dsp.perf import render_markdown, run_perf, write_runtime_section
+from bench.step_scaling import deepafx_steps
 
 SECTION_BEGIN, SECTION_END = "<!-- bench.dsp.perf:begin -->", "<!-- bench.dsp.perf:end -->"
 
@@ -14,8 +15,9 @@ RATIOS = ("peq_forward_vs_scipy", "peq_grad_vs_freqsampling", "peq_grad_vs_forwa
 
 def test_quick_run_writes_json_and_the_runtime_section(tmp_path):
     extra = tmp_path / "perf.json"
+    steps = deepafx_steps("cpu", quick=True, cache_dir=tmp_path / "cache")
     perf = run_perf(extra, tmp_path / "results", reports_dir=tmp_path / "reports", quick=True,
-                    cache_dir=tmp_path / "cache")
+                    steps=steps)
     assert set(RATIOS) <= set(perf["ratios"])
     for name, r in perf["ratios"].items():
         assert r["value"] > 0 and "what" in r

@@ -14,11 +14,18 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from bench.cli import build_parser
 from bench.errors import BenchError
-from bench.launch import Launch, check_storage, executor, launch, run_command
+from bench.launch import Launch, check_storage, executor, launch
+from bench.launch import run_command as checked
 from bench.optuna_storage import open_storage
 from tests.conftest import ROOT, bench_cmd
 from tests.faults.test_workers import FAST_HEARTBEAT, RUN, STUDY, check_sweep
+
+
+def run_command(command: list[str]) -> tuple[list[str], object]:
+    return checked(command, build_parser().parse_args)
+
 
 submitit = pytest.importorskip("submitit", reason="submitit not installed: pip install "
                                                   "-c .venv/constraints.txt '.[cluster]'")
@@ -80,7 +87,7 @@ def test_slurm_workers_need_a_database_storage():
     check_storage("slurm", "postgresql://afx@db/afx_bench")
     check_storage("local", None)  # one machine: the journal is safe
     with pytest.raises(BenchError, match="postgresql"):
-        launch(Launch(["run", "--task", "toy"], workers=2))
+        launch(Launch(["run", "--task", "toy"], workers=2), build_parser().parse_args)
 
 
 def test_without_slurm_the_error_says_what_to_do(tmp_path, monkeypatch):
