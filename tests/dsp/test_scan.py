@@ -92,14 +92,14 @@ def test_ballistics_reach_the_exact_branches_from_a_wrong_first_guess(rng):
 
 @pytest.mark.parametrize("delay", [2.5, 3.0, 7.9, 700.3])
 def test_comb_equals_the_kernel(rng, delay):
-    x = rng.standard_normal((2, 3000 if delay > 100 else 300))  # blocks of delay - 1 samples
+    x = rng.standard_normal((2, 3000 if delay > 100 else 120))  # blocks of delay - 1 samples
     d, g = np.array([delay, delay + 1.5]), np.array([0.5, -0.7])
     ref = ops.comb(x, d, g, 0.3)
     got = _scan.comb(*(torch.from_numpy(a) for a in (x, d, g)), 0.3).numpy()
     assert np.abs(got - ref).max() <= 1e-13 * np.abs(ref).max()
-    short = (torch.tensor(x[:, :50], requires_grad=True), torch.tensor(d, requires_grad=True),
+    short = (torch.tensor(x[:, :30], requires_grad=True), torch.tensor(d, requires_grad=True),
              torch.tensor(g, requires_grad=True), 0.3)
-    if delay < 40:
+    if delay < 20:  # a longer delay leaves 30 samples without echoes
         assert torch.autograd.gradcheck(_scan.comb, short)
 
 
@@ -111,9 +111,9 @@ def test_comb_rejects_delays_shorter_than_two_samples():
 @pytest.mark.parametrize("name", ["peq", "compressor", "distortion", "delay", "reverb"])
 def test_every_effect_verifies_on_the_scan_path(name):
     """`bench verify --effects`'s checks on the scan path (float64 agreement, float32 SNR,
-    gradcheck) on two settings and 0.1 s: the full run is `verify --effects --scan`."""
+    gradcheck) on one setting and 0.1 s: the full run is `verify --effects --scan`."""
     effect, rng = get_effect(name), np.random.default_rng(0)
-    result = check_settings(effect, rng.uniform(size=(2, effect.n_params)), rng, 16000,
+    result = check_settings(effect, rng.uniform(size=(1, effect.n_params)), rng, 16000,
                             Placement(scan=True), seconds=0.1)
     assert result.passed, result.failures
     assert result.grad_total > 0
