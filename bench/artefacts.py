@@ -67,7 +67,7 @@ def save(path: Path, module: Any, meta: dict[str, Any], parts: dict[str, Any]) -
     """Write the weights, then their record (the record last: it vouches for the weights)."""
     from safetensors.torch import save_file
 
-    state = {k: v.detach().clone().contiguous() for k, v in module.state_dict().items()}
+    state = {k: v.detach().cpu().clone().contiguous() for k, v in module.state_dict().items()}
     _atomic(path, lambda tmp: save_file(state, tmp))
     record = {"parts": canonical_json(parts), "sha256": sha256(path), "meta": meta}
     text = json.dumps(record, sort_keys=True, indent=1)

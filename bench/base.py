@@ -46,7 +46,8 @@ class MetricFailure:
 
 @dataclass
 class Counters:
-    """Work a strategy did, for fair budgets: steps, reference-DSP calls, gradient estimates.
+    """Work a strategy did, for fair budgets: steps, reference-DSP calls, gradient estimates;
+    and the arrays that crossed between the device and the CPU (``bench.device``).
 
     :meth:`render` is the one counting renderer: every reference-DSP evaluation a strategy or a
     task's solver makes goes through it, so ``dsp_evals`` is right by construction
@@ -56,6 +57,8 @@ class Counters:
     steps: int = 0
     dsp_evals: int = 0
     grad_estimates: int = 0
+    transfers: int = 0
+    transfer_bytes: int = 0
 
     def render(self, chain: Renderable, x: np.ndarray, p: np.ndarray, sample_rate: int,
                workers: int | None = None) -> np.ndarray:
@@ -93,6 +96,7 @@ class RunContext:
     data_root: Path | None = None
     progress: bool = True
     device: str = "cpu"
+    """Where learners, proxies, losses and the exact effects run (``bench.device.resolve``)."""
     counters: Counters = field(default_factory=Counters)
     seconds: dict[str, float] = field(default_factory=dict)
     report: Callable[[int, float], bool] | None = None  # (step, val loss) -> should prune
@@ -133,6 +137,15 @@ class RunContext:
                 peak = max(1.0, float(np.max(np.abs(row))))  # never clip the file
                 sf.write(self.audio_dir / f"{i}_{name}.flac", row / peak,
                          self.budget.sample_rate, subtype="PCM_16")
+
+    def tensors(self, *arrays: np.ndarray) -> tuple[Any, ...]:
+        """Float32 tensors of ``arrays`` on the run's device (counted transfers): a learner's
+        batch."""
+        import torch
+
+        from bench.device import to_device
+
+        return tuple(to_device(a, self.device, self.counters, torch.float32) for a in arrays)
 
     def outcome(self, metrics: dict[str, float | MetricFailure], **extra: Any) -> Outcome:
         """Package metrics with this context's counters, timings and extra facts."""

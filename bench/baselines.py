@@ -10,8 +10,14 @@ EXACT_STRATEGY = "autodiff"
 DEEPAFX_ST_CHAIN = ("peq", "compressor")
 """The effect chain of DeepAFx-ST (Steinmetz, Bryan, Reiss, JAES 2022)."""
 
-DEEPAFX_ST_GPU_STEP_RATIOS = {"spsa": 0.4132 / 0.3086, "neural_proxy": 0.4346 / 0.3086,
-                              "proxy_hybrid": 0.4339 / 0.3086}
-"""DeepAFx-ST's training-step times relative to autodiff's 0.3086 s (GTX 1080 Ti, batch 4, 5-s
-clips at 24 kHz, 1000 iterations of its timing script): SPSA 0.4132 s, proxy 0.4346 s and the
-"full hybrid" 0.4339 s, which that script timed on the proxy-only path."""
+DEEPAFX_ST_GPU_STEP_SECONDS = {"autodiff": 0.3086, "spsa": 0.4132, "neural_proxy": 0.4346,
+                               "proxy_hybrid": 0.4339}
+"""DeepAFx-ST's training-step seconds (GTX 1080 Ti, batch 4, 5-s clips at 24 kHz, 1000 iterations
+of its timing script): autodiff 0.3086 s, SPSA 0.4132 s, proxy 0.4346 s and the "full hybrid"
+0.4339 s, which that script timed on the proxy-only path."""
+DEEPAFX_ST_TIMING = (4, 5.0)
+"""The batch size and clip seconds (at 24 kHz) of those timings."""
+DEEPAFX_ST_GPU_STEP_RATIOS = {s: t / DEEPAFX_ST_GPU_STEP_SECONDS[EXACT_STRATEGY]
+                              for s, t in DEEPAFX_ST_GPU_STEP_SECONDS.items()
+                              if s != EXACT_STRATEGY}
+"""Those step times relative to autodiff's."""

@@ -50,7 +50,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes on this machine sharing the matrix, one core each "
                         "(default: 1)")
+    device_option(p, "auto")
     common_options(p)
+
+    p = sub.add_parser("launch", help="submit the same `run` command as N workers through "
+                                      "submitit: to SLURM, or as local processes")
+    p.add_argument("--workers", type=int, required=True, help="workers to submit")
+    p.add_argument("--executor", default="slurm", choices=("slurm", "local"),
+                   help="where they run (default: slurm)")
+    p.add_argument("--slurm-partition", default=None, metavar="P", help="SLURM partition")
+    p.add_argument("--timeout-min", type=int, default=24 * 60,
+                   help="each worker's time limit in minutes (default: 1440); a worker past it "
+                        "is stopped and its trial redone by another")
+    p.add_argument("--gpus-per-worker", type=int, default=None,
+                   help="GPUs per worker (default: 1 when the run says --device cuda, else 0)")
+    p.add_argument("--cpus-per-worker", type=int, default=1, help="CPU cores per worker")
+    p.add_argument("--mem-gb", type=float, default=None, help="memory per worker in GB")
+    p.add_argument("--logs", type=Path, default=None,
+                   help="submitit's folder of scripts and logs (default: <results>/launch)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="return once submitted instead of waiting for the workers")
+    p.add_argument("run_command", nargs=argparse.REMAINDER, metavar="-- run …",
+                   help="the `run` command every worker runs")
 
     p = sub.add_parser("report", help="rebuild the reports from the results")
     p.add_argument("--results-dir", type=Path, action="append", default=None,
@@ -99,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the contract for all (or the named) strategies on every task "
                         "at the smoke budget")
     p.add_argument("--settings", type=int, default=50, help="random settings per effect")
+    device_option(p, "cpu", "where the differentiable effects run (cpu: the Numba kernels, "
+                            "cuda: the parallel scans)")
+    p.add_argument("--scan", action="store_true",
+                   help="with --device cpu: check the parallel scans (the GPU's path) on the CPU")
 
     p = sub.add_parser("perf", help="kernel speed ratios on one thread (writes JSON)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write results here")
@@ -118,7 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead: check and time the exact EQ and compressor against peer "
                         "libraries (extra afx-bench[peers]; writes <results>/perf/peers-*.json "
                         "and the Peers section of reports/runtime.md)")
+    device_option(p, "cpu", "where the torch side runs: kernel ratios and real-time factors, or "
+                            "the training step (--steps)")
     p.add_argument("--results-dir", type=Path, default=Path("results"))
+    p.add_argument("--reports-dir", type=Path, default=Path("reports"),
+                   help="whose runtime.md gets the section (default: reports)")
+    p.add_argument("--quick", action="store_true",
+                   help="kernel ratios at small sizes and few repeats: a dry run whose numbers "
+                        "mean little")
 
     p = sub.add_parser("doctor", help="check (and with --install, install) Debian packages")
     p.add_argument("--install", action="store_true",
@@ -146,6 +178,14 @@ def _plugin_commands(sub: argparse._SubParsersAction) -> None:
         p = sub.add_parser(cls.name, help=cls.help)
         cls().add_arguments(p)
         p.set_defaults(plugin_command=cls)
+
+
+def device_option(p: argparse.ArgumentParser, default: str, what: str = "") -> None:
+    """``--device auto|cpu|cuda[:N]``."""
+    what = what or "where learners, proxies, losses, metrics and the exact effects run"
+    p.add_argument("--device", default=default, metavar="DEVICE",
+                   help=f"{what}: auto (CUDA when present), cpu, cuda or cuda:N "
+                        f"(default: {default})")
 
 
 def common_options(p: argparse.ArgumentParser, results: bool = True) -> None:
@@ -235,7 +275,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             seeds=args.seeds, trials=args.trials, final_seeds=args.final_seeds,
             storage=args.storage,
             results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
-            params=params, progress=not args.no_progress,
+            params=params, progress=not args.no_progress, device=args.device,
         ))
     rebuilt = (f", {summary.artefacts_rebuilt} unloadable cached artefacts rebuilt (see the "
                f"warnings)" if summary.artefacts_rebuilt else "")
@@ -246,6 +286,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: worker exited with status {w.process.returncode}; see {w.log}",
               file=sys.stderr)
     return 1 if failed else 0
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    """Submit the workers of a `run` command through submitit."""
+    from bench.launch import Launch, launch
+
+    return launch(Launch(args.run_command, args.workers, args.executor, args.slurm_partition,
+                         args.timeout_min, args.gpus_per_worker, args.cpus_per_worker,
+                         args.mem_gb, args.logs), build_parser().parse_args,
+                  wait=not args.no_wait)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -329,9 +379,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise BenchError("nothing to verify: pass --effects and/or --strategies")
     ok = True
     if args.effects:
-        from bench.dsp.verify import verify_effects
+        from bench.device import resolve
+        from bench.dsp.verify import Placement, verify_effects
 
-        ok = verify_effects(n_settings=args.settings)
+        ok = verify_effects(n_settings=args.settings,
+                            where=Placement(resolve(args.device), args.scan))
     if args.strategies:
         from bench.contract import verify_strategies
 
@@ -341,28 +393,33 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_perf(args: argparse.Namespace) -> int:
     """Measure kernel speed ratios with one torch and one Numba thread."""
+    from bench.device import resolve
     from bench.env import limit_threads
 
     limit_threads()
+    device = resolve(args.device)
     if args.scaling:
         from bench.step_scaling import measure_step_scaling
 
-        print(f"wrote {measure_step_scaling(args.results_dir)}")
+        print(f"wrote {measure_step_scaling(args.results_dir, device=device)}")
         return 0
     if args.steps:
         from bench.step_profile import run_step_profile
 
-        run_step_profile(args.json, args.results_dir, tasks=args.step_tasks.split(","),
-                         budget=args.budget, repeats=args.repeats)
+        run_step_profile(args.json, args.results_dir, reports_dir=args.reports_dir,
+                         tasks=args.step_tasks.split(","), budget=args.budget,
+                         repeats=args.repeats, device=device)
         return 0
     if args.peers:
         from bench.dsp.peers import run_peers
 
-        run_peers(args.json, args.results_dir)
+        run_peers(args.json, args.results_dir, reports_dir=args.reports_dir)
         return 0
     from bench.dsp.perf import run_perf
+    from bench.step_scaling import deepafx_steps
 
-    run_perf(args.json, args.results_dir)
+    run_perf(args.json, args.results_dir, reports_dir=args.reports_dir, device=device,
+             quick=args.quick, steps=deepafx_steps(device, quick=args.quick, cache_dir=None))
     return 0
 
 
@@ -388,7 +445,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor(args.install)
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "publish": cmd_publish,
+COMMANDS = {"list": cmd_list, "run": cmd_run, "launch": cmd_launch, "report": cmd_report,
+            "publish": cmd_publish,
             "sanity": cmd_sanity, "project": cmd_project, "verify": cmd_verify,
             "perf": cmd_perf, "doctor": cmd_doctor, "data": cmd_data}
 """bench's own commands; plugin packages add theirs (:class:`bench.registry.Command`)."""

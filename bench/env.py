@@ -32,11 +32,14 @@ def cpu_model() -> str:
 
 
 @functools.cache
-def machine_id() -> str:
-    """A readable id of the hardware and Python: timings never compare across different ids."""
+def machine_id(device: str = "cpu") -> str:
+    """A readable id of the hardware and Python: timings never compare across different ids.
+    Work on an accelerator adds it, by name (``bench.device.name``):
+    ``…-py3.11+cuda_0_NVIDIA_H200``."""
     cpu = re.sub(r"[^A-Za-z0-9]+", "_", cpu_model()).strip("_")
     py = ".".join(platform.python_version_tuple()[:2])
-    return f"{platform.system()}-{platform.machine()}-{cpu}-{os.cpu_count()}cpu-py{py}"
+    base = f"{platform.system()}-{platform.machine()}-{cpu}-{os.cpu_count()}cpu-py{py}"
+    return base if device == "cpu" else f"{base}+{re.sub(r'[^A-Za-z0-9]+', '_', device).strip('_')}"
 
 
 @functools.cache

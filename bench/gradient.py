@@ -264,14 +264,16 @@ class StepClock:
     layers' backward has; the rest is the learner's backward. On one thread autograd runs the
     nodes in reverse creation order, so the three backward spans are measured, not guessed;
     work the graph interleaves (a learner head between effect layers) lands in the span that
-    was running.
+    was running. On an asynchronous device (a GPU) every mark first waits for the queued work,
+    so each phase is charged with its own kernels.
     """
 
     NONE: ClassVar[StepClock]
 
-    def __init__(self, training: Training | None = None) -> None:
+    def __init__(self, training: Training | None = None, device: str = "cpu") -> None:
         self.handles: list[Any] = []
         self.times: dict[str, float] = {}
+        self.device = device
         if training is not None:
             for m in training.modules:
                 self._watch(m, "learner")
@@ -283,11 +285,11 @@ class StepClock:
         entered: list[float] = []
 
         def pre(*_: Any) -> None:
-            entered.append(time.perf_counter())
+            entered.append(self.now())
             self.first_call = min(self.first_call, entered[-1])
 
         def post(_module: Any, _inputs: Any, output: Any) -> None:
-            self.spans[role] += time.perf_counter() - entered.pop()
+            self.spans[role] += self.now() - entered.pop()
             for tensor in _tensors(output):
                 if tensor.requires_grad:
                     tensor.register_hook(self._grad_hook(role))
@@ -297,12 +299,20 @@ class StepClock:
 
     def _grad_hook(self, role: str) -> Callable[[Any], None]:
         def hook(_grad: Any) -> None:
-            self.grad_reached[role] = time.perf_counter()
+            self.grad_reached[role] = self.now()
         return hook
+
+    def now(self) -> float:
+        """The time once the device's queued work is done."""
+        if self.device != "cpu":
+            from bench.device import synchronize
+
+            synchronize(self.device)
+        return time.perf_counter()
 
     def start(self) -> None:
         """Begin a step."""
-        self.t0 = time.perf_counter()
+        self.t0 = self.now()
         self.first_call = math.inf
         self.spans = {"learner": 0.0, "effect": 0.0}
         self.grad_reached: dict[str, float] = {}
@@ -310,7 +320,7 @@ class StepClock:
 
     def mark(self, event: str) -> None:
         """Record the end of ``forward``, ``backward`` or ``optimizer``."""
-        self.marks[event] = time.perf_counter()
+        self.marks[event] = self.now()
 
     def phases(self) -> dict[str, float]:
         """Seconds per phase of the last step."""

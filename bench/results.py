@@ -119,6 +119,7 @@ class RunLabel:
     base_seed: int
     trial_number: int | None = None
     repetition: int | None = None
+    device: str = "cpu"               # where it ran, by name (``bench.device.name``)
 
     @property
     def is_reference(self) -> bool:
@@ -150,7 +151,8 @@ def run_rows(label: RunLabel, task: Task, params: dict[str, Any], outcome: Outco
         "solve_s": outcome.seconds.get("solve", 0.0),
         "eval_s": outcome.seconds.get("eval", 0.0), "cpu_s": cpu_s,
         "extra_json": canonical_json(outcome.extra) if outcome.extra else None,
-        "device": "cpu", "machine_id": env.machine_id(), "host_hash": env.host_hash(),
+        "device": label.device, "machine_id": env.machine_id(label.device),
+        "host_hash": env.host_hash(),
         **env.versions(), "git_sha": sha, "git_dirty": dirty,
         "started_at": started or finished, "finished_at": finished,
     }

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from bench import artefacts
+from bench import artefacts, device
 from bench.budgets import Budget, get_budget
 from bench.errors import BenchError, first_line
 from bench.matrix import MatrixCell
@@ -40,6 +40,7 @@ def run(opts: RunOptions) -> Summary:
         if value is not None and value < 1:
             raise BenchError(f"{flag} must be at least 1, got {value}")
     params = check_params(strategies, opts.params)
+    where = device.resolve(opts.device)
     announce_selection(opts)
     results_dir = Path(opts.results_dir)
     writer = ResultWriter(results_dir)
@@ -48,7 +49,7 @@ def run(opts: RunOptions) -> Summary:
     summary = Summary()
     rebuilt_before = len(artefacts.REBUILT)
     try:
-        sweep = Sweep(opts, budget, writer, done, Claims(storage), summary)
+        sweep = Sweep(opts, budget, writer, done, Claims(storage), summary, where)
         for task_cls in tasks:
             task = task_cls()
             for strategy_cls in strategies:

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import run_keys
+from bench import device, run_keys
 from bench.base import MetricFailure, Outcome, Pruned, RunContext, Strategy, Task
 from bench.budgets import Budget
 from bench.data import default_cache_dir
@@ -205,10 +205,12 @@ class StudyRun:
         ctx = self._context("test", seed, audio_as=which if rep == 0 else None)
         label = RunLabel(run_key=key, phase="final", strategy=which, strategy_version="",
                          study_name=None, budget=self.budget.name, seed=seed,
-                         base_seed=self.base_seed, repetition=rep)
+                         base_seed=self.base_seed, repetition=rep,
+                         device=device.name(ctx.device))
         try:
             seed_everything(ctx.seed)
-            outcome = self.task.reference(which, ctx)
+            with device.use(ctx.device):
+                outcome = self.task.reference(which, ctx)
         except NotImplementedError as exc:  # declared but not produced: a skip, never "ok"
             reason = f"task {self.task.name!r} cannot produce a {which!r} row ({error_line(exc)})"
             self._write(label, {}, Outcome({}), status="skipped", error=reason)
@@ -228,7 +230,8 @@ class StudyRun:
         return RunLabel(run_key=key, phase=phase, strategy=self.strategy_cls.name,
                         strategy_version=self.strategy_cls.version, study_name=self.study_name,
                         budget=self.budget.name, seed=seed, base_seed=self.base_seed,
-                        trial_number=trial, repetition=rep)
+                        trial_number=trial, repetition=rep,
+                        device=device.name(self.sweep.device))
 
     def _context(self, split: str, seed: int, audio_as: str | None = None) -> RunContext:
         opts = self.sweep.opts
@@ -241,7 +244,7 @@ class StudyRun:
             budget=self.task.sized(self.budget), seed=seed, split=split,
             results_dir=self.sweep.results_dir,
             cache_dir=Path(opts.cache_dir) if opts.cache_dir else default_cache_dir(),
-            data_root=opts.data_root, progress=opts.progress,
+            data_root=opts.data_root, progress=opts.progress, device=self.sweep.device,
         )
 
     def _execute(self, ctx: RunContext, params: dict[str, Any],
@@ -251,7 +254,8 @@ class StudyRun:
         status, error, outcome = "ok", None, None
         try:
             seed_everything(ctx.seed)
-            outcome = self.task.run(self.strategy_cls(**params), ctx)
+            with device.use(ctx.device):
+                outcome = self.task.run(self.strategy_cls(**params), ctx)
         except Pruned as exc:
             status, error = "pruned", str(exc)
         except Exception as exc:  # noqa: BLE001 - recorded, not raised

@@ -30,6 +30,7 @@ class RunOptions:
     cache_dir: Path | None = None
     params: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
+    device: str = "auto"
 
 
 @dataclass
@@ -65,6 +66,8 @@ class Sweep:
     done: set[str]
     claims: Claims
     summary: Summary
+    device: str = "cpu"
+    """Where its runs put torch work (``--device``, resolved)."""
 
     @property
     def results_dir(self) -> Path:

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from bench.base import Counters
+from bench.device import to_device, to_host
 from bench.dsp import Chain
 
 
@@ -66,20 +67,22 @@ def spsa_gradient(cfg: SpsaConfig, x: np.ndarray, p: np.ndarray,
 
 
 class _SpsaFunction(torch.autograd.Function):
-    """Forward through the reference DSP, backward by SPSA (no gradient for the audio input)."""
+    """Forward through the reference DSP, backward by SPSA (no gradient for the audio input).
+    The DSP runs on the CPU: audio, parameters and output gradient cross over, the output and
+    the gradient estimate come back (counted transfers)."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, p: torch.Tensor, cfg: SpsaConfig) -> torch.Tensor:  # type: ignore[override]
-        x_np = x.detach().cpu().numpy().astype(np.float64)
-        p_np = p.detach().cpu().numpy().astype(np.float64)
+        x_np = to_host(x, cfg.counters).astype(np.float64)
+        p_np = to_host(p, cfg.counters).astype(np.float64)
         ctx.cfg, ctx.x, ctx.p = cfg, x_np, p_np
         y = cfg.counters.render(cfg.chain, x_np, p_np, cfg.sample_rate, cfg.workers)
-        return torch.from_numpy(y).to(x.dtype)
+        return to_device(y, x.device, cfg.counters, x.dtype)
 
     @staticmethod
     def backward(ctx: Any, grad_y: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
-        g = spsa_gradient(ctx.cfg, ctx.x, ctx.p, grad_y.detach().cpu().numpy())
-        return None, torch.from_numpy(g).to(grad_y.dtype), None
+        g = spsa_gradient(ctx.cfg, ctx.x, ctx.p, to_host(grad_y, ctx.cfg.counters))
+        return None, to_device(g, grad_y.device, ctx.cfg.counters, grad_y.dtype), None
 
 
 class SpsaLayer(torch.nn.Module):

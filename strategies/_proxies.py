@@ -9,6 +9,7 @@ clips and its CPU real-time factor are measured once, at build time, and kept wi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from torch import nn
 
 from bench.artefacts import artefact_path, load_or_build
 from bench.base import Counters
+from bench.device import of, to_device, to_host
 from bench.dsp import Chain
 from bench.metrics.audio import DEEPAFX_FFT_SIZES, lufs_error_per_example, mrstft_loss
 from bench.metrics.checks import MetricError
@@ -155,14 +157,17 @@ def build_network(effect: Any, sample_rate: int, arch: str, cfg: ProxyConfig) ->
 
 @dataclass
 class Pretraining:
-    """What a proxy is pre-trained and measured on (all of it is in the cache key); ``cfg``
-    is made the configuration of ``arch`` (``ProxyConfig.for_arch``: its own training)."""
+    """What a proxy is pre-trained and measured on (all of it is in the cache key), and where
+    it trains (``device``: not in the key, so a proxy trained on one device serves every
+    other); ``cfg`` is made the configuration of ``arch`` (``ProxyConfig.for_arch``: its own
+    training)."""
 
     effect: Any
     sample_rate: int
     arch: str
     cfg: ProxyConfig
     audio: np.ndarray
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         self.cfg = self.cfg.for_arch(self.arch)
@@ -216,10 +221,12 @@ class PatchLoss:
         self.mrstft = mrstft_loss(fft_sizes=[n for n in tc.fft_sizes if n <= length])
 
     def __call__(self, proxy: EffectProxy, x: np.ndarray, p: np.ndarray) -> torch.Tensor:
-        """Loss of ``proxy`` on inputs ``x`` with parameters ``p`` (renders the target)."""
-        target = torch.from_numpy(render(self.job.effect, x, p, self.job.sample_rate))
-        scale = torch.from_numpy(1 / np.maximum(np.abs(x).max(axis=1, keepdims=True), 1e-4))
-        y = proxy(torch.from_numpy(x), torch.from_numpy(p).float()) * scale
+        """Loss of ``proxy`` on inputs ``x`` with parameters ``p`` (renders the target on the
+        CPU; the proxy runs on the job's device)."""
+        where = self.job.device
+        target = to_device(render(self.job.effect, x, p, self.job.sample_rate), where)
+        scale = to_device(1 / np.maximum(np.abs(x).max(axis=1, keepdims=True), 1e-4), where)
+        y = proxy(to_device(x, where), to_device(p, where, dtype=torch.float32)) * scale
         return self.distance(y, target * scale)
 
     def distance(self, y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -250,8 +257,9 @@ class SpectralLoss(PatchLoss):
         super().__init__(job, length)
         cfg = job.cfg.fir
         self.floor = 10 ** (-cfg.loss_floor_db / 20)
-        self.window = torch.hann_window(length, dtype=torch.float64)
-        freqs = torch.fft.rfftfreq(length, 1 / job.sample_rate, dtype=torch.float64)
+        self.window = torch.hann_window(length, dtype=torch.float64, device=job.device)
+        freqs = torch.fft.rfftfreq(length, 1 / job.sample_rate, dtype=torch.float64,
+                                   device=job.device)
         weight = freqs.clamp_min(cfg.min_hz) ** -cfg.loss_tilt
         self.weight = weight / weight.mean()
 
@@ -358,8 +366,7 @@ def fidelity(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> dict[st
     sizes = [n for n in DEEPAFX_FFT_SIZES if n // 2 < x.shape[1]]
     loss = mrstft_loss(fft_sizes=sizes)
     with torch.no_grad():
-        mrstft = np.mean([float(loss(torch.from_numpy(e)[None, None],
-                                     torch.from_numpy(r)[None, None]))
+        mrstft = np.mean([float(loss(*(to_device(a, job.device)[None, None] for a in (e, r))))
                           for e, r in zip(y, reference, strict=True)])
     return {"mrstft": float(mrstft), "lufs_error": lufs_error(y, reference, job.sample_rate),
             "rtf": rtf, "heldout_clips": len(x), **gradient_cosine(proxy, job, clips)}
@@ -384,21 +391,23 @@ def gradient_cosine(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> 
     n = min(clips.shape[1], round(GRADIENT_SECONDS * job.sample_rate))
     x = random_level(rng, clips[:GRADIENT_CLIPS, :n], job.cfg.train.peak_db).astype(np.float64)
     p = rng.uniform(size=(len(x), proxy.n_params))
-    target = torch.from_numpy(render(job.effect, x, rng.uniform(size=p.shape), job.sample_rate))
+    reference = render(job.effect, x, rng.uniform(size=p.shape), job.sample_rate)
     loss = mrstft_loss(fft_sizes=[k for k in (256, 1024) if k <= n])
 
-    def grad(forward: Any, dtype: torch.dtype) -> np.ndarray:
-        pt = torch.from_numpy(p).to(dtype).requires_grad_(True)
-        y = forward(torch.from_numpy(x).to(dtype), pt).double()
+    def grad(forward: Any, dtype: torch.dtype, where: str) -> np.ndarray:
+        pt = to_device(p, where, dtype=dtype).requires_grad_(True)
+        target = to_device(reference, where)
+        y = forward(to_device(x, where, dtype=dtype), pt).double()
         per_clip = [loss(y[i][None, None], target[i][None, None]) + (y[i] - target[i]).abs()
                     .mean() for i in range(len(x))]
         torch.stack(per_clip).sum().backward()
-        return pt.grad.double().numpy()
+        return to_host(pt.grad).astype(np.float64)
 
-    with torch.enable_grad():
-        exact = grad(lambda a, q: job.effect.torch_process(a, q, job.sample_rate), torch.float64)
-        ours = grad(proxy, torch.float32)
-    learned = proxy.cond_index.numpy()
+    with torch.enable_grad():  # the exact gradient is the reference: the CPU's Numba path
+        exact = grad(lambda a, q: job.effect.torch_process(a, q, job.sample_rate), torch.float64,
+                     "cpu")
+        ours = grad(proxy, torch.float32, job.device)
+    learned = to_host(proxy.cond_index)
     cos, cos_learned = cosine(ours, exact), cosine(ours[:, learned], exact[:, learned])
     return {"grad_cosine_median": float(np.median(cos)),
             "grad_cosine_p10": float(np.percentile(cos, 10)),
@@ -408,20 +417,23 @@ def gradient_cosine(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> 
 
 
 def proxy_render(module: nn.Module, x: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Render numpy audio with a proxy module, without gradients, in small batches."""
+    """Render numpy audio with a proxy module (on its device), without gradients, in small
+    batches."""
+    where = of(module)
     with torch.no_grad():
         return np.concatenate([
-            module(torch.from_numpy(np.ascontiguousarray(x[i:i + RENDER_BATCH], np.float32)),
-                   torch.from_numpy(np.asarray(p[i:i + RENDER_BATCH], np.float32))).numpy()
+            to_host(module(*(to_device(a[i:i + RENDER_BATCH], where, dtype=torch.float32)
+                             for a in (x, p))))
             for i in range(0, len(x), RENDER_BATCH)]).astype(x.dtype)
 
 
 def pretrained_proxy(job: Pretraining, cache_dir: Path,
                      progress: bool = True) -> tuple[EffectProxy, dict[str, Any]]:
-    """The cached proxy for ``job`` (pre-trained and saved on a miss), frozen, with metadata."""
+    """The cached proxy for ``job`` (pre-trained and saved on a miss, on ``job.device``),
+    frozen, with metadata."""
     with torch.random.fork_rng():
         torch.manual_seed(PRETRAIN_SEED)
-        proxy = build_network(job.effect, job.sample_rate, job.arch, job.cfg)
+        proxy = build_network(job.effect, job.sample_rate, job.arch, job.cfg).to(job.device)
     parts = job.key()
     meta = load_or_build(artefact_path(cache_dir, "proxy", parts), proxy,
                          lambda: pretrain(proxy, job, progress), parts)
@@ -476,13 +488,13 @@ def convolution_floor(proxy: EffectProxy, batch: int, samples: int,
     net = proxy.net
     if not isinstance(net, ConditionalTcn):
         return None
-    gen = torch.Generator().manual_seed(0)
-    x = 0.1 * torch.randn(batch, samples, generator=gen)
-    p = torch.rand(batch, proxy.n_params, generator=gen, requires_grad=True)
+    gen, where = torch.Generator().manual_seed(0), of(proxy)
+    x = 0.1 * torch.randn(batch, samples, generator=gen).to(where)
+    p = torch.rand(batch, proxy.n_params, generator=gen).to(where).requires_grad_(True)
     shapes, length = [], samples + net.receptive_field - 1
     for block in net.blocks:
         w, d = block.conv.weight.detach(), block.conv.dilation[0]
-        shapes.append((torch.randn(batch, w.shape[1], length, generator=gen), w, d))
+        shapes.append((torch.randn(batch, w.shape[1], length, generator=gen).to(where), w, d))
         length -= (w.shape[-1] - 1) * d
 
     def full() -> None:
@@ -514,10 +526,12 @@ def pretraining_throughput(job: Pretraining, steps: int) -> dict[str, Any]:
     one seed, steps interleaved on this thread, and each proxy's fidelity after ``steps``.
 
     Both runs start from the same weights and draw the same batches, so their fidelity differs
-    only by float rounding: the speed-up must not cost fidelity.
+    only by float rounding: the speed-up must not cost fidelity. The fast kernels are CPU
+    kernels, so both run on the CPU whatever device ``job`` trained on.
     """
     from strategies._proxy_nets import use_fast_kernels
 
+    job = dataclasses.replace(job, device="cpu")
     runs = {}
     for name, fast in (("reference", False), ("fast", True)):
         with torch.random.fork_rng():
@@ -553,12 +567,12 @@ class HybridLayer(nn.Module):
         self.proxies, self.chain, self.sample_rate = proxies, chain, sample_rate
 
     def forward(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-        """DSP value with the proxy's gradient attached."""
-        x_np = x.detach().cpu().numpy()
-        hard = self.proxies.counters.render(self.chain, x_np,
-                                            p.detach().cpu().numpy().astype(np.float64),
-                                            self.sample_rate)
-        hard_t = torch.from_numpy(hard).to(x.device, x.dtype)
+        """DSP value with the proxy's gradient attached (the DSP on the CPU: audio and
+        parameters cross over, its output comes back; counted transfers)."""
+        counters = self.proxies.counters
+        hard = counters.render(self.chain, to_host(x, counters),
+                               to_host(p, counters).astype(np.float64), self.sample_rate)
+        hard_t = to_device(hard, x.device, counters, x.dtype)
         if not (torch.is_grad_enabled() and (p.requires_grad or x.requires_grad)):
             return hard_t
         soft = self.proxies(x, p)

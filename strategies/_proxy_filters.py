@@ -140,7 +140,8 @@ class FilterHypernetwork(nn.Module):
                  sample_rate: int) -> None:
         super().__init__()
         self.taps = cfg.taps
-        self.groups = [torch.tensor(g) for g in groups]
+        for i, g in enumerate(groups):  # buffers: they follow the module to its device
+            self.register_buffer(f"group{i}", torch.tensor(g), persistent=False)
         self.nets = nn.ModuleList(SectionResponse(len(g), cfg) for g in groups)
         self.register_buffer("u", torch.linspace(0, 1, cfg.bins), persistent=False)
         n_fft = CEPSTRUM_OVERSAMPLING * cfg.taps
@@ -156,6 +157,11 @@ class FilterHypernetwork(nn.Module):
         """Log-magnitude (B, bins) on the log-frequency grid: the sum over sections."""
         return sum(net(c[:, g], self.u.to(c.dtype))
                    for g, net in zip(self.groups, self.nets, strict=True))
+
+    @property
+    def groups(self) -> list[torch.Tensor]:
+        """Each section's parameter indices (buffers: on the module's device)."""
+        return [getattr(self, f"group{i}") for i in range(len(self.nets))]
 
     def log_magnitude(self, c: torch.Tensor) -> torch.Tensor:
         """Log-magnitude (B, n_fft/2 + 1) on the cepstrum's linear FFT grid."""

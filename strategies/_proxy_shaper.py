@@ -73,6 +73,7 @@ class Waveshaper(nn.Module):
             self.out.weight.mul_(0.1)
         low, high = LEVEL_RANGE
         self.register_buffer("grid", torch.linspace(low, high, cfg.knots), persistent=False)
+        self.low = float(self.grid[0])  # read once: on a GPU each read would wait for it
         self.spacing = (high - low) / (cfg.knots - 1)
 
     def curve(self, c: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
@@ -90,7 +91,7 @@ class Waveshaper(nn.Module):
     def log_gain(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """r (B, N): the gain in nepers the shaper applies at each sample."""
         table = self.curve(c, self.grid)
-        low = float(self.grid[0])
+        low = self.low
         pos = (torch.log10(x.abs().clamp_min(10 ** low)) - low) / self.spacing
         lower = pos.detach().floor().clamp(0, len(self.grid) - 2).long()
         below = table.gather(1, lower)

@@ -234,7 +234,7 @@ def proxy_chain(chain: Chain, sample_rate: int, ctx: RunContext, audio: Training
     for effect in chain.effects:
         if effect.name not in built:
             jobs.append(Pretraining(effect, sample_rate, effect_arch(effect.name, arch), cfg,
-                                    audio.clips))
+                                    audio.clips, ctx.device))
             if ctx.budget.name in COMMITTED_BUDGETS:
                 built[effect.name], meta = load_committed(jobs[-1], audio.domain)
             else:
@@ -243,4 +243,4 @@ def proxy_chain(chain: Chain, sample_rate: int, ctx: RunContext, audio: Training
             report[effect.name] = {**{k: v for k, v in meta.items() if k != "curve"},
                                    "arch": jobs[-1].arch, "parameters": sum(
                 p.numel() for p in built[effect.name].parameters())}
-    return ProxyChain([built[e.name] for e in chain.effects], ctx.counters, jobs)
+    return ProxyChain([built[e.name] for e in chain.effects], ctx.counters, jobs).to(ctx.device)

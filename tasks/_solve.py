@@ -49,17 +49,30 @@ def fit_cached(task: Task, strategy: GradientStrategy | None, training: Training
     return model.eval()
 
 
-def batched(model: Callable[..., Any], *inputs: np.ndarray, batch: int = 8) -> list[Any]:
-    """The one batched inference loop: ``model`` on successive ``batch``-row slices of the
-    aligned ``inputs`` (float32 tensors), without gradients; its outputs, one per slice."""
+def batched(model: Any, *inputs: np.ndarray, batch: int = 8) -> list[Any]:
+    """The one batched inference loop: ``model`` (a torch module) on successive ``batch``-row
+    slices of the aligned ``inputs`` (float32 tensors on the model's device), without
+    gradients; its outputs, one per slice, back on the CPU (tensors, or lists and tuples of
+    them)."""
     import torch
 
+    from bench.device import of, to_device
+
+    where = of(model)
     with torch.no_grad():
-        return [model(*(torch.from_numpy(a[i:i + batch]).float() for a in inputs))
+        return [_on_cpu(model(*(to_device(a[i:i + batch], where, dtype=torch.float32)
+                                for a in inputs)))
                 for i in range(0, len(inputs[0]), batch)]
 
 
-def infer_params(model: Callable[..., Any], *inputs: np.ndarray) -> np.ndarray:
+def _on_cpu(output: Any) -> Any:
+    """A model's output (a tensor, or lists and tuples of them) moved to the CPU."""
+    if isinstance(output, list | tuple):
+        return type(output)(_on_cpu(o) for o in output)
+    return output.cpu()
+
+
+def infer_params(model: Any, *inputs: np.ndarray) -> np.ndarray:
     """Normalized parameters a learner predicts for every row of ``inputs`` (float64 in
     [0, 1])."""
     out = np.concatenate([y.double().numpy() for y in batched(model, *inputs)])

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from bench.base import Counters
+from bench.device import to_device, to_host
 from bench.dsp import Chain
 
 
@@ -39,15 +40,19 @@ class WinnerTakesAll(nn.Module):
 
     def winners(self, dry: torch.Tensor, wet: torch.Tensor,
                 heads: list[torch.Tensor]) -> torch.Tensor:
-        """Index of the best head for every row, judged on reference-DSP renders."""
-        dry_np = dry.detach().cpu().numpy().astype(np.float64)
+        """Index of the best head for every row, judged on reference-DSP renders (on the CPU:
+        the audio and each head's setting cross over, the renders come back)."""
+        dry_np = to_host(dry, self.counters).astype(np.float64)
+
+        def rendered(chain: Chain, p: torch.Tensor) -> torch.Tensor:
+            setting = to_host(p.double().clamp(0, 1), self.counters)
+            y = self.counters.render(chain, dry_np, setting, self.sample_rate)
+            return to_device(y, wet.device, self.counters, wet.dtype)
+
         with torch.no_grad():
             target = self.target(wet)  # the wet side of the loss, computed once for all heads
-            scores = torch.stack([
-                self.loss(torch.from_numpy(self.counters.render(
-                    chain, dry_np, p.detach().cpu().double().clamp(0, 1).numpy(),
-                    self.sample_rate)).to(wet.dtype), wet, target)
-                for chain, p in zip(self.chains, heads, strict=True)], dim=1)
+            scores = torch.stack([self.loss(rendered(chain, p), wet, target)
+                                  for chain, p in zip(self.chains, heads, strict=True)], dim=1)
         return scores.argmin(dim=1)
 
     def forward(self, dry: torch.Tensor, wet: torch.Tensor,

@@ -128,7 +128,6 @@ class Blind(Task):
                  ctx: RunContext) -> tuple[Training, EffectLayer]:
         """The analysis network set up to train through the strategy's effect layer, and that
         layer: the dry signal re-rendered with the estimates is compared with the wet one."""
-        import torch
 
         from bench.metrics import mrstft_loss
 
@@ -138,7 +137,7 @@ class Blind(Task):
         loss_fn = mrstft_loss(TRAIN_FFTS)
 
         def loss(model: Any, t: ExampleSet, rows: Any) -> Any:
-            dry, wet = (torch.from_numpy(a[rows]).float() for a in (t.dry, t.wet))
+            dry, wet = ctx.tensors(t.dry[rows], t.wet[rows])
             y = layer(dry, model(wet))
             return loss_fn(y[:, None], wet[:, None]) + L1_WEIGHT * (y - wet).abs().mean()
 
@@ -146,10 +145,9 @@ class Blind(Task):
 
     def train_supervised(self, ctx: RunContext) -> Any:
         """The supervised baseline: same network, mean squared parameter error, no effect."""
-        import torch
 
         def loss(model: Any, t: ExampleSet, rows: Any) -> Any:
-            wet, target = (torch.from_numpy(a[rows]).float() for a in (t.wet, t.params))
+            wet, target = ctx.tensors(t.wet[rows], t.params[rows])
             return (model(wet) - target).square().mean()
 
         return self._cached(None, ctx, self._training(ctx, loss, []),
@@ -169,7 +167,7 @@ class Blind(Task):
             val = self.examples("val", ctx, validation_size(ctx.budget))
         torch.manual_seed(ctx.seed)
         model = AnalysisModel(ctx.budget.sample_rate, self.chain.n_params,
-                              init=self.chain.neutral(ctx.budget.sample_rate))
+                              init=self.chain.neutral(ctx.budget.sample_rate)).to(ctx.device)
         return Training([model], lambda step: loss(model, *batches(step)),
                         lambda: float(loss(model, val, np.arange(len(val.dry)))), effects)
 

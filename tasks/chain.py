@@ -233,11 +233,11 @@ class ChainSelection(Task):
             layers = [strategy.effect_layer(c, sr, ctx, audio) for c in chains]
         torch.manual_seed(ctx.seed)
         model = MultipleChoiceModel(sr, [c.n_params for c in chains],
-                                    inits=[c.neutral(sr) for c in chains])
+                                    inits=[c.neutral(sr) for c in chains]).to(ctx.device)
         wta = WinnerTakesAll(layers, chains, sr, rerender_loss, logmag, ctx.counters)
 
         def losses(t: ExampleSet, rows: np.ndarray) -> tuple[Any, Any]:
-            dry, wet = (torch.from_numpy(a[rows]).float() for a in (t.dry, t.wet))
+            dry, wet = ctx.tensors(t.dry[rows], t.wet[rows])
             heads, logits = model(wet)
             y, winner = wta(dry, wet, heads)
             loss = rerender_loss(y, wet).mean()
@@ -262,16 +262,16 @@ def logmag(a: Any) -> Any:
     """Log-magnitude STFT (1024-point Hann, hop 256) of the rows of ``a``."""
     import torch
 
-    return torch.log(torch.stft(a, 1024, 256, window=_hann(1024), return_complex=True).abs()
-                     + 1e-5)
+    return torch.log(torch.stft(a, 1024, 256, window=_hann(1024, str(a.device)),
+                                return_complex=True).abs() + 1e-5)
 
 
 @functools.cache
-def _hann(n: int) -> Any:
-    """The Hann window of the training loss's STFT, made once."""
+def _hann(n: int, device: str) -> Any:
+    """The Hann window of the training loss's STFT on ``device``, made once."""
     import torch
 
-    return torch.hann_window(n)
+    return torch.hann_window(n, device=device)
 
 
 def select(model: Any, wet: np.ndarray, batch: int = 8) -> tuple[np.ndarray, list[np.ndarray]]:

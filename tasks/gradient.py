@@ -44,6 +44,7 @@ from bench.base import (
     Task,
     safe_metrics,
 )
+from bench.device import to_host
 from bench.gradient import GradientStrategy, StepClock, Training
 from bench.metrics.gradient import (
     FD_STEP,
@@ -292,12 +293,12 @@ class GradientFidelity(Task):
         # its output marks the end of the effect layer's backward
         points_in = torch.nn.Identity()
         clock = StepClock(Training([points_in], lambda step: None,
-                                   effects=[layer] if timed else []))
+                                   effects=[layer] if timed else []), device=ctx.device)
         out = []
         try:
             for rows in points.rows(ctx.budget.batch_size):
-                leaf = torch.from_numpy(points.p[rows]).float().requires_grad_(True)
-                x, t = (torch.from_numpy(a[rows]).float() for a in (points.dry, points.target))
+                leaf, x, t = ctx.tensors(points.p[rows], points.dry[rows], points.target[rows])
+                leaf.requires_grad_(True)
                 clock.start()
                 with torch.enable_grad():
                     loss = task_losses(layer(x, points_in(leaf)), t).sum()
@@ -310,7 +311,7 @@ class GradientFidelity(Task):
                 seconds["total"] += total
                 seconds["effect"] += (phases["effect_forward"] + phases["effect_backward"]
                                       if timed else total)
-                out.append(leaf.grad.double().numpy())
+                out.append(to_host(leaf.grad).astype(np.float64))
         finally:
             clock.close()
         return np.concatenate(out)

@@ -73,7 +73,7 @@ class Probe(Task):
             from tasks._models import Encoder
 
             torch.manual_seed(ctx.seed)
-            encoder = Encoder(ctx.budget.sample_rate).eval()
+            encoder = Encoder(ctx.budget.sample_rate).to(ctx.device).eval()
             return self.probe(functools.partial(embed_with, encoder), ctx)
         if which == "mel_stats":
             return self.probe(functools.partial(mel_statistics, sample_rate=ctx.budget.sample_rate),

@@ -152,7 +152,7 @@ class SyntheticStyleTransfer(StyleTransfer):
 
         sr, budget = ctx.budget.sample_rate, ctx.budget
         torch.manual_seed(ctx.seed)
-        model = StyleModel(sr, self.chain.n_params, init=self.chain.neutral(sr))
+        model = StyleModel(sr, self.chain.n_params, init=self.chain.neutral(sr)).to(ctx.device)
         rng = np.random.default_rng(ctx.seed)
         with ctx.timed("setup"):
             batches = training_batches(lambda n, draw: self.examples("train", ctx, n, draw),
@@ -167,13 +167,11 @@ class SyntheticStyleTransfer(StyleTransfer):
 
         def batch_loss(step: int) -> Any:
             train, rows = batches(step)
-            x, ref, tgt = (torch.from_numpy(a[rows]).float()
-                           for a in (train.dry, train.reference, train.wet))
+            x, ref, tgt = ctx.tensors(train.dry[rows], train.reference[rows], train.wet[rows])
             return audio_loss(layer(x, model(x, ref)), tgt)
 
         def val_loss() -> float:
-            x, ref, tgt = (torch.from_numpy(a).float()
-                           for a in (val.dry, val.reference, val.wet))
+            x, ref, tgt = ctx.tensors(val.dry, val.reference, val.wet)
             return float(audio_loss(layer(x, model(x, ref)), tgt))
 
         return Training([model], batch_loss, val_loss, [layer]), layer

@@ -154,6 +154,10 @@ def test_step_profile_reports_every_phase_and_the_ratios(tmp_path):
         chain["autodiff"]["median_s"] / synth["autodiff"]["median_s"])
     assert data["checks"]["step_vs_autodiff.spsa"]["target"] == 1.2
     assert synth["spsa"]["phases_s"]["effect_backward"] > 0  # SPSA renders in its backward
+    assert data["device"] == "cpu"  # nothing crosses: the reference DSP is on the same device
+    assert all(row["transfers"] == row["transfer_bytes"] == 0
+               for rows in data["steps"].values() for row in rows.values())
     text = render_markdown({**data, "timestamp": "t", "git_sha": "abc", "machine": {}})
     assert "| synthetic_speech | spsa |" in text and "chain_vs_synthetic.spsa" in text
+    assert "transfers (MB) |" in text and " | 0 (0.00) |" in text
     assert np.isfinite(data["step_vs_autodiff"]["spsa"])

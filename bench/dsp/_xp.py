@@ -35,6 +35,14 @@ def to_float64(xp: ModuleType, a: Any) -> Any:
     return a.to(xp.float64)
 
 
+def constant(xp: ModuleType, values: Any, like: Any, dtype: Any = None) -> Any:
+    """``values`` as an array of namespace ``xp``; a tensor lives on ``like``'s device, so
+    constants never pull a computation back to the CPU."""
+    if xp is np:
+        return np.asarray(values, dtype=dtype)
+    return xp.as_tensor(values, dtype=dtype, device=like.device)
+
+
 def column(a: Any) -> Any:
     """A per-item vector (batch,) as a column (batch, 1) that broadcasts over samples."""
     return a[:, None]

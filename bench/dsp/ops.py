@@ -1,21 +1,43 @@
-"""Signal operations shared by the effects, dispatched on the array type.
+"""Signal operations shared by the effects, dispatched on the array type and device.
 
-NumPy inputs, and tensors that need no gradient, run the Numba kernels directly (the reference
-path); tensors that need a gradient run the same kernels inside ``torch.autograd.Function``s
-with exact adjoints. Kernel modules are imported on
-first use so that importing this module costs nothing.
+NumPy inputs, and CPU tensors that need no gradient, run the Numba kernels directly (the
+reference path); CPU tensors that need a gradient run the same kernels inside
+``torch.autograd.Function``s with exact adjoints. Tensors on any other device (a GPU) run the
+same recursions as parallel scans in torch (:mod:`bench.dsp._scan`), which :func:`scan_path`
+also forces on CPU tensors, so that CPU tests and ``bench perf`` exercise it. Kernel modules are
+imported on first use so that importing this module costs nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from bench.dsp._xp import is_tensor
+
+_FORCE_SCAN = [False]
+
+
+@contextlib.contextmanager
+def scan_path(enabled: bool = True) -> Iterator[None]:
+    """Within the block, tensors on the CPU take the device path (parallel scans) too."""
+    before, _FORCE_SCAN[0] = _FORCE_SCAN[0], enabled
+    try:
+        yield
+    finally:
+        _FORCE_SCAN[0] = before
+
+
+def _scanned(*arrays: Any) -> bool:
+    """True if the device path runs: a tensor argument off the CPU, or :func:`scan_path`."""
+    tensors = [a for a in arrays if is_tensor(a)]
+    return bool(tensors) and (_FORCE_SCAN[0] or any(t.device.type != "cpu" for t in tensors))
 
 
 def _graph_needed(*arrays: Any) -> bool:
@@ -42,6 +64,10 @@ def sos_filter(x: Any, sos: Any) -> Any:
 
     x may be float32 or float64 and the result has its dtype; the recursion runs in float64.
     """
+    if _scanned(x, sos):
+        from bench.dsp._scan import sos_filter as scanned
+
+        return scanned(x, sos)
     if _graph_needed(x, sos):
         from bench.dsp._autograd import SosFilter
 
@@ -64,6 +90,10 @@ def compress(x: Any, params: Any, floor_db: float, eps: float) -> Any:
     dtype (computed in float64). The differentiable path uses exp for 10^(·/20), equal to the
     reference's power to rounding and a third of its cost in torch.
     """
+    if _scanned(x, params):
+        from bench.dsp._scan import compress as scanned
+
+        return scanned(x, params, floor_db, eps)
     if _graph_needed(x, params):
         from bench.dsp._autograd import Compressor
 
@@ -81,6 +111,10 @@ def compress(x: Any, params: Any, floor_db: float, eps: float) -> Any:
 
 def comb(x: Any, delay: Any, feedback: Any, damping: float) -> Any:
     """Wet output of the damped feedback comb (delay in samples, >= 2) on x (batch, samples)."""
+    if _scanned(x, delay, feedback):
+        from bench.dsp._scan import comb as scanned
+
+        return scanned(x, delay, feedback, damping)
     if _graph_needed(x, delay, feedback):
         from bench.dsp._autograd import FeedbackComb
 
@@ -117,7 +151,8 @@ def sos_filter_freqsamp(x: Any, sos: Any) -> Any:
 
     n = x.shape[-1]
     n_fft = fft_size(2 * n - 1)
-    z1 = torch.exp(-1j * torch.linspace(0, math.pi, n_fft // 2 + 1, dtype=torch.float64))
+    z1 = torch.exp(-1j * torch.linspace(0, math.pi, n_fft // 2 + 1, dtype=torch.float64,
+                                        device=x.device))
     z2 = z1 * z1
     c = sos[..., None].to(torch.complex128)  # (batch, sections, 5, 1)
     num = c[:, :, 0] + c[:, :, 1] * z1 + c[:, :, 2] * z2

@@ -128,17 +128,6 @@ def _values(p: Any, dtype: Any) -> dict[str, Any]:
     return {k: v.to(dtype) for k, v in comp.physical(p, SAMPLE_RATE).items()}
 
 
-def _static_reduction(torch: Any, x: Any, v: dict[str, Any]) -> Any:
-    """The project's level detector and soft-knee static curve as element-wise torch ops."""
-    from bench.dsp.compressor import EPS, FLOOR_DB
-
-    level = torch.clip(20 * torch.log10(x.abs() + EPS), min=FLOOR_DB)
-    over, knee = level - v["threshold"][:, None], v["knee"][:, None]
-    knee_part = (over + knee / 2) ** 2 / (2 * torch.where(knee > 0, knee, 1.0))
-    curve = torch.where(2 * over.abs() < knee, knee_part, torch.clip(over, min=0.0))
-    return (1 - 1 / v["ratio"][:, None]) * curve
-
-
 def _smoothing(torch: Any, v: dict[str, Any]) -> tuple[Any, Any]:
     """torchcomp's smoothing coefficients (1 - the project's one-pole coefficients)."""
     from bench.dsp.compressor import coefficient
@@ -149,9 +138,13 @@ def _smoothing(torch: Any, v: dict[str, Any]) -> tuple[Any, Any]:
 def _torchcomp_db(torch: Any) -> Callable[[Any, Any], Any]:
     from torchcomp.core import compressor_core
 
+    from bench.dsp._scan import static_reduction
+    from bench.dsp.compressor import EPS, FLOOR_DB
+
     def run(x: Any, p: Any) -> Any:
-        v = _values(p, x.dtype)
-        static = _static_reduction(torch, x, v)
+        v = _values(p, x.dtype)  # the project's level detector and static curve, then torchcomp's
+        static = static_reduction(x, *(v[k][:, None] for k in ("threshold", "ratio", "knee")),
+                                  FLOOR_DB, EPS)
         at, rt = _smoothing(torch, v)
         # torchcomp attacks when its input falls below its state: smooth -reduction from 0
         neg = compressor_core(-static, torch.zeros_like(at), at, rt)

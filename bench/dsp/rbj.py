@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
+from bench.dsp._xp import constant
+
 KINDS = ("low_shelf", "peak", "high_shelf", "lowpass")
 
 
@@ -28,7 +30,7 @@ def biquads(xp: ModuleType, kinds: Sequence[str], gain_db: Any, freq: Any, q: An
     if unknown:
         raise ValueError(f"unknown biquad kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
     # The high shelf is the low shelf with cos -> -cos: one shelf formula with a sign per section.
-    sign = xp.asarray([-1.0 if k == "high_shelf" else 1.0 for k in kinds], dtype=xp.float64)
+    sign = constant(xp, [-1.0 if k == "high_shelf" else 1.0 for k in kinds], w0, xp.float64)
     family = ["shelf" if k.endswith("_shelf") else k for k in kinds]
     out = None
     for name in dict.fromkeys(family):
@@ -36,7 +38,7 @@ def biquads(xp: ModuleType, kinds: Sequence[str], gain_db: Any, freq: Any, q: An
         if out is None:
             out = coeffs
         else:
-            mask = xp.asarray([f == name for f in family])
+            mask = constant(xp, [f == name for f in family], w0)
             out = xp.where(mask[:, None], coeffs, out)
     return out
 

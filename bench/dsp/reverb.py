@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from bench.dsp import ops
-from bench.dsp._xp import column, is_tensor
+from bench.dsp._xp import column, constant, is_tensor
 from bench.dsp.spec import DspEffect, Param
 
 SEED = 0
@@ -68,7 +68,7 @@ class Reverb(DspEffect):
         low, high = noise_bands(sample_rate, self.ir_length(sample_rate))
         t = np.arange(length) / sample_rate
         if is_tensor(v["decay"]):
-            low, high, t = (xp.from_numpy(a[:length].copy()) for a in (low, high, t))
+            low, high, t = (constant(xp, a[:length].copy(), v["decay"]) for a in (low, high, t))
         else:
             low, high = low[:length], high[:length]
         decay = column(v["decay"])

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.dsp._xp import is_tensor, namespace, to_float64
+from bench.dsp._xp import constant, is_tensor, namespace, to_float64
 from bench.registry import Registered
 
 TOLERANCE = 1e-6
@@ -173,7 +173,7 @@ class Effect(Registered, ABC):
             np.where(is_log, 0.0, hi - lo),  # 0 for log params
         )
         if xp is not np:
-            constants = tuple(xp.from_numpy(c) for c in constants)
+            constants = tuple(constant(xp, c, p) for c in constants)
         w, lo, log_span, lin_span = constants
         p = to_float64(xp, p)
         values = w * lo * xp.exp(p * log_span) + (1 - w) * (lo + p * lin_span)
@@ -246,7 +246,7 @@ class DspEffect(Effect):
         if not is_tensor(x):
             raise TypeError(f"{self.name}.torch_process needs a torch tensor x; use process()")
         torch = namespace(x)
-        p = self.check(x, torch.as_tensor(p), sample_rate)
+        p = self.check(x, torch.as_tensor(p, device=x.device), sample_rate)
         signal = x if self.takes_float32 else x.to(torch.float64)
         return signal, self.physical(p, sample_rate)
 

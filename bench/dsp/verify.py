@@ -11,11 +11,15 @@ range extremes (all 0, all 1, each parameter at 0 and at 1 with the others at th
   1 - GRAD_MARGIN]: at an exact bound an effect may be only one-sided differentiable (the
   compressor at ratio 1 switches its ballistics branch).
 Black-box effects are listed with the reason they have no differentiable version.
+
+The differentiable side runs where it would in training: CPU tensors take the Numba kernels,
+tensors on ``device`` (a GPU) the parallel scans, which ``scan=True`` forces on the CPU too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -75,31 +79,61 @@ def gated_noise(rng: np.random.Generator, batch: int, n: int, sample_rate: int) 
     return 0.5 * envelope * rng.standard_normal((batch, n))
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where the differentiable side runs: its tensors' device, and whether CPU tensors are
+    forced onto the device path (``ops.scan_path``)."""
+
+    device: str = "cpu"
+    scan: bool = False
+
+    def tensor(self, a: np.ndarray) -> Any:
+        """``a`` as a float64/32 tensor on the device that requires grad."""
+        import torch
+
+        return torch.tensor(a, device=self.device, requires_grad=True)
+
+    def path(self) -> Any:
+        """The context that selects the Numba or the scan path."""
+        from bench.dsp.ops import scan_path
+
+        return scan_path(self.scan)
+
+    def __str__(self) -> str:
+        kind = "parallel scans" if self.scan or self.device != "cpu" else "Numba kernels"
+        return f"{self.device}, {kind}"
+
+
 def check_effect(effect: Effect, n_settings: int = 50, seed: int = 0,
-                 sample_rate: int = 44100) -> EffectCheck:
+                 sample_rate: int = 44100, where: Placement = Placement()) -> EffectCheck:
     """Run every check on one differentiable effect."""
-
     rng = np.random.default_rng(seed)
-    p = settings(effect, sample_rate, n_settings, rng)
-    result = EffectCheck(effect.name, n_settings=len(p))
-    long_n = int(LONG_SECONDS * sample_rate)
-    x = gated_noise(rng, len(p), long_n, sample_rate)
-    _agreement(effect, x, p, sample_rate, result)
+    return check_settings(effect, settings(effect, sample_rate, n_settings, rng), rng,
+                          sample_rate, where)
 
-    p_grad = np.clip(p, GRAD_MARGIN, 1 - GRAD_MARGIN)
-    short = gated_noise(rng, len(p), SHORT_SAMPLES, sample_rate)
-    for i in range(len(p)):
-        _count(result, _gradcheck(effect, short[i:i + 1], p_grad[i:i + 1], sample_rate, False),
-               p_grad[i], "full, 64 samples")
-    for start in range(0, len(p), LONG_CHUNK):
-        rows = slice(start, start + LONG_CHUNK)
-        if _gradcheck(effect, x[rows], p_grad[rows], sample_rate, True) is None:
-            result.grad_total += len(p_grad[rows])
-            result.grad_passed += len(p_grad[rows])
-            continue
-        for i in range(start, min(start + LONG_CHUNK, len(p))):  # pinpoint the failing settings
-            _count(result, _gradcheck(effect, x[i:i + 1], p_grad[i:i + 1], sample_rate, True),
-                   p_grad[i], f"fast, {LONG_SECONDS} s")
+
+def check_settings(effect: Effect, p: np.ndarray, rng: np.random.Generator, sample_rate: int,
+                   where: Placement = Placement(), seconds: float = LONG_SECONDS) -> EffectCheck:
+    """Every check on the settings ``p`` (S, n_params), on gated noise of ``seconds``."""
+    result = EffectCheck(effect.name, n_settings=len(p))
+    long_n = int(seconds * sample_rate)
+    x = gated_noise(rng, len(p), long_n, sample_rate)
+    with where.path():
+        _agreement(effect, x, p, sample_rate, result, where)
+        p_grad = np.clip(p, GRAD_MARGIN, 1 - GRAD_MARGIN)
+        short = gated_noise(rng, len(p), SHORT_SAMPLES, sample_rate)
+        for i in range(len(p)):
+            _count(result, _gradcheck(effect, short[i:i + 1], p_grad[i:i + 1], sample_rate,
+                                      False, where), p_grad[i], "full, 64 samples")
+        for start in range(0, len(p), LONG_CHUNK):
+            rows = slice(start, start + LONG_CHUNK)
+            if _gradcheck(effect, x[rows], p_grad[rows], sample_rate, True, where) is None:
+                result.grad_total += len(p_grad[rows])
+                result.grad_passed += len(p_grad[rows])
+                continue
+            for i in range(start, min(start + LONG_CHUNK, len(p))):  # pinpoint the failures
+                _count(result, _gradcheck(effect, x[i:i + 1], p_grad[i:i + 1], sample_rate,
+                                          True, where), p_grad[i], f"fast, {seconds} s")
     result.status = "ok" if result.passed else "FAIL"
     return result
 
@@ -112,17 +146,16 @@ def _count(result: EffectCheck, error: str | None, p: np.ndarray, mode: str) -> 
         result.failures.append(f"gradcheck ({mode}) at p={p.round(4).tolist()}: {error}")
 
 
-def _torch_render(effect: Effect, x: np.ndarray, p: np.ndarray, sr: int) -> np.ndarray:
+def _torch_render(effect: Effect, x: np.ndarray, p: np.ndarray, sr: int,
+                  where: Placement) -> np.ndarray:
     """torch_process with inputs that require grad, so the autograd Functions run."""
-    import torch
-
-    inputs = (torch.tensor(x, requires_grad=True), torch.tensor(p, requires_grad=True))
-    return effect.torch_process(*inputs, sr).detach().numpy()
+    return effect.torch_process(where.tensor(x), where.tensor(p), sr).detach().cpu().numpy()
 
 
-def _agreement(effect: Effect, x: np.ndarray, p: np.ndarray, sr: int, result: EffectCheck) -> None:
+def _agreement(effect: Effect, x: np.ndarray, p: np.ndarray, sr: int, result: EffectCheck,
+               where: Placement) -> None:
     ref = effect.process(x, p, sr)
-    out = _torch_render(effect, x, p, sr)
+    out = _torch_render(effect, x, p, sr, where)
     scale = np.maximum(np.abs(ref).max(axis=1), np.finfo(float).tiny)
     rel = np.abs(out - ref).max(axis=1) / scale
     result.rel_error_f64 = float(rel.max())
@@ -133,7 +166,7 @@ def _agreement(effect: Effect, x: np.ndarray, p: np.ndarray, sr: int, result: Ef
 
     x32, p32 = x.astype(np.float32), p.astype(np.float32)
     ref = effect.process(x32.astype(np.float64), p32.astype(np.float64), sr)
-    out = _torch_render(effect, x32, p32, sr)
+    out = _torch_render(effect, x32, p32, sr, where)
     tiny = np.finfo(float).tiny  # identical outputs give a huge finite SNR, not a warning
     snr = (10 * np.log10(np.maximum((ref ** 2).sum(axis=1), tiny))
            - 10 * np.log10(np.maximum(((out - ref) ** 2).sum(axis=1), tiny)))
@@ -144,7 +177,8 @@ def _agreement(effect: Effect, x: np.ndarray, p: np.ndarray, sr: int, result: Ef
                                f"at p={p[worst].round(4).tolist()}")
 
 
-def _gradcheck(effect: Effect, x: np.ndarray, p: np.ndarray, sr: int, fast: bool) -> str | None:
+def _gradcheck(effect: Effect, x: np.ndarray, p: np.ndarray, sr: int, fast: bool,
+               where: Placement) -> str | None:
     """None if gradcheck passes on (x, p), else the first line of its error.
 
     On a fast-mode failure torch recomputes both full Jacobians for its error message, which
@@ -155,7 +189,7 @@ def _gradcheck(effect: Effect, x: np.ndarray, p: np.ndarray, sr: int, fast: bool
 
     import torch
 
-    inputs = (torch.tensor(x, requires_grad=True), torch.tensor(p, requires_grad=True))
+    inputs = (where.tensor(x), where.tensor(p))
     module = importlib.import_module("torch.autograd.gradcheck")
     skip_slow = mock.patch.object(module, "_run_slow_mode_and_get_error",
                                   lambda *args, **kwargs: " (slow-mode recomputation skipped)")
@@ -169,7 +203,7 @@ def _gradcheck(effect: Effect, x: np.ndarray, p: np.ndarray, sr: int, fast: bool
 
 
 def verify_effects(names: list[str] | None = None, n_settings: int = 50, seed: int = 0,
-                   sample_rate: int = 44100) -> bool:
+                   sample_rate: int = 44100, where: Placement = Placement()) -> bool:
     """Check every (or the named) effect, print a table; False if any check failed."""
     results = []
     for name in names or effect_names():
@@ -181,16 +215,17 @@ def verify_effects(names: list[str] | None = None, n_settings: int = 50, seed: i
             results.append(EffectCheck(
                 name, status=f"no differentiable version: {effect.why_not_differentiable()}"))
         else:
-            results.append(check_effect(effect, n_settings, seed, sample_rate))
-    print(render_table(results, sample_rate))
+            results.append(check_effect(effect, n_settings, seed, sample_rate, where))
+    print(render_table(results, sample_rate, where))
     return all(r.passed for r in results)
 
 
-def render_table(results: list[EffectCheck], sample_rate: int) -> str:
+def render_table(results: list[EffectCheck], sample_rate: int,
+                 where: Placement = Placement()) -> str:
     """A Markdown table of the checks, then one line per failure."""
     lines = [
-        f"effect verification at {sample_rate} Hz (f64 rel. error <= {MAX_REL_ERROR_F64:g}, "
-        f"f32 SNR >= {MIN_SNR_F32_DB:g} dB, gradcheck float64)",
+        f"effect verification at {sample_rate} Hz on {where} (f64 rel. error <= "
+        f"{MAX_REL_ERROR_F64:g}, f32 SNR >= {MIN_SNR_F32_DB:g} dB, gradcheck float64)",
         "",
         "| effect | settings | f64 max rel. error | f32 min SNR (dB) | gradcheck | status |",
         "|---|---|---|---|---|---|",

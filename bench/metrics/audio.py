@@ -116,8 +116,11 @@ def mrstft_per_example(estimate: ArrayLike, target: ArrayLike, sample_rate: int)
     longest = max(DEEPAFX_FFT_SIZES) // 2
     if est.shape[1] <= longest:
         raise MetricError(f"MR-STFT needs clips longer than {longest} samples, got {est.shape[1]}")
+    from bench.device import current, to_device
+
     loss = _deepafx_mrstft()
-    est_t, tgt_t = (torch.from_numpy(a).float()[:, None, None] for a in (est, tgt))
+    est_t, tgt_t = (to_device(a, current(), dtype=torch.float32)[:, None, None]
+                    for a in (est, tgt))
     with torch.no_grad():
         return np.array([float(loss(e, t)) for e, t in zip(est_t, tgt_t, strict=True)])
 

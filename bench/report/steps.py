@@ -10,23 +10,29 @@ from bench.baselines import DEEPAFX_ST_GPU_STEP_RATIOS, EXACT_STRATEGY
 def render_markdown(data: dict[str, Any]) -> str:
     """The "Training-step profile" Markdown section of one profile run."""
     m = data.get("machine", {})
+    device = data.get("device")  # profiles before `--device` ran on the CPU and counted none
     lines = [
         "## Training-step profile", "",
         f"{data['timestamp']} at {str(data.get('git_sha', ''))[:7]}, {data['budget']} budget "
         f"sizes, one torch and one Numba thread, median of {data['repeats']} interleaved steps "
         f"after {data['warmup']} warm-up steps ({m.get('cpu', '?')}, load "
         f"{', '.join(f'{v:.2f}' for v in m.get('load_average', []))}). Milliseconds per phase; "
-        "`python -m bench perf --steps`.", "",
+        "`python -m bench perf --steps`."
+        + (f" Torch on {m.get('device', device)}; the last column counts the arrays that "
+           "crossed between it and the CPU's reference DSP each step (pinned copies)."
+           if device else ""), "",
         "| task | strategy | " + " | ".join(p.replace("_", " ") for p in data["phases"])
-        + " | step | vs " + EXACT_STRATEGY + " |",
-        "|---|---|" + "---|" * (len(data["phases"]) + 2)]
+        + " | step | vs " + EXACT_STRATEGY + " |" + (" transfers (MB) |" if device else ""),
+        "|---|---|" + "---|" * (len(data["phases"]) + 2 + bool(device))]
     for task, rows in data["steps"].items():
         base = rows.get(EXACT_STRATEGY, {}).get("median_s")
         for strategy, row in rows.items():
             cells = [f"{1e3 * row['phases_s'][p]:.1f}" for p in data["phases"]]
             rel = f"{row['median_s'] / base:.2f}×" if base else "—"
+            moved = (f" {row['transfers']:g} ({row['transfer_bytes'] / 1e6:.2f}) |"
+                     if device else "")
             lines.append(f"| {task} | {strategy} | " + " | ".join(cells)
-                         + f" | **{1e3 * row['median_s']:.1f}** | {rel} |")
+                         + f" | **{1e3 * row['median_s']:.1f}** | {rel} |" + moved)
     lines += ["", "| ratio | value | target | holds | DeepAFx-ST (GPU) |", "|---|---|---|---|---|"]
     for name, check in data["checks"].items():
         strategy = name.split(".", 1)[1]

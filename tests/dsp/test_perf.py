@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from bench.dsp.perf import render_markdown, run_perf, write_runtime_section
+from bench.step_scaling import deepafx_steps
 
 SECTION_BEGIN, SECTION_END = "<!-- bench.dsp.perf:begin -->", "<!-- bench.dsp.perf:end -->"
 
@@ -14,13 +15,21 @@ RATIOS = ("peq_forward_vs_scipy", "peq_grad_vs_freqsampling", "peq_grad_vs_forwa
 
 def test_quick_run_writes_json_and_the_runtime_section(tmp_path):
     extra = tmp_path / "perf.json"
-    perf = run_perf(extra, tmp_path / "results", reports_dir=tmp_path / "reports", quick=True)
+    steps = deepafx_steps("cpu", quick=True, cache_dir=tmp_path / "cache")
+    perf = run_perf(extra, tmp_path / "results", reports_dir=tmp_path / "reports", quick=True,
+                    steps=steps)
     assert set(RATIOS) <= set(perf["ratios"])
     for name, r in perf["ratios"].items():
         assert r["value"] > 0 and "what" in r
-        if name != "biquad_ns_per_sample":
+        if name != "biquad_ns_per_sample" and not name.endswith("_scan_vs_numba"):
             assert r["op"] in ("<=", ">=") and isinstance(r["pass"], bool)
     assert perf["ratios"]["biquad_ns_per_sample"]["bound"] == 1.6
+    for name in ("peq", "compressor", "delay"):  # informative: no target
+        assert perf["ratios"][f"{name}_scan_vs_numba"]["target"] is None
+    step = perf["deepafx_step"]["strategies"]
+    assert set(step) == {"autodiff", "spsa", "neural_proxy", "proxy_hybrid"}
+    assert all(row["error"] is None and row["step_s"] > 0 for row in step.values())
+    assert step["autodiff"]["vs_exact"] == 1.0 and step["spsa"]["deepafx_st_gpu_s"] == 0.4132
     assert {"platform", "cpu", "python", "torch", "numba", "load_average"} <= set(perf["machine"])
     assert perf["machine"]["torch_threads"] == 1
     for name in ("peq", "compressor", "distortion", "delay", "reverb"):
@@ -31,6 +40,8 @@ def test_quick_run_writes_json_and_the_runtime_section(tmp_path):
     assert json.loads(written.read_text()) == perf
     text = (tmp_path / "reports" / "runtime.md").read_text()
     assert "## Kernel ratios" in text and "## Real-time factors" in text
+    assert "## Training step at DeepAFx-ST's sizes" in text
+    assert "| spsa | " in text and " | 0.413 | 1.34× |" in text
 
 
 def test_section_is_replaced_not_duplicated(tmp_path):
