@@ -30,6 +30,9 @@ class RunOptions:
     cache_dir: Path | None = None
     params: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
+    data: list[str] = field(default_factory=list)       # --data DOMAIN=SPEC[,SPEC…], repeated
+    test_data: list[str] = field(default_factory=list)  # --test-data DOMAIN=SPEC[,SPEC…]
+    test_rate: int | None = None                        # --test-rate HZ
 
 
 @dataclass
