@@ -65,10 +65,6 @@ class DataChoice:
         rate = f"@{self.test_rate}" if self.test_rate else ""
         return "+".join(test for _, _, test in self.domains) + rate
 
-    def train_key(self) -> dict[str, str | None]:
-        """Run-key parts of the training data: none for the default."""
-        return {} if self.trains_default else {"train_data": self.train_label()}
-
     def key(self) -> dict[str, str | None]:
         """Run-key parts of the whole choice: none for the default."""
         if self.default:
