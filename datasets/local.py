@@ -173,8 +173,12 @@ def probe(path: Path) -> tuple[int, float]:
 
 
 def _ffprobe(path: Path) -> tuple[int, float]:
+    import shutil
     import subprocess
 
+    if shutil.which("ffprobe") is None:
+        raise DataError(f"unreadable without ffmpeg ({path.suffix} files): install it with "
+                        "apt-get install -y --no-install-recommends ffmpeg")
     done = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
                            "stream=sample_rate:format=duration", "-of", "json", str(path)],
                           capture_output=True, text=True, check=False)

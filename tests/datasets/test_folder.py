@@ -131,3 +131,16 @@ def test_long_research_files_are_read_as_their_central_excerpt(tmp_path):
 def test_an_unknown_folder_spec_argument_is_required():
     with pytest.raises(DataError, match="folder needs a directory"):
         open_dataset("folder")
+
+
+def test_a_format_only_ffmpeg_reads_is_skipped_naming_the_fix_without_it(tmp_path, monkeypatch):
+    root = tmp_path / "phone"
+    for speaker in "abc":
+        write_audio(root / speaker / "1.wav", 1.0, 16000)
+    (root / "a" / "2.m4a").write_bytes(b"\x00\x00\x00\x18ftypM4A ")
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    ds = _open(tmp_path, f"folder:{root}")
+    assert [s["reason"] for s in ds.skipped()] == [
+        "unreadable without ffmpeg (.m4a files): install it with apt-get install -y "
+        "--no-install-recommends ffmpeg"]
+    assert sum(ds.sizes().values()) == 3
