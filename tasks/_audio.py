@@ -127,7 +127,7 @@ def _note(ctx: RunContext, role: str, domain: str, dataset: Dataset, splits: tup
     """Record a read in ``ctx.data_read``: per role and domain the spec and its fingerprint;
     per spec the files left out when it was indexed and the clips skipped at each loading."""
     ctx.data_read.setdefault(role, {})[domain] = {
-        "spec": dataset.spec, "fingerprint": _digest(dataset.spec, *_where(ctx))}
+        "spec": dataset.spec, "fingerprint": fingerprint(dataset.spec, ctx)}
     skipped = ctx.data_read.setdefault("skipped", {}).setdefault(dataset.spec, {})
     skipped["indexed"] = _left_out(dataset.spec, *_where(ctx))
     skipped["+".join(splits)] = loaded.unreadable
