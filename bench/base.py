@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from bench.budgets import Budget
+from bench.data_choice import DataChoice
 from bench.errors import BenchError
 from bench.registry import Registered
 
@@ -78,6 +79,9 @@ class Outcome:
     counters: Counters = field(default_factory=Counters)
     seconds: dict[str, float] = field(default_factory=dict)  # setup / solve / eval
     extra: dict[str, Any] = field(default_factory=dict)      # curves, per-pair tables …
+    data: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The data read, by role (``train``: training and validation, ``test``) and domain: its
+    spec, fingerprint and the files skipped as unreadable (see ``RunContext.data_read``)."""
 
 
 class Pruned(Exception):
@@ -103,11 +107,19 @@ class RunContext:
     extra: dict[str, Any] = field(default_factory=dict)  # facts for the results (proxy fidelity…)
     artefacts: Path | None = None  # trained models and proxies; default <cache_dir>/artefacts
     audio_dir: Path | None = None  # final runs save a few listening examples here
+    data: DataChoice = field(default_factory=DataChoice)  # datasets and test rate (default:
+    # every domain's embedded corpus at the budget's rate)
+    data_read: dict[str, dict[str, Any]] = field(default_factory=dict)  # what was read, by role
 
     @property
     def artefact_dir(self) -> Path:
         """Where cached trained models and proxies go."""
         return self.artefacts or self.cache_dir / "artefacts"
+
+    def rate_of(self, split: str | None = None) -> int:
+        """The sample rate ``split`` (default: this run's) is read and scored at: the test rate
+        for the test split when one was chosen, else the budget's (training always is)."""
+        return self.data.sample_rate(split or self.split, self.budget.sample_rate)
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -135,8 +147,8 @@ class RunContext:
         for name, audio in signals.items():
             for i, row in enumerate(np.asarray(audio)[:count]):
                 peak = max(1.0, float(np.max(np.abs(row))))  # never clip the file
-                sf.write(self.audio_dir / f"{i}_{name}.flac", row / peak,
-                         self.budget.sample_rate, subtype="PCM_16")
+                sf.write(self.audio_dir / f"{i}_{name}.flac", row / peak, self.rate_of(),
+                         subtype="PCM_16")
 
     def tensors(self, *arrays: np.ndarray) -> tuple[Any, ...]:
         """Float32 tensors of ``arrays`` on the run's device (counted transfers): a learner's
@@ -149,7 +161,8 @@ class RunContext:
 
     def outcome(self, metrics: dict[str, float | MetricFailure], **extra: Any) -> Outcome:
         """Package metrics with this context's counters, timings and extra facts."""
-        return Outcome(metrics, self.counters, dict(self.seconds), {**self.extra, **extra})
+        return Outcome(metrics, self.counters, dict(self.seconds), {**self.extra, **extra},
+                       self.data_read)
 
 
 @dataclass(frozen=True)
@@ -251,6 +264,13 @@ class Task(Registered, ABC):
     reuses_model_of: ClassVar[str | None] = None
     """The task whose tuned hyperparameters and trained models this one reuses (evaluates),
     instead of tuning and training its own."""
+    domain: ClassVar[str | None] = None
+    """The one domain (speech, music) whose data the task reads, if it reads one."""
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """The domains whose data it reads, each chosen by ``--data`` and ``--test-data``."""
+        return (self.domain,) if self.domain else ()
 
     @functools.cached_property
     def chain(self) -> Chain:

@@ -46,6 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "the results directory)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="fix a strategy hyperparameter (repeatable)")
+    p.add_argument("--data", action="append", default=[], metavar="DOMAIN=SPEC",
+                   help="training data of a domain (repeatable, comma-separated): a dataset "
+                        "(speech, music, libritts, daps, vctk, musdb18, musdb18hq, mtg_jamendo), "
+                        "a subset of an embedded corpus (speech:real, music:synthetic) or "
+                        "folder:PATH; default: the domain's embedded corpus")
+    p.add_argument("--test-data", action="append", default=[], metavar="DOMAIN=SPEC",
+                   help="evaluation data of a domain, same forms; several are evaluated one by "
+                        "one (default: the training data's test split)")
+    p.add_argument("--test-rate", type=int, default=None, metavar="HZ",
+                   help="evaluate at this sample rate, train at the budget's (e.g. 44100)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes on this machine sharing the matrix, one core each "
@@ -276,6 +286,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             storage=args.storage,
             results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
             params=params, progress=not args.no_progress, device=args.device,
+            data=args.data, test_data=args.test_data, test_rate=args.test_rate,
         ))
     rebuilt = (f", {summary.artefacts_rebuilt} unloadable cached artefacts rebuilt (see the "
                f"warnings)" if summary.artefacts_rebuilt else "")

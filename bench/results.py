@@ -14,7 +14,7 @@ import os
 import socket
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,13 @@ import pyarrow.parquet as pq
 
 from bench import env
 from bench.base import MetricFailure, Outcome, Task
+from bench.data_choice import DataChoice
 from bench.errors import BenchError
 
-SCHEMA_VERSION = 3
-"""2 added ``best_step`` and ``converged``, 3 ``cpu_s`` (older files are read with them null)."""
+SCHEMA_VERSION = 4
+"""2 added ``best_step`` and ``converged``, 3 ``cpu_s`` (older files are read with them null),
+4 the data columns (older files read their datasets as the embedded corpora, see
+:func:`default_data`)."""
 RUNS_SUBDIR = "runs"
 PERF_SUBDIR = "perf"
 """Where `python -m bench perf` writes its JSON files, next to the runs."""
@@ -46,6 +49,11 @@ SCHEMA = pa.schema([
     ("task_version", pa.string()),
     ("task_family", pa.string()),
     ("budget", pa.string()),
+    ("train_data", pa.string()),        # e.g. speech, libritts, folder:/data/x, speech+music
+    ("test_data", pa.string()),         # what the metrics were measured on, @RATE if another
+    ("train_data_fingerprint", pa.string()),  # of the training data this run read
+    ("test_data_fingerprint", pa.string()),   # of the data its metrics were measured on
+    ("data_skipped", pa.int64()),       # files of that data skipped as unreadable or too short
     ("split", pa.string()),
     ("seed", pa.int64()),
     ("base_seed", pa.int64()),
@@ -120,6 +128,7 @@ class RunLabel:
     trial_number: int | None = None
     repetition: int | None = None
     device: str = "cpu"               # where it ran, by name (``bench.device.name``)
+    data: DataChoice = field(default_factory=DataChoice)
 
     @property
     def is_reference(self) -> bool:
@@ -141,6 +150,7 @@ def run_rows(label: RunLabel, task: Task, params: dict[str, Any], outcome: Outco
         "strategy": label.strategy, "strategy_version": label.strategy_version,
         "is_reference": label.is_reference, "task": task.name, "task_version": task.version,
         "task_family": task.family, "budget": label.budget,
+        **data_columns(label, task, outcome.data),
         "split": "val" if label.phase == "tune" else "test", "seed": label.seed,
         "base_seed": label.base_seed, "repetition": label.repetition,
         "params_json": canonical_json(params),
@@ -175,6 +185,26 @@ def run_rows(label: RunLabel, task: Task, params: dict[str, Any], outcome: Outco
             "error": (value.error if failed and status == "ok" else error),
         })
     return rows
+
+
+def data_columns(label: RunLabel, task: Task, read: dict[str, Any]) -> dict[str, Any]:
+    """The data columns of a run's rows: the labels of its training data and of the data its
+    metrics were measured on (a tuning trial's is the training data's validation split), the
+    fingerprints of what it read of each (null where it read none) and the files skipped."""
+    measured = "test" if label.phase == "final" else "train"
+
+    def fingerprint(role: str) -> str | None:
+        got = read.get(role, {})
+        return "+".join(got[d]["fingerprint"] for d in task.domains if d in got) or None
+
+    skipped = read.get("skipped", {})
+    return {"train_data": label.data.train_label(),
+            "test_data": label.data.test_label() if measured == "test" else (
+                label.data.train_label()),
+            "train_data_fingerprint": fingerprint("train"),
+            "test_data_fingerprint": fingerprint(measured),
+            "data_skipped": sum(v for counts in skipped.values() for v in counts.values())
+            if skipped else None}
 
 
 def training_facts(extra: dict[str, Any]) -> dict[str, Any]:
@@ -262,8 +292,42 @@ def read_results(results_dir: Path | Iterable[Path]) -> pd.DataFrame:  # noqa: F
     return frame.reset_index(drop=True)
 
 
-ADDED_IN = {"best_step": 2, "converged": 2, "cpu_s": 3}
-"""Columns later schema versions added: older files get them as nulls."""
+ADDED_IN = {"best_step": 2, "converged": 2, "cpu_s": 3, "train_data": 4, "test_data": 4,
+            "train_data_fingerprint": 4, "test_data_fingerprint": 4, "data_skipped": 4}
+"""Columns later schema versions added: older files get them as nulls, but for the data, which
+:func:`default_data` names."""
+DOMAINS = ("speech", "music")
+"""The domains whose embedded corpus (the dataset of the same name) a run reads by default."""
+
+
+def default_data(task: str, family: str) -> str | None:
+    """The data a task reads when no dataset is chosen, as the data columns name it: the
+    corpus of the domain its name ends with (``synthetic_speech`` → ``speech``), both for a
+    gradient task (``speech+music``), none otherwise (the toy task). Files of schema < 4 were
+    all made so."""
+    for domain in DOMAINS:
+        if task.endswith(f"_{domain}"):
+            return domain
+    return "+".join(DOMAINS) if family == "gradient" else None
+
+
+def label_data(frame: pd.DataFrame) -> pd.DataFrame:  # noqa: F821
+    """``frame`` with each task named with its data where that is not the default
+    (``synthetic_speech [libritts → daps]``), the plain name kept in ``task_name``: reports
+    that group by task then group by (task, training data, test data) and never mix them."""
+    import pandas as pd
+
+    def label(task: str, family: str, train: Any, test: Any) -> str:
+        train, test = (None if pd.isna(d) else d for d in (train, test))
+        if train == test == default_data(task, family):
+            return task
+        return f"{task} [{train if train == test else f'{train} → {test}'}]"
+
+    frame = frame.copy()
+    frame["task_name"] = frame["task"]
+    frame["task"] = [label(*row) for row in zip(frame.task, frame.task_family, frame.train_data,
+                                                  frame.test_data, strict=True)]
+    return frame
 
 
 def _conform(table: pa.Table, path: Path) -> pa.Table:
@@ -273,8 +337,11 @@ def _conform(table: pa.Table, path: Path) -> pa.Table:
         "schema_version" in table.schema.names) else set()
     for name, since in ADDED_IN.items():
         if name not in table.schema.names and versions and max(versions) < since:
-            table = table.append_column(SCHEMA.field(name), pa.nulls(len(table),
-                                                                     SCHEMA.field(name).type))
+            values = (pa.array([default_data(t, f) for t, f in zip(
+                table.column("task").to_pylist(), table.column("task_family").to_pylist(),
+                strict=True)], pa.string()) if name in ("train_data", "test_data")
+                else pa.nulls(len(table), SCHEMA.field(name).type))
+            table = table.append_column(SCHEMA.field(name), values)
     missing = [f.name for f in SCHEMA if f.name not in table.schema.names]
     if missing:
         raise ResultsError(f"results file {path} lacks columns {missing}; not an afx-bench file")

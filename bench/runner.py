@@ -13,7 +13,10 @@ import sys
 from pathlib import Path
 
 from bench import artefacts, device
+from bench.base import Task
 from bench.budgets import Budget, get_budget
+from bench.data import default_cache_dir
+from bench.data_choice import DataPlan, data_plan
 from bench.errors import BenchError, first_line
 from bench.matrix import MatrixCell
 from bench.optuna_storage import open_storage, storage_errors
@@ -41,7 +44,11 @@ def run(opts: RunOptions) -> Summary:
             raise BenchError(f"{flag} must be at least 1, got {value}")
     params = check_params(strategies, opts.params)
     where = device.resolve(opts.device)
+    plan = data_plan(opts.data, opts.test_data, opts.test_rate,
+                     cache_dir=Path(opts.cache_dir) if opts.cache_dir else default_cache_dir(),
+                     data_root=opts.data_root)
     announce_selection(opts)
+    announce_data(plan, [t() for t in tasks])
     results_dir = Path(opts.results_dir)
     writer = ResultWriter(results_dir)
     done = done_keys(results_dir)
@@ -55,7 +62,9 @@ def run(opts: RunOptions) -> Summary:
             for strategy_cls in strategies:
                 overrides = {k: v for k, v in params.items() if k in strategy_cls.defaults}
                 for i in range(opts.seeds):
-                    StudyRun(sweep, task, strategy_cls, overrides, opts.seed + i).run()
+                    for data in plan.choices(task.domains):
+                        StudyRun(sweep, task, strategy_cls, overrides, opts.seed + i,
+                                 data).run()
     except storage_errors() as exc:
         raise BenchError(f"Optuna storage failed: {type(exc).__name__}: {first_line(exc)}; "
                          f"finished runs are saved: fix the storage and run the same command "
@@ -74,6 +83,23 @@ def announce_selection(opts: RunOptions) -> None:
         notes = registry(kind).left_out_of_all() if spec == "all" else []
         if notes:
             print(f"--{kind} all leaves out {'; '.join(notes)}", flush=True)
+
+
+def announce_data(plan: DataPlan, tasks: list[Task]) -> None:
+    """Say what data each chosen domain reads, and name a flag no selected task reads, so that
+    nothing is silently ignored."""
+    read = {d for t in tasks for d in t.domains}
+    for domain in sorted(plan.domains()):
+        if domain not in read:
+            print(f"warning: no selected task reads {domain} data: --data/--test-data "
+                  f"{domain}=… has no effect", file=sys.stderr, flush=True)
+            continue
+        train = ", ".join(plan.train.get(domain, (domain,)))
+        test = ", ".join(plan.test.get(domain, ("the training data",)))
+        print(f"{domain}: training on {train}; testing on {test}"
+              + (f" at {plan.test_rate} Hz" if plan.test_rate else ""), flush=True)
+    if plan.test_rate and not plan.domains():
+        print(f"testing at {plan.test_rate} Hz", flush=True)
 
 
 def set_threads() -> None:

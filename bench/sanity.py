@@ -78,9 +78,9 @@ def _declaring(main: pd.DataFrame, capability: str) -> pd.DataFrame:
 
     tasks = registry("task")
     known = set(tasks.names())
-    names = {name for name in set(main.task) & known
+    names = {name for name in set(main.task_name) & known
              if getattr(tasks.get(name).capabilities, capability)}
-    return main[main.task.isin(names)]
+    return main[main.task_name.isin(names)]
 
 
 def _judged(gate: Gate, tasks: pd.DataFrame, what: str) -> Gate:
@@ -162,7 +162,7 @@ def gate_chain(main: pd.DataFrame) -> Gate:
     learners = _learners()
     tasks = _declaring(main, "selects_chain")
     for task, rows in tasks.groupby("task", sort=True):
-        chance = registry("task").get(task)().chance
+        chance = registry("task").get(rows.task_name.iloc[0])().chance
         for strategy in sorted(set(rows.strategy) & learners):
             acc = _mean(rows[rows.strategy == strategy])
             ok = math.isfinite(acc) and acc >= CHANCE_MULTIPLE * chance
@@ -206,9 +206,9 @@ def gate_converged(frame: pd.DataFrame) -> Gate:
 
 def check(results_dir: Path) -> list[Gate]:
     """Every gate on the results under ``results_dir``."""
-    from bench.results import read_results
+    from bench.results import label_data, read_results
 
-    frame = read_results(results_dir)
+    frame = label_data(read_results(results_dir))
     main = final_main(frame)
     return [gate_exact_vs_input(main), gate_learners_vs_input(main), gate_probes(main),
             gate_chain(main), gate_proxies(frame), gate_converged(frame)]

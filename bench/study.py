@@ -14,6 +14,7 @@ from bench import device, run_keys
 from bench.base import MetricFailure, Outcome, Pruned, RunContext, Strategy, Task
 from bench.budgets import Budget
 from bench.data import default_cache_dir
+from bench.data_choice import DataChoice
 from bench.errors import error_line
 from bench.optuna_internals import storage_of, trial_id
 from bench.registry import registry
@@ -38,12 +39,12 @@ class StudyRun:
     """One (task, strategy, seed) of the matrix: its Optuna study and its final runs."""
 
     def __init__(self, sweep: Sweep, task: Task, strategy_cls: type[Strategy],
-                 overrides: dict[str, Any], base_seed: int) -> None:
+                 overrides: dict[str, Any], base_seed: int, data: DataChoice) -> None:
         self.sweep, self.task, self.strategy_cls = sweep, task, strategy_cls
-        self.overrides, self.base_seed = overrides, base_seed
+        self.overrides, self.base_seed, self.data = overrides, base_seed, data
         self.budget: Budget = sweep.budget
         self.study_name = run_keys.study_name(task, strategy_cls, self.budget, base_seed,
-                                              overrides)
+                                              overrides, self.data)
         self.main = task.metric(task.main_metric)
 
     # -- public -------------------------------------------------------------------------------
@@ -64,9 +65,10 @@ class StudyRun:
         against = {which: [values[self._reference_key(which, rep)] for rep in reps]
                    for which in self.task.references}
         result = compared(self.main, [values[key] for key, _ in finals], against)
+        tested = "" if self.data.default else f" on {self.data.test_label()}"
         summary = self.sweep.summary
-        summary.lines.append(
-            f"{self.study_name}: final {result} ({time.perf_counter() - start:.1f} s)")
+        summary.lines.append(f"{self.study_name}: final{tested} {result} "
+                             f"({time.perf_counter() - start:.1f} s)")
         print(summary.lines[-1], flush=True)
 
     def tune(self) -> dict[str, Any] | None:
@@ -162,7 +164,7 @@ class StudyRun:
         trained models are reused rather than retrained."""
         source = registry("task").get(self.task.reuses_model_of)()
         return StudyRun(self.sweep, source, self.strategy_cls, self.overrides,
-                        self.base_seed).tune()
+                        self.base_seed, self.data).tune()
 
     def _params(self, trial: Any) -> dict[str, Any]:
         """Resolved hyperparameters of a trial: defaults, then suggestions, then --param."""
@@ -181,10 +183,11 @@ class StudyRun:
 
     def _final_key(self, rep: int, params: dict[str, Any] | None) -> str:
         return run_keys.final_key(self.task, self.strategy_cls, self.budget, self.base_seed,
-                                  self.study_name, rep, params)
+                                  self.study_name, rep, params, self.data)
 
     def _reference_key(self, which: str, rep: int) -> str:
-        return run_keys.reference_key(self.task, which, self.budget, self.base_seed, rep)
+        return run_keys.reference_key(self.task, which, self.budget, self.base_seed, rep,
+                                      self.data)
 
     def _final(self, rep: int, params: dict[str, Any] | None,
                key: str) -> tuple[str, float | None]:
@@ -205,7 +208,7 @@ class StudyRun:
         ctx = self._context("test", seed, audio_as=which if rep == 0 else None)
         label = RunLabel(run_key=key, phase="final", strategy=which, strategy_version="",
                          study_name=None, budget=self.budget.name, seed=seed,
-                         base_seed=self.base_seed, repetition=rep,
+                         base_seed=self.base_seed, repetition=rep, data=self.data,
                          device=device.name(ctx.device))
         try:
             seed_everything(ctx.seed)
@@ -217,7 +220,8 @@ class StudyRun:
             print(f"{self.task.name}: {which} reference skipped: {reason}", flush=True)
             return "skipped", None
         except Exception as exc:  # noqa: BLE001 - recorded, not raised
-            self._write(label, {}, Outcome({}), status="failed", error=error_line(exc))
+            self._write(label, {}, Outcome({}, data=ctx.data_read), status="failed",
+                        error=error_line(exc))
             return "failed", None
         self._write(label, {}, outcome)
         value = outcome.metrics.get(self.main.name)
@@ -230,21 +234,23 @@ class StudyRun:
         return RunLabel(run_key=key, phase=phase, strategy=self.strategy_cls.name,
                         strategy_version=self.strategy_cls.version, study_name=self.study_name,
                         budget=self.budget.name, seed=seed, base_seed=self.base_seed,
-                        trial_number=trial, repetition=rep,
+                        trial_number=trial, repetition=rep, data=self.data,
                         device=device.name(self.sweep.device))
 
     def _context(self, split: str, seed: int, audio_as: str | None = None) -> RunContext:
         opts = self.sweep.opts
         audio_dir = None
         if audio_as is not None:
-            audio_dir = (self.sweep.results_dir / "audio" / self.budget.name
-                         / self.task.name / f"seed{self.base_seed}" / audio_as)
+            task_dir = "@".join(filter(None, (self.task.name, self.data.slug())))
+            audio_dir = (self.sweep.results_dir / "audio" / self.budget.name / task_dir
+                         / f"seed{self.base_seed}" / audio_as)
         return RunContext(
             audio_dir=audio_dir,
             budget=self.task.sized(self.budget), seed=seed, split=split,
             results_dir=self.sweep.results_dir,
             cache_dir=Path(opts.cache_dir) if opts.cache_dir else default_cache_dir(),
             data_root=opts.data_root, progress=opts.progress, device=self.sweep.device,
+            data=self.data,
         )
 
     def _execute(self, ctx: RunContext, params: dict[str, Any],
@@ -261,7 +267,7 @@ class StudyRun:
         except Exception as exc:  # noqa: BLE001 - recorded, not raised
             status, error = "failed", error_line(exc)
         if outcome is None:
-            outcome = Outcome({}, ctx.counters, dict(ctx.seconds))
+            outcome = Outcome({}, ctx.counters, dict(ctx.seconds), data=ctx.data_read)
         value = outcome.metrics.get(self.main.name)
         if status == "ok" and not isinstance(value, float):
             status = "failed"
@@ -280,7 +286,8 @@ class StudyRun:
                                   started=started, cpu_s=cpu_s))
 
     def _skip(self, reason: str) -> None:
-        key = run_keys.skip_key(self.task, self.strategy_cls, self.budget, self.base_seed)
+        key = run_keys.skip_key(self.task, self.strategy_cls, self.budget, self.base_seed,
+                                self.data)
         line = f"{self.study_name}: skipped ({reason})"
 
         def write(key: str) -> tuple[str, None]:

@@ -31,6 +31,9 @@ class RunOptions:
     params: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
     device: str = "auto"
+    data: list[str] = field(default_factory=list)       # --data DOMAIN=SPEC[,SPEC…], repeated
+    test_data: list[str] = field(default_factory=list)  # --test-data DOMAIN=SPEC[,SPEC…]
+    test_rate: int | None = None                        # --test-rate HZ
 
 
 @dataclass

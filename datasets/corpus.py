@@ -49,6 +49,7 @@ class Source:
     attribution: str
     requirements: tuple[Requirement, ...]
     optional: bool = False  # a build that gets no clip from a required source fails
+    recorded: bool = False  # real recordings (the held-out sources of ``<corpus>:real``)
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,48 @@ def excerpt_offsets(duration_s: float, n: int, seconds: float, *,
     return [round(float(t), 3) for t in np.linspace(margin, last, n)] if n > 1 else [margin]
 
 
+SUBSETS = ("real", "synthetic")
+"""Source subsets every corpus offers as ``<corpus>:<subset>``: its real recordings, or the rest
+(rendered or synthesized), for held-out-source evaluation."""
+
+
 class BuiltCorpus(Dataset):
-    """A corpus rendered offline from installed packages into the cache (never downloaded)."""
+    """A corpus rendered offline from installed packages into the cache (never downloaded).
+
+    As a data spec, ``speech`` is the whole corpus and ``speech:SUBSET`` the clips of some of its
+    sources: ``real`` (the recordings), ``synthetic`` (the rest) or one source's key.
+    """
 
     embedded: ClassVar[bool] = True
     sources: ClassVar[dict[str, Source]]
     excerpt_margin: ClassVar[float] = 0.05  # fraction of a render skipped at each end
+    kept: frozenset[str] | None = None  # the sources of a subset spec (None: every source)
+
+    @classmethod
+    def open(cls, argument: str | None, **kwargs: object) -> BuiltCorpus:
+        """The corpus, or the subset of its sources ``argument`` names."""
+        corpus = cls(**kwargs)  # type: ignore[arg-type]
+        if argument is not None:
+            corpus.kept = cls.subset(argument)
+            corpus.spec = f"{cls.name}:{argument}"
+        return corpus
+
+    @classmethod
+    def subset(cls, argument: str) -> frozenset[str]:
+        """The source keys of a subset: ``real``, ``synthetic`` or one source's key."""
+        if argument in SUBSETS:
+            return frozenset(k for k, s in cls.sources.items()
+                             if s.recorded == (argument == "real"))
+        if argument in cls.sources:
+            return frozenset([argument])
+        raise DataError(f"corpus {cls.name!r} has no subset {argument!r}: use "
+                        f"{', '.join(f'{cls.name}:{k}' for k in (*SUBSETS, *cls.sources))}")
+
+    def shares_sources(self, other: Dataset) -> bool:
+        """The same corpus with a source in common (two subsets of different sources do not)."""
+        if not isinstance(other, BuiltCorpus) or other.name != self.name:
+            return False
+        return self.kept is None or other.kept is None or bool(self.kept & other.kept)
 
     @abstractmethod
     def plan(self) -> list[Job]:
@@ -134,7 +171,8 @@ class BuiltCorpus(Dataset):
         assert manifest is not None
         return [Clip(c["id"], self.root / c["path"], c["group"], c["split"],
                      manifest["sample_rate"], c)
-                for c in manifest["clips"] if c["split"] == split]
+                for c in manifest["clips"]
+                if c["split"] == split and (self.kept is None or c["source"] in self.kept)]
 
     def prepare(self, *, progress: bool = True) -> None:
         """Build missing or damaged clips (checked by sha256), then print a summary.

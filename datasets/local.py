@@ -23,16 +23,21 @@ from datasets.splits import assign_splits, check_disjoint, stable_seed
 
 DATA_ROOT_ENV = "AFX_BENCH_DATA_ROOT"
 MIN_SECONDS = 0.5
+EXCERPT_SECONDS = 10.0
+"""Research files run to minutes (DAPS scripts, songs): a run reads the central 10 s of each,
+the length of the embedded corpora's clips."""
 
 
 class LocalDataset(Dataset):
     """A public research dataset the user already has on disk, in its published layout."""
 
     embedded: ClassVar[bool] = False
+    excerpt_seconds: ClassVar[float | None] = EXCERPT_SECONDS
     dir_names: ClassVar[tuple[str, ...]]  # folder names tried under a general data root
     pattern: ClassVar[str]  # glob, relative to the dataset root, of the audio files
     layout: ClassVar[str]  # the expected layout, for error messages
     needs: ClassVar[tuple[Requirement, ...]] = ()
+    _index: dict | None = None  # the index, once read
 
     @abstractmethod
     def parse(self, path: Path, root: Path) -> tuple[str, str | None, dict] | None:
@@ -57,6 +62,15 @@ class LocalDataset(Dataset):
             f"{self.name} not found (looked in {where}): pass --data-root or set {self.env_var} "
             f"or {DATA_ROOT_ENV}; expected layout {self.layout}; it is never downloaded")
 
+    def check(self) -> None:
+        """Find the root (else the error names --data-root and the variables) and index it:
+        a dataset with no readable audio fails here, before any run."""
+        self.index()
+
+    def sizes(self) -> dict[str, int]:
+        """Clips per split, from the index."""
+        return {s: sum(r["split"] == s for r in self.index()["clips"]) for s in SPLITS}
+
     def index_path(self, root: Path) -> Path:
         """Where the index of the dataset at ``root`` is cached."""
         digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
@@ -68,10 +82,8 @@ class LocalDataset(Dataset):
         require(self.needs, f"{self.name} loader")
         root = self.locate()
         rows, skipped = [], []
-        for path in sorted(root.glob(self.pattern)):
+        for path in self._files(root):
             parsed = self.parse(path, root)
-            if parsed is None:
-                continue
             try:
                 sr, seconds = probe(path)
             except DataError as exc:
@@ -82,9 +94,10 @@ class LocalDataset(Dataset):
                 continue
             group, split, meta = parsed
             rows.append({"id": str(path.relative_to(root)), "path": str(path), "group": group,
-                         "split": split, "sample_rate": sr, "seconds": round(seconds, 3), **meta})
+                         "split": split, "sample_rate": sr, "seconds": round(seconds, 3),
+                         "bytes": path.stat().st_size, **meta})
         if not rows:
-            raise DataError(f"{self.name}: no readable audio under {root} "
+            raise DataError(f"{self.spec}: no readable audio under {root} "
                             f"({len(skipped)} unreadable or too short); expected {self.layout}")
         self._assign(rows)
         check_disjoint((r["group"], r["split"]) for r in rows)
@@ -97,7 +110,7 @@ class LocalDataset(Dataset):
         if progress:
             counts = Counter(r["split"] for r in rows)
             reasons = "; ".join(f"{Path(s['path']).name}: {s['reason']}" for s in skipped[:5])
-            print(f"{self.name}: {len(rows)} clips from {len({r['group'] for r in rows})} groups "
+            print(f"{self.spec}: {len(rows)} clips from {len({r['group'] for r in rows})} groups "
                   f"({', '.join(f'{s} {counts[s]}' for s in SPLITS)}); {len(skipped)} skipped"
                   f"{' (' + reasons + ')' if skipped else ''}; indexed {root} in "
                   f"{time.perf_counter() - start:.1f} s")
@@ -117,12 +130,31 @@ class LocalDataset(Dataset):
         """Clips of ``split`` from the cached index (indexing first if needed)."""
         if split not in SPLITS:
             raise DataError(f"unknown split {split!r}: use one of {', '.join(SPLITS)}")
-        path = self.index_path(self.locate())
-        if not path.exists():
-            self.prepare(progress=False)
-        index = json.loads(path.read_text())
         return [Clip(r["id"], Path(r["path"]), r["group"], r["split"], r["sample_rate"], r)
-                for r in index["clips"] if r["split"] == split]
+                for r in self.index()["clips"] if r["split"] == split]
+
+    def skipped(self) -> list[dict]:
+        """The files indexing left out: unreadable or too short, each with its reason."""
+        return self.index()["skipped"]
+
+    def index(self) -> dict:
+        """The cached index, re-indexed (with a summary line) when missing or when files were
+        added or removed since; read once per instance."""
+        if self._index is None:
+            root = self.locate()
+            path = self.index_path(root)
+            index = json.loads(path.read_text()) if path.exists() else None
+            listed = {r["path"] for r in (index or {}).get("clips", []) + (index or {}).get(
+                "skipped", [])}
+            if index is None or listed != {str(p) for p in self._files(root)}:
+                self.prepare(progress=True)
+                index = json.loads(path.read_text())
+            self._index = index
+        return self._index
+
+    def _files(self, root: Path) -> list[Path]:
+        """The files of the layout under ``root`` that the parser keeps, sorted."""
+        return [p for p in sorted(root.glob(self.pattern)) if self.parse(p, root) is not None]
 
 
 def probe(path: Path) -> tuple[int, float]:
@@ -141,8 +173,12 @@ def probe(path: Path) -> tuple[int, float]:
 
 
 def _ffprobe(path: Path) -> tuple[int, float]:
+    import shutil
     import subprocess
 
+    if shutil.which("ffprobe") is None:
+        raise DataError(f"unreadable without ffmpeg ({path.suffix} files): install it with "
+                        "apt-get install -y --no-install-recommends ffmpeg")
     done = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
                            "stream=sample_rate:format=duration", "-of", "json", str(path)],
                           capture_output=True, text=True, check=False)

@@ -56,7 +56,8 @@ MUSIC_SOURCES = {
         "Songs by El Senator (fretsonfire-songs-muldjord) and by Sectoid, Carlos Viola Iborra "
         "(fretsonfire-songs-sectoid), packaged for Frets on Fire",
         (data_file(f"{FOF_DIR}/muldjord", "fretsonfire-songs-muldjord"),
-         data_file(f"{FOF_DIR}/sectoid", "fretsonfire-songs-sectoid"))),
+         data_file(f"{FOF_DIR}/sectoid", "fretsonfire-songs-sectoid")),
+        recorded=True),
     "lmms": Source(
         "lmms", "produced electronic songs (LMMS 1.2 demo projects, headless float render)",
         "lmms-common", "per project: GPL-2+ by default; CapDan-ReggaeTry Artistic-2.0; Saber-* "

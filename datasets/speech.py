@@ -45,7 +45,8 @@ SPEECH_SOURCES = {
         "asterisk-core-sounds-en-g722", "CC-BY-SA-3.0",
         "Asterisk core sound prompts recorded by Allison Smith; financial contributions by "
         "Digium, Inc.",
-        (data_file(ALLISON_DIR, "asterisk-core-sounds-en-g722"), tool("ffmpeg"))),
+        (data_file(ALLISON_DIR, "asterisk-core-sounds-en-g722"), tool("ffmpeg")),
+        recorded=True),
 }
 
 

@@ -8,6 +8,7 @@ sample peak at most ``peak_ceiling_db``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from fractions import Fraction
 from functools import cache
 
@@ -141,18 +142,47 @@ def load_clip(clip: Clip, *, sample_rate: int, seconds: float | None = None,
     return standardize(audio, sr, target_sr=sample_rate, seconds=seconds, lufs=lufs)
 
 
-def load_sources(dataset: Dataset, split: str, *, sample_rate: int, seconds: float | None = None,
+def load_sources(dataset: Dataset, splits: str | Sequence[str], *, sample_rate: int,
+                 seconds: float | None = None,
                  limit: int | None = None) -> tuple[list[np.ndarray], list[str], int]:
-    """Standardized audio of a split: (arrays, clip ids, number of unreadable clips skipped)."""
+    """Standardized audio of one split or several: (arrays, clip ids, number of unreadable clips
+    skipped). ``seconds`` crops or pads every clip to its central ``seconds``; without it, clips
+    are read whole, or their central ``dataset.excerpt_seconds`` when longer. ``limit`` keeps at
+    most that many clips (:func:`spread`)."""
+    listed = [c for s in ([splits] if isinstance(splits, str) else splits)
+              for c in dataset.clips(s)]
     arrays, ids, skipped = [], [], 0
-    for clip in dataset.clips(split)[:limit]:
+    for clip in spread(listed, limit):
+        duration, length = clip.meta.get("seconds"), seconds
+        if length is None and duration and duration > (dataset.excerpt_seconds or duration):
+            length = dataset.excerpt_seconds
+        offset = max(0.0, (duration - length) / 2) if length and duration else 0.0
         try:
-            arrays.append(load_clip(clip, sample_rate=sample_rate, seconds=seconds))
+            arrays.append(load_clip(clip, sample_rate=sample_rate, seconds=length,
+                                    offset_s=offset))
         except DataError as exc:
             log.warning("skipped %s: %s", clip.id, exc)
             skipped += 1
             continue
         ids.append(clip.id)
     if skipped:
-        log.warning("%s/%s: skipped %d unreadable clips", dataset.name, split, skipped)
+        log.warning("%s/%s: skipped %d unreadable clips", dataset.spec, splits, skipped)
     return arrays, ids, skipped
+
+
+def spread(clips: list[Clip], limit: int | None) -> list[Clip]:
+    """At most ``limit`` of ``clips`` (all when None or fewer), in their listed order, spread over
+    the groups: every group (in a seeded order) gives one clip before any gives a second."""
+    if limit is None or len(clips) <= limit:
+        return clips
+    from datasets.splits import stable_seed
+
+    groups = sorted({c.group for c in clips})
+    order = np.random.default_rng(stable_seed("spread", *groups)).permutation(len(groups))
+    rank = {groups[i]: r for r, i in enumerate(order)}
+    seen: dict[str, int] = {}
+    keys = []
+    for i, c in enumerate(clips):
+        seen[c.group] = seen.get(c.group, -1) + 1
+        keys.append((seen[c.group], rank[c.group], i))
+    return [clips[i] for i in sorted(k[2] for k in sorted(keys)[:limit])]

@@ -220,6 +220,8 @@ def proxy_chain(chain: Chain, sample_rate: int, ctx: RunContext, audio: Training
     ``audio``'s domain at a budget that uses committed proxies (never retrained), else
     pre-trained on ``audio`` and cached. ``arch`` is the architecture of the effects that are
     neither linear, dynamics nor Hammerstein (:func:`strategies._proxies.effect_arch`).
+    They are made for ``audio``'s sample rate (when it states one: a model tested at another
+    rate keeps the proxies it trained with), else for ``sample_rate``.
 
     Each proxy's fidelity, real-time factor and pre-training cost go to
     ``ctx.extra["proxies"][effect name]``.
@@ -231,9 +233,10 @@ def proxy_chain(chain: Chain, sample_rate: int, ctx: RunContext, audio: Training
     report = ctx.extra.setdefault("proxies", {})
     built: dict[str, EffectProxy] = {}
     jobs = []
+    rate = audio.sample_rate or sample_rate
     for effect in chain.effects:
         if effect.name not in built:
-            jobs.append(Pretraining(effect, sample_rate, effect_arch(effect.name, arch), cfg,
+            jobs.append(Pretraining(effect, rate, effect_arch(effect.name, arch), cfg,
                                     audio.clips, ctx.device))
             if ctx.budget.name in COMMITTED_BUDGETS:
                 built[effect.name], meta = load_committed(jobs[-1], audio.domain)

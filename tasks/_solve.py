@@ -35,7 +35,7 @@ def fit_cached(task: Task, strategy: GradientStrategy | None, training: Training
              "strategy": strategy.name if strategy else "supervised",
              "strategy_version": strategy.version if strategy else "1",
              "params": canonical_json(settings), "budget": ctx.budget.as_dict(),
-             "seed": ctx.seed, **key}
+             "seed": ctx.seed, **key, **training_data(task, ctx)}
 
     def build() -> dict[str, Any]:
         if strategy is not None:
@@ -47,6 +47,18 @@ def fit_cached(task: Task, strategy: GradientStrategy | None, training: Training
         ctx.extra[extra] = load_or_build(artefact_path(ctx.artefact_dir, artefact, parts), model,
                                          build, parts)
     return model.eval()
+
+
+def training_data(task: Task, ctx: RunContext) -> dict[str, Any]:
+    """Cache-key parts of the data a learner trains on: none for the embedded corpora (so
+    models cached before datasets could be chosen are reused), else each domain's spec and
+    fingerprint."""
+    from tasks._audio import fingerprint
+
+    if ctx.data.trains_default:
+        return {}
+    specs = {d: ctx.data.spec(d, "train") for d in task.domains}
+    return {"train_data": {d: [s, fingerprint(s, ctx)] for d, s in specs.items()}}
 
 
 def batched(model: Any, *inputs: np.ndarray, batch: int = 8) -> list[Any]:
@@ -89,7 +101,7 @@ def estimate(strategy: Strategy, ctx: RunContext, chain: Chain, x: np.ndarray,
     the audio of ``predict(model)`` from its ``infer_audio``; a search strategy solves
     ``problem()`` and the reference DSP renders the result.
     """
-    sr = ctx.budget.sample_rate
+    sr = ctx.rate_of()
 
     def learned(s: GradientStrategy) -> tuple[np.ndarray, np.ndarray]:
         model, layer = trained(s)

@@ -65,7 +65,7 @@ class Blind(Task):
         batch)."""
         from tasks.examples import blind_examples
 
-        made = blind_examples(_audio.sources(self.domain, split, ctx), ctx.budget.sample_rate,
+        made = blind_examples(_audio.sources(self.domain, split, ctx), ctx.rate_of(split),
                               n=n, seconds=ctx.budget.clip_seconds,
                               seed=_audio.example_seed(ctx, self.name, split, draw),
                               effects=self.effects)
@@ -74,7 +74,7 @@ class Blind(Task):
 
     def run(self, strategy: Strategy, ctx: RunContext) -> Outcome:
         """Estimate parameters of the evaluation examples with ``strategy`` and score them."""
-        sr = ctx.budget.sample_rate
+        sr = ctx.rate_of()
         with ctx.timed("setup"):
             test = self.examples(ctx.split, ctx, ctx.budget.eval_examples)
         p, y = _solve.estimate(
@@ -90,7 +90,7 @@ class Blind(Task):
         """``input``: the dry signal as the re-render; ``oracle``: the true parameters;
         ``supervised``: the analysis network trained on a parameter loss, rendered by DSP."""
         test = self.examples(ctx.split, ctx, ctx.budget.eval_examples)
-        sr = ctx.budget.sample_rate
+        sr = ctx.rate_of()
         if which == "input":
             ctx.save_audio({"input": test.dry, "target": test.wet})
             return self.score(None, test.dry, test, ctx)
@@ -112,7 +112,7 @@ class Blind(Task):
             metrics["param_mae"] = safe_metric(lambda: float(np.mean(np.abs(p - test.params))))
             metrics.update({f"param_mae_{e}": value for e, value in safe_metrics(
                 lambda: param_mae(p, test.params, segments), self.effects).items()})
-        sr = ctx.budget.sample_rate
+        sr = ctx.rate_of()
         for m in ("mrstft", "msd", "lufs"):
             metrics[m] = safe_metric(functools.partial(METRICS[m].fn, y, test.wet, sr))
         return ctx.outcome(metrics)

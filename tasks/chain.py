@@ -107,7 +107,7 @@ class ChainSelection(Task):
         fresh training batch)."""
         from tasks.examples import chain_examples
 
-        made = chain_examples(_audio.sources(self.domain, split, ctx), ctx.budget.sample_rate,
+        made = chain_examples(_audio.sources(self.domain, split, ctx), ctx.rate_of(split),
                               n=n, seconds=ctx.budget.clip_seconds,
                               seed=_audio.example_seed(ctx, self.name, split, draw),
                               candidates=library(), max_effects=self.max_effects)
@@ -143,7 +143,7 @@ class ChainSelection(Task):
             ctx.save_audio({"input": test.dry, "target": test.wet})
             return self.score(None, test.dry, test, ctx)
         if which == "oracle":
-            sr = ctx.budget.sample_rate
+            sr = ctx.rate_of()
             y = np.stack([Chain(list(c)).process(d[None], p[None], sr)[0]
                           for c, d, p in zip(test.chains, test.dry, test.params, strict=True)])
             return self.score(test.chains, y, test, ctx)
@@ -158,7 +158,7 @@ class ChainSelection(Task):
                              ("effect_set_f1", effect_set_f1), ("order_accuracy", order_accuracy)):
                 metrics[name] = safe_metric(functools.partial(fn, predicted, test.chains))
         metrics["mrstft"] = safe_metric(functools.partial(
-            METRICS["mrstft"].fn, y, test.wet, ctx.budget.sample_rate))
+            METRICS["mrstft"].fn, y, test.wet, ctx.rate_of()))
         return ctx.outcome(metrics)
 
     # -- gradient-free --------------------------------------------------------------------------
@@ -168,7 +168,7 @@ class ChainSelection(Task):
 
         The tuner hears the mean best re-render loss after each candidate, as the progress
         through all candidates (the searches' own reports would restart for every one)."""
-        sr, score = ctx.budget.sample_rate, rerender_score(test.wet)
+        sr, score = ctx.rate_of(), rerender_score(test.wet)
         idx = np.arange(len(test.dry))
         best = np.full(len(idx), np.inf)
         choice = np.zeros(len(idx), dtype=int)
@@ -192,7 +192,7 @@ class ChainSelection(Task):
         """Each example's audio through its selected chain at inference (the strategy's
         ``infer_audio``)."""
         y = np.zeros_like(dry)
-        sr = ctx.budget.sample_rate
+        sr = ctx.rate_of()
         for c in np.unique(choice):
             rows = np.flatnonzero(choice == c)
             p = np.stack([params[i] for i in rows])

@@ -191,7 +191,7 @@ class GradientFidelity(Task):
         """Each domain's points and reference gradients for ``ctx``'s split and seed; computed
         once per process (every strategy of a final run measures the same points)."""
         key = (self.name, self.version, ctx.budget, ctx.seed, ctx.split, str(ctx.cache_dir),
-               str(ctx.data_root))
+               str(ctx.data_root), ctx.data)
         if key not in _POINTS:
             _POINTS[key] = [self._points(d, n, ctx) for d, n in self._split(ctx.budget)]
             while len(_POINTS) > 1 and sum(s.nbytes for sets in _POINTS.values()
@@ -207,7 +207,7 @@ class GradientFidelity(Task):
     def _points(self, domain: str, n: int, ctx: RunContext) -> Points:
         from tasks.examples import gradient_points
 
-        sr = ctx.budget.sample_rate
+        sr = ctx.rate_of()
         made = gradient_points(_audio.sources(domain, ctx.split, ctx), sr, n=n,
                                seconds=ctx.budget.clip_seconds,
                                seed=_audio.example_seed(ctx, self.name, f"{ctx.split}/{domain}"),
@@ -272,7 +272,7 @@ class GradientFidelity(Task):
         """``strategy``'s effect layer for ``domain`` (its own seed and audio); the facts it
         reports (proxy fidelity …) join the run's, their keys marked with the domain."""
         sub = dataclasses.replace(ctx, seed=derive_seed(ctx.seed, self.name, domain), extra={})
-        layer = strategy.effect_layer(self.chain, ctx.budget.sample_rate, sub,
+        layer = strategy.effect_layer(self.chain, ctx.rate_of(), sub,
                                       _audio.proxy_audio(domain, ctx))
         for key, value in sub.extra.items():
             if isinstance(value, dict):
@@ -367,7 +367,7 @@ class GradientFidelity(Task):
         gradient (differentiable chains), with its own error estimate beside it."""
         if which != "finite_difference" or not self.chain.differentiable:
             raise NotImplementedError(which)
-        sr = ctx.budget.sample_rate
+        sr = ctx.rate_of()
         sets = self.points(ctx)
         counters = Counters()
         start = time.perf_counter()

@@ -52,7 +52,7 @@ class Probe(Task):
         per_style = max(6 if split == "train" else 4,
                         (ctx.budget.train_examples if split == "train"
                          else ctx.budget.eval_examples) // len(STYLE_NAMES))
-        styled = style_examples(_audio.sources(self.domain, split, ctx), ctx.budget.sample_rate,
+        styled = style_examples(_audio.sources(self.domain, split, ctx), ctx.rate_of(split),
                                 per_style=per_style, seconds=ctx.budget.clip_seconds,
                                 seed=derive_seed(ctx.seed, self.name, split))
         return np.stack([e.audio for e in styled]), np.array([e.label for e in styled])
@@ -76,17 +76,18 @@ class Probe(Task):
             encoder = Encoder(ctx.budget.sample_rate).to(ctx.device).eval()
             return self.probe(functools.partial(embed_with, encoder), ctx)
         if which == "mel_stats":
-            return self.probe(functools.partial(mel_statistics, sample_rate=ctx.budget.sample_rate),
-                              ctx)
+            return self.probe(mel_statistics, ctx)
         raise NotImplementedError(which)
 
     def probe(self, embed: Any, ctx: RunContext) -> Outcome:
-        """Fit a linear softmax probe on train embeddings; score on ``ctx.split``."""
+        """Fit a linear softmax probe on train embeddings; score on ``ctx.split``. ``embed``
+        maps (clips, their sample rate) to features."""
         with ctx.timed("setup"):
             x_train, y_train = self.clips("train", ctx)
             x_eval, y_eval = self.clips(ctx.split, ctx)
         with ctx.timed("solve"):
-            e_train, e_eval = embed(x_train), embed(x_eval)
+            e_train = embed(x_train, ctx.rate_of("train"))
+            e_eval = embed(x_eval, ctx.rate_of())
             predict = fit_linear_probe(e_train, y_train, len(STYLE_NAMES), ctx.seed)
             pred = predict(e_eval)
         with ctx.timed("eval"):
@@ -101,8 +102,9 @@ class Probe(Task):
         return ctx.outcome(metrics)
 
 
-def embed_with(encoder: Any, audio: np.ndarray) -> np.ndarray:
-    """Frozen-encoder embeddings of (clips, samples) audio."""
+def embed_with(encoder: Any, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Frozen-encoder embeddings of (clips, samples) audio (at whatever rate it comes: the
+    encoder was made for the training rate)."""
     return np.concatenate([e.numpy() for e in _solve.batched(encoder, audio, batch=16)])
 
 

@@ -45,7 +45,7 @@ class StyleTransfer(Task):
     # -- running a strategy ----------------------------------------------------------------
     def run(self, strategy: Strategy, ctx: RunContext) -> Outcome:
         """Estimate parameters for the evaluation examples with ``strategy`` and score them."""
-        sr = ctx.budget.sample_rate
+        sr = ctx.rate_of()
         with ctx.timed("setup"):
             test = self.examples(ctx.split, ctx, ctx.budget.eval_examples)
         _, y = _solve.estimate(
@@ -74,7 +74,7 @@ class StyleTransfer(Task):
     def score(self, y: np.ndarray, test: ExampleSet, ctx: RunContext) -> Outcome:
         """Every declared metric of ``y`` against the target (or the reference)."""
         against = test.wet if test.wet is not None else test.reference
-        sr = ctx.budget.sample_rate
+        sr = ctx.rate_of()
         metrics: dict[str, float | MetricFailure] = {
             m.name: safe_metric(functools.partial(METRICS[m.name].fn, y, against, sr))
             for m in self.metrics
@@ -122,7 +122,7 @@ class SyntheticStyleTransfer(StyleTransfer):
         """Input/reference/target triples with the target setting as true parameters."""
         from tasks.examples import style_transfer_pairs
 
-        sr, half = ctx.budget.sample_rate, ctx.budget.clip_seconds
+        sr, half = ctx.rate_of(split), ctx.budget.clip_seconds
         pairs = style_transfer_pairs(_audio.sources(self.domain, split, ctx), sr, n=n,
                                      seconds=half, seed=_audio.example_seed(ctx, self.name, split,
                                                                             draw),
@@ -215,7 +215,7 @@ class RealisticStyleTransfer(StyleTransfer):
         from tasks.examples import style_examples
         from tasks.styles import STYLES
 
-        sr, seconds = ctx.budget.sample_rate, ctx.budget.clip_seconds
+        sr, seconds = ctx.rate_of(split), ctx.budget.clip_seconds
         per_pair = max(1, n // len(STYLES) ** 2)
         styled = style_examples(_audio.sources(self.domain, split, ctx), sr,
                                 per_style=max(2, per_pair * len(STYLES)), seconds=seconds,
@@ -242,7 +242,7 @@ class RealisticStyleTransfer(StyleTransfer):
     def score(self, y: np.ndarray, test: ExampleSet, ctx: RunContext) -> Outcome:
         """Averages over all pairs, plus a per-pair table in the extra facts."""
         outcome = super().score(y, test, ctx)
-        sr, table = ctx.budget.sample_rate, {}
+        sr, table = ctx.rate_of(), {}
         labels = np.array(test.labels)
         for pair in dict.fromkeys(test.labels):
             rows = labels == pair

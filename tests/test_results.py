@@ -112,20 +112,67 @@ def test_empty_results_dir_reads_as_empty_frame(tmp_path):
     assert frame.empty and list(frame.columns) == SCHEMA.names
 
 
+DATA_COLUMNS = ("train_data", "test_data", "train_data_fingerprint", "test_data_fingerprint",
+                "data_skipped")
+
+
 def test_older_files_read_with_the_later_columns_null(tmp_path):
     v1 = make_row(schema_version=1, batch_id="v1")
-    for name in ("best_step", "converged", "cpu_s"):
+    for name in ("best_step", "converged", "cpu_s", *DATA_COLUMNS):
         v1.pop(name)
     v2 = make_row(schema_version=2, batch_id="v2", run_key="k3", best_step=10, converged=False)
-    v2.pop("cpu_s")
+    for name in ("cpu_s", *DATA_COLUMNS):
+        v2.pop(name)
     (tmp_path / "runs").mkdir()
     pq.write_table(pa.Table.from_pylist([v1]), tmp_path / "runs" / "v1.parquet")
     pq.write_table(pa.Table.from_pylist([v2]), tmp_path / "runs" / "v2.parquet")
     ResultWriter(tmp_path, batch_id="new").add([make_row(run_key="k2", best_step=40,
                                                           converged=True, cpu_s=1.5)])
     frame = read_results(tmp_path).set_index("run_key")
-    assert frame.loc["k1", "schema_version"] == 1 and frame.loc["k2", "schema_version"] == 3
+    assert frame.loc["k1", "schema_version"] == 1 and frame.loc["k2", "schema_version"] == 4
     assert frame.loc["k1", ["best_step", "converged", "cpu_s"]].isna().all()
     assert frame.loc["k3", "best_step"] == 10 and pd.isna(frame.loc["k3", "cpu_s"])
     assert frame.loc["k2", "best_step"] == 40 and bool(frame.loc["k2", "converged"])
     assert frame.loc["k2", "cpu_s"] == 1.5
+
+
+def test_files_before_the_data_columns_read_their_data_as_the_embedded_corpora(tmp_path):
+    old = []
+    for key, task, family in (("a", "synthetic_speech", "style_transfer"),
+                              ("b", "chain_music", "chain_selection"),
+                              ("c", "gradient_peq", "gradient"), ("d", "toy", "toy")):
+        row = make_row(schema_version=3, run_key=key, task=task, task_family=family,
+                       batch_id="v3")
+        for name in DATA_COLUMNS:
+            row.pop(name)
+        old.append(row)
+    (tmp_path / "runs").mkdir()
+    pq.write_table(pa.Table.from_pylist(old), tmp_path / "runs" / "v3.parquet")
+    ResultWriter(tmp_path, batch_id="new").add([make_row(
+        run_key="e", task="synthetic_speech", task_family="style_transfer",
+        train_data="libritts", test_data="daps@44100", train_data_fingerprint="f1",
+        test_data_fingerprint="f2", data_skipped=3)])
+    frame = read_results(tmp_path).set_index("run_key")
+    assert frame.loc[["a", "b", "c"], "train_data"].tolist() == ["speech", "music",
+                                                                  "speech+music"]
+    assert frame.loc[["a", "b", "c"], "test_data"].tolist() == ["speech", "music",
+                                                                 "speech+music"]
+    assert frame.loc["d", ["train_data", "test_data"]].isna().all()
+    assert frame.loc[["a", "b"], ["train_data_fingerprint", "data_skipped"]].isna().all().all()
+    assert frame.loc["e", ["train_data", "test_data", "data_skipped"]].tolist() == [
+        "libritts", "daps@44100", 3]
+
+
+def test_reports_group_by_task_and_data_naming_only_chosen_data(tmp_path):
+    from bench.results import label_data
+
+    rows = [make_row(run_key=k, task="synthetic_speech", task_family="style_transfer",
+                     train_data=train, test_data=test)
+            for k, train, test in (("a", "speech", "speech"), ("b", "libritts", "daps"),
+                                   ("c", "libritts", "libritts"), ("d", "libritts", "vctk"))]
+    ResultWriter(tmp_path, batch_id="x").add(rows)
+    frame = label_data(read_results(tmp_path)).set_index("run_key")
+    assert frame.task.to_dict() == {
+        "a": "synthetic_speech", "b": "synthetic_speech [libritts → daps]",
+        "c": "synthetic_speech [libritts]", "d": "synthetic_speech [libritts → vctk]"}
+    assert set(frame.task_name) == {"synthetic_speech"}

@@ -12,8 +12,12 @@ from bench import sanity
 from tests.conftest import ROOT, bench_cmd
 
 
-def rows(task, family, metric, values, higher=False, converged=True, extra=None):
-    """Final main-metric rows: ``values`` maps strategy -> list of per-seed values."""
+def rows(task, family, metric, values, higher=False, converged=True, extra=None, data=None):
+    """Final main-metric rows: ``values`` maps strategy -> list of per-seed values; ``data``
+    the (training, test) data, default the task's embedded corpus."""
+    from bench.results import default_data
+
+    train, test = data or (default_data(task, family),) * 2
     out = []
     for strategy, vals in values.items():
         reference = strategy in ("input", "oracle", "random_encoder", "mel_stats")
@@ -21,14 +25,16 @@ def rows(task, family, metric, values, higher=False, converged=True, extra=None)
             out.append({"phase": "final", "is_main_metric": True, "task": task,
                         "task_family": family, "metric": metric, "strategy": strategy,
                         "value": v, "status": "ok", "higher_is_better": higher,
-                        "is_reference": reference,
+                        "is_reference": reference, "train_data": train, "test_data": test,
                         "converged": None if reference else converged,
                         "extra_json": json.dumps(extra) if extra else None})
     return out
 
 
 def frame(*groups):
-    return pd.DataFrame([r for g in groups for r in g])
+    from bench.results import label_data
+
+    return label_data(pd.DataFrame([r for g in groups for r in g]))
 
 
 def test_exact_gradient_gate_uses_the_relative_gain_of_each_metric():
@@ -49,6 +55,17 @@ def test_learner_gate_names_the_learner_worse_than_the_input():
         {"autodiff": [1.0], "spsa": [3.0], "rule_based": [9.0], "input": [2.0]})))
     # rule_based learns nothing, so only the learner spsa is judged
     assert not gate.passed and gate.details == ["synthetic_music: spsa 3 vs input 2"]
+
+
+def test_learners_are_judged_apart_on_each_data_choice():
+    speech = {"input": [1.0], "autodiff": [0.5]}
+    libritts = {"input": [1.0], "autodiff": [1.5]}
+    gate = sanity.gate_learners_vs_input(frame(
+        rows("synthetic_speech", "style_transfer", "mrstft", speech),
+        rows("synthetic_speech", "style_transfer", "mrstft", libritts,
+             data=("libritts", "daps"))))
+    assert not gate.passed
+    assert gate.details == ["synthetic_speech [libritts → daps]: autodiff 1.5 vs input 1"]
 
 
 def test_probe_gate_needs_intervals_that_do_not_overlap():

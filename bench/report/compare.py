@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.provenance import header_lines
-from bench.results import read_results
+from bench.results import label_data, read_results
 
 Key = tuple[str, str, str, str]
 
@@ -48,7 +48,7 @@ def change(a: list[float], b: list[float], higher: bool, alpha: float) -> tuple[
 
 def compare(a_dir: Path, b_dir: Path, alpha: float = 0.05) -> str:
     """The comparison table of result set ``b_dir`` against ``a_dir`` as text."""
-    frame_a, frame_b = read_results(Path(a_dir)), read_results(Path(b_dir))
+    frame_a, frame_b = (label_data(read_results(Path(d))) for d in (a_dir, b_dir))
     a, b = collect(frame_a), collect(frame_b)
     rows = [("", "task", "budget", "strategy", "metric", "A", "B", "B/A", "p", "n A/B")]
     for key in sorted(set(a) | set(b)):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,15 @@ from bench.data import DataError
 from bench.registry import registry
 from datasets.requirements import tool
 from datasets.standardize import load_clip
-from tests.datasets.conftest import skip_without, write_audio, write_corrupt
+from tests.datasets.conftest import skip_without, write_corrupt
+from tests.datasets.layouts import (
+    make_daps,
+    make_libritts,
+    make_mtg_jamendo,
+    make_musdb18,
+    make_musdb_hq,
+    make_vctk,
+)
 
 SPLITS = ("train", "val", "test")
 
@@ -32,20 +39,6 @@ def _assert_disjoint(clips: dict[str, list]) -> None:
     assert not (groups["val"] & groups["test"])
 
 
-def make_libritts(root: Path) -> Path:
-    base = root / "LibriTTS"
-    for subset, speaker in [("train-clean-100", "19"), ("train-clean-100", "26"),
-                            ("train-other-500", "32"), ("dev-clean", "84"),
-                            ("test-clean", "121")]:
-        for k in range(2):
-            name = f"{speaker}_198_00000{k}_000000.wav"
-            wav = write_audio(base / subset / speaker / "198" / name, 1.0, 24000, seed=k)
-            wav.with_name(wav.name[:-4] + ".normalized.txt").write_text("Hello there.")
-    write_corrupt(base / "train-clean-100" / "19" / "198" / "19_198_000009_000000.wav")
-    write_audio(base / "train-clean-100" / "26" / "198" / "26_198_000009_000000.wav", 0.1, 24000)
-    return base
-
-
 def test_libritts_official_subsets_give_speaker_disjoint_splits(tmp_path, capsys):
     make_libritts(tmp_path)
     ds = _load("libritts", tmp_path, tmp_path)
@@ -60,13 +53,7 @@ def test_libritts_official_subsets_give_speaker_disjoint_splits(tmp_path, capsys
 
 
 def test_daps_uses_cleanraw_and_splits_by_speaker(tmp_path):
-    for speaker in ("f1", "f2", "m1", "m2", "m3"):
-        for script in ("script1", "script2"):
-            write_audio(tmp_path / "daps" / "cleanraw" / f"{speaker}_{script}_cleanraw.wav",
-                        1.0, 44100)
-            write_audio(tmp_path / "daps" / "produced" / f"{speaker}_{script}_produced.wav",
-                        1.0, 44100)
-    write_audio(tmp_path / "daps" / "cleanraw" / "._f1_script1_cleanraw.wav", 1.0, 44100)
+    make_daps(tmp_path)
     clips = _by_split(_load("daps", tmp_path, tmp_path / "daps"))
     everything = [c for cs in clips.values() for c in cs]
     assert len(everything) == 10 and all(c.meta["recording"] == "cleanraw" for c in everything)
@@ -75,30 +62,13 @@ def test_daps_uses_cleanraw_and_splits_by_speaker(tmp_path):
 
 
 def test_vctk_reads_mic1_flac_by_speaker(tmp_path):
-    base = tmp_path / "VCTK-Corpus-0.92"
-    for speaker in ("p225", "p226", "p227", "p315"):
-        for n in ("001", "002"):
-            for mic in ("mic1", "mic2"):
-                write_audio(base / "wav48_silence_trimmed" / speaker / f"{speaker}_{n}_{mic}.flac",
-                            1.0, 48000)
-            if speaker != "p315":  # p315 has no transcripts in the real corpus
-                (base / "txt" / speaker).mkdir(parents=True, exist_ok=True)
-                (base / "txt" / speaker / f"{speaker}_{n}.txt").write_text("Please call Stella.")
+    make_vctk(tmp_path)
     clips = _by_split(_load("vctk", tmp_path, tmp_path))
     everything = [c for cs in clips.values() for c in cs]
     assert len(everything) == 8 and all(c.path.name.endswith("_mic1.flac") for c in everything)
     assert all(c.sample_rate == 48000 for c in everything)
     assert {c.meta["text_path"] is None for c in everything if c.group == "p315"} == {True}
     _assert_disjoint(clips)
-
-
-def make_musdb_hq(root: Path) -> None:
-    for folder, songs in (("train", ("A - One", "B - Two", "C - Three", "E - Five")),
-                          ("test", ("D - Four",))):
-        for song in songs:
-            for stem in ("mixture", "drums", "bass", "other", "vocals"):
-                write_audio(root / "musdb18hq" / folder / song / f"{stem}.wav", 1.0, 44100,
-                            channels=2)
 
 
 def test_musdb18hq_keeps_official_test_and_draws_validation_from_train(tmp_path):
@@ -111,22 +81,9 @@ def test_musdb18hq_keeps_official_test_and_draws_validation_from_train(tmp_path)
     assert y.shape == (11025,) and np.all(np.isfinite(y))
 
 
-def _stem_mp4(path: Path, tmp_path: Path) -> None:
-    inputs = []
-    for k in range(5):
-        inputs += ["-i", str(write_audio(tmp_path / "src" / f"{k}.wav", 1.0, 44100, freq=220.0 *
-                                         (k + 1), channels=2))]
-    maps = [arg for k in range(5) for arg in ("-map", str(k))]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *inputs, *maps, "-c:a", "aac", "-b:a", "64k",
-                    "-f", "mp4", str(path)], check=True)
-
-
 def test_musdb18_decodes_the_mixture_stream_with_ffmpeg(tmp_path):
     skip_without(tool("ffmpeg"), tool("ffprobe", "ffmpeg"))
-    for folder, song in (("train", "A - One"), ("train", "B - Two"), ("test", "C - Three")):
-        _stem_mp4(tmp_path / "musdb18" / folder / f"{song}.stem.mp4", tmp_path)
-    write_corrupt(tmp_path / "musdb18" / "train" / "Broken - Song.stem.mp4")
+    make_musdb18(tmp_path)
     ds = _load("musdb18", tmp_path, tmp_path)
     clips = _by_split(ds)
     assert [c.group for c in clips["test"]] == ["C - Three"]
@@ -146,16 +103,7 @@ def test_musdb18_without_ffmpeg_says_why(tmp_path, monkeypatch):
 
 
 def test_mtg_jamendo_splits_by_artist_from_the_metadata(tmp_path):
-    base = tmp_path / "mtg-jamendo"
-    tracks = {"14/214.mp3": "artist_1", "14/1014.mp3": "artist_1", "37/337.mp3": "artist_2",
-              "52/452.mp3": "artist_3", "60/560.mp3": "artist_4", "61/561.mp3": "artist_5"}
-    for rel in tracks:
-        write_audio(base / "audio" / rel, 1.0, 44100, channels=2)
-    rows = ["TRACK_ID\tARTIST_ID\tALBUM_ID\tPATH\tDURATION\tTAGS"]
-    rows += [f"track_{Path(p).stem}\t{a}\talbum_1\t{p}\t1.0\tgenre---rock\tmood/theme---happy"
-             for p, a in tracks.items()]
-    (base / "data").mkdir()
-    (base / "data" / "raw_30s.tsv").write_text("\n".join(rows) + "\n")
+    make_mtg_jamendo(tmp_path)
     clips = _by_split(_load("mtg_jamendo", tmp_path, tmp_path))
     everything = [c for cs in clips.values() for c in cs]
     assert len(everything) == 6 and all(clips[s] for s in SPLITS)
