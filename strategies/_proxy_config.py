@@ -19,6 +19,12 @@ ARCHS = ("tcn", "hypergru")
 """The architectures a strategy's ``arch`` knob chooses: those of the effects that are neither
 linear, dynamics nor Hammerstein (no structured proxy)."""
 
+AUTO_MODEL = "auto"
+"""A strategy's ``model`` knob at its default: each effect gets the proxy its facts choose
+(:func:`strategies._proxies.effect_arch`), at a committed budget the committed one. Any other
+value names a cell of the effect-model grid (``tcn-film``, ``gru-hyper`` …), used for every
+effect of the chain and pre-trained at every budget."""
+
 FILTER_ARCH = "fir"
 """The filter hypernetwork every linear effect (``Effect.linear``) gets instead."""
 
