@@ -30,6 +30,8 @@ SCHEMA_VERSION = 3
 """2 added ``best_step`` and ``converged``, 3 ``cpu_s`` (older files are read with them null)."""
 RUNS_SUBDIR = "runs"
 PERF_SUBDIR = "perf"
+STEER_SUBDIR = "steer"
+"""Where `python -m bench steer` writes its experiments (JSON) under a results directory."""
 """Where `python -m bench perf` writes its JSON files, next to the runs."""
 
 SCHEMA = pa.schema([

@@ -43,12 +43,15 @@ from bench.base import (
 )
 from bench.metrics import METRICS
 from bench.metrics.modeling import SineSweep, sine_sweep
+from bench.seeding import derive_seed
 from tasks import _audio
 
 PEAK_DB = (-30.0, 0.0)
 """Held-out clips are scaled to a uniformly random peak level (dBFS) in this range."""
 ALIASING_SETTINGS = 4
 """Held-out settings (the first ones) at which the sine sweep is played."""
+VALIDATION_SEED = 0
+"""Base seed of the validation examples, whatever the study's seed."""
 
 MODEL_METRICS = (
     METRICS["mrstft"].metric,
@@ -100,15 +103,18 @@ class EffectModeling(Task):
         return f"effect unavailable ({'; '.join(missing)})" if missing else None
 
     def held_out(self, ctx: RunContext) -> HeldOut:
-        """The split's examples for ``ctx``'s seed, rendered by the reference DSP (counted
-        apart from the strategy's work)."""
+        """The split's examples, rendered by the reference DSP (counted apart from the
+        strategy's work): the test examples of ``ctx``'s seed (final runs: the same for every
+        strategy), the same validation examples for every study, so that every model tuned on
+        any seed is measured on one set."""
         from tasks.examples import modeling_examples
 
         sr, b = ctx.budget.sample_rate, ctx.budget
+        seed = (_audio.example_seed(ctx, self.name, ctx.split) if ctx.split == "test"
+                else derive_seed(VALIDATION_SEED, self.name, ctx.split))
         dry, p = modeling_examples(
             _audio.sources(self.domain, ctx.split, ctx), sr, n=b.eval_examples,
-            seconds=b.clip_seconds, seed=_audio.example_seed(ctx, self.name, ctx.split),
-            n_params=self.chain.n_params, peak_db=PEAK_DB)
+            seconds=b.clip_seconds, seed=seed, n_params=self.chain.n_params, peak_db=PEAK_DB)
         p = self.unit_gains(p, sr)
         target, seconds = timed_render(lambda: Counters().render(self.chain, dry, p, sr,
                                                                  workers=1))
@@ -151,25 +157,13 @@ class EffectModeling(Task):
         with ctx.timed("solve"):
             y, seconds = timed_render(lambda: proxy_render(layer, data.dry, data.p))
         with ctx.timed("eval"):
-            metrics = self.fidelity(y, data, ctx)
+            metrics = fidelity(y, data.target, sr)
             metrics["aliasing"] = self.aliasing(lambda x, p: proxy_render(layer, x, p), data)
             metrics["rtf"] = seconds / (data.dry.size / sr)
             metrics["parameters"] = float(sum(t.numel() for t in layer.parameters()))
             metrics["train_s"] = training_seconds(ctx.extra.get("proxies", {}))
         ctx.save_audio({"output": y})
         return ctx.outcome(metrics)
-
-    def fidelity(self, y: np.ndarray, data: HeldOut,
-                 ctx: RunContext) -> dict[str, float | MetricFailure]:
-        """MR-STFT, ESR and LUFS error of ``y`` against the held-out targets."""
-        from bench.metrics.modeling import esr_per_example
-        from strategies._proxies import lufs_error
-
-        sr = ctx.budget.sample_rate
-        return safe_metrics(lambda: {
-            "mrstft": METRICS["mrstft"].fn(y, data.target, sr),
-            "esr": float(np.mean(esr_per_example(y, data.target))),
-            "lufs": lufs_error(y, data.target, sr)}, FIDELITY)
 
     def aliasing(self, render: Any, data: HeldOut) -> float | MetricFailure:
         """Mean non-harmonic energy share of ``render(x, p)`` over the sweep's tones and
@@ -194,13 +188,26 @@ class EffectModeling(Task):
             raise NotImplementedError(which)
         sr = ctx.budget.sample_rate
         data = self.held_out(ctx)
-        metrics = self.fidelity(data.target, data, ctx)
+        metrics = fidelity(data.target, data.target, sr)
         metrics["aliasing"] = self.aliasing(
             lambda x, p: Counters().render(self.chain, x, p, sr, workers=1), data)
         metrics["rtf"] = data.dsp_seconds / (data.dry.size / sr)
         metrics["parameters"] = metrics["train_s"] = 0.0
         ctx.save_audio({"input": data.dry, "target": data.target})
         return ctx.outcome(metrics)
+
+
+def fidelity(y: np.ndarray, target: np.ndarray,
+             sample_rate: int) -> dict[str, float | MetricFailure]:
+    """MR-STFT, ESR and LUFS error (mean over the examples where loudness is defined) of
+    ``y`` against ``target`` (examples, samples)."""
+    from bench.metrics.modeling import esr_per_example
+    from strategies._proxies import lufs_error
+
+    return safe_metrics(lambda: {
+        "mrstft": METRICS["mrstft"].fn(y, target, sample_rate),
+        "esr": float(np.mean(esr_per_example(y, target))),
+        "lufs": lufs_error(y, target, sample_rate)}, FIDELITY)
 
 
 def timed_render(render: Any) -> tuple[np.ndarray, float]:
