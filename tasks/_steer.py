@@ -192,7 +192,8 @@ class Steering:
         return impulse
 
     def sweep(self) -> dict[str, Any]:
-        """The measure at every point of the control grid, and at c = 0 for the target."""
+        """The measure at every point of the control grid, of the target effect and of the
+        unprocessed input (loudness only)."""
         axis = np.linspace(-CONTROL_RANGE, CONTROL_RANGE, self.sizes.grid)
         c1, c2 = np.meshgrid(axis, axis, indexing="ij")
         controls = np.stack([c1.ravel(), c2.ravel()], 1)
@@ -201,6 +202,7 @@ class Steering:
         values = [self.value(o, impulse) for o in outputs]
         grid = [values[i * len(axis):(i + 1) * len(axis)] for i in range(len(axis))]
         return {"controls": axis.tolist(), "values": grid,
+                "input_value": None if impulse else self.value(probe, impulse),
                 "target_value": self.value(self.render(probe), impulse),
                 "model_at_zero": self.value(self.steer(probe, np.zeros((1, 2)))[0], impulse),
                 "structure": structure(np.array(grid, dtype=float))}

@@ -221,8 +221,8 @@ def _steering_markdown(steering: list[dict[str, Any]], figures: dict[str, str],
            "Fidelity: the steered effect at c = 0 against the target effect on the training "
            "clip and on a held-out clip.", "",
            "| effect | budget | measure | steps | CPU s | range | plane R² | neighbour step | "
-           "target | model at c = 0 | MR-STFT train / held-out | ESR train / held-out | LUFS "
-           "error train / held-out (LU) |", "|---" * 13 + "|"]
+           "input | target | model at c = 0 | MR-STFT train / held-out | ESR train / held-out "
+           "| LUFS error train / held-out (LU) |", "|---" * 14 + "|"]
     for s in steering:
         st, f = s["structure"], s["fidelity_at_zero"]
         pair = {k: " / ".join(_num(_f(f[c].get(k))) for c in ("train_clip", "heldout_clip"))
@@ -230,7 +230,8 @@ def _steering_markdown(steering: list[dict[str, Any]], figures: dict[str, str],
         out.append(f"| {s['effect']} | {s['budget']} | {s['measure']} | "
                    f"{s['training']['steps']} | {_num(_f(s['training']['cpu_s']))} | "
                    f"{_num(_f(st['range']))} | {_num(_f(st['plane_r2']))} | "
-                   f"{_num(_f(st['neighbour_step']))} | {_num(_f(s['target_value']))} | "
+                   f"{_num(_f(st['neighbour_step']))} | {_num(_f(s.get('input_value')))} | "
+                   f"{_num(_f(s['target_value']))} | "
                    f"{_num(_f(s['model_at_zero']))} | {pair['mrstft']} | {pair['esr']} | "
                    f"{pair['lufs']} |")
     out.append("")
@@ -332,9 +333,12 @@ def steering_figures(steering: list[dict[str, Any]], out: Path) -> dict[str, Pat
         ax.set_xlabel("control c₁")
         ax.set_ylabel("control c₂")
         f = s["fidelity_at_zero"]["train_clip"]
+        given = (f"input {_num(_f(s['input_value']))}, "
+                 if isinstance(s.get("input_value"), (int, float)) else "")
         ax.set_title(f"{s['effect']}: {s['measure']} over the controls ({s['budget']}, "
-                     f"{s['training']['steps']} steps)\ntarget {_num(_f(s['target_value']))}, "
-                     f"model at c = 0 {_num(_f(s['model_at_zero']))}; MR-STFT at c = 0 "
+                     f"{s['training']['steps']} steps)\n{given}target "
+                     f"{_num(_f(s['target_value']))}, model at c = 0 "
+                     f"{_num(_f(s['model_at_zero']))}; MR-STFT at c = 0 "
                      f"{_num(_f(f.get('mrstft')))}", fontsize=9)
         name = f"{STEER_PREFIX}{slug(s['effect'])}_{slug(s['budget'])}_seed{s['seed']}.png"
         paths[steer_title(s)] = save_png(fig, out / name)

@@ -6,7 +6,8 @@ hyper-conditioned differentiable biquads; DDSP components inside a learned model
 Only a filter, or a waveshaper then a filter, so it models the effects that are one
 (``Effect.linear``, ``Effect.hammerstein``). The coefficients of each of ``channels`` cascades
 of ``sections`` biquads are kept inside the stability triangle (a₁ = 2·tanh(α₁),
-a₂ = ((2 − |a₁|)·tanh(α₂) + |a₁|)/2), and the cascades' outputs are weighted and summed. With a
+a₂ = ((2 − |a₁|)·tanh(α₂) + |a₁|)/2, slightly shrunk), and the cascades' outputs are weighted
+and summed. With a
 hypernetwork every example gets its own coefficients and weights; with FiLM the cascades are one
 shared filter bank and the parameters set each channel's gain (a scale) and offset.
 Concatenation only adds a constant to a linear filter's output, so it cannot condition one.
@@ -44,11 +45,16 @@ class IirConfig:
     shaper: ShaperConfig
 
 
+MARGIN = 1e-3
+"""The stability triangle is shrunk by this much, so that saturated tanh (exactly ±1 in
+floating point) still leaves the poles inside the unit circle."""
+
+
 def stable_sos(raw: torch.Tensor) -> torch.Tensor:
     """Biquad rows [b₀, b₁, b₂, a₁, a₂] (a₀ = 1) from raw rows [b₀, b₁, b₂, α₁, α₂]: every
     (α₁, α₂) gives poles strictly inside the unit circle."""
-    a1 = 2 * torch.tanh(raw[..., 3])
-    a2 = ((2 - a1.abs()) * torch.tanh(raw[..., 4]) + a1.abs()) / 2
+    a1 = 2 * (1 - MARGIN) * torch.tanh(raw[..., 3])
+    a2 = ((2 - a1.abs()) * (1 - MARGIN) * torch.tanh(raw[..., 4]) + a1.abs()) / 2
     return torch.cat([raw[..., :3], a1[..., None], a2[..., None]], -1)
 
 
