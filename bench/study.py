@@ -293,10 +293,12 @@ class StudyRun:
 def queued_settings(strategy_cls: type[Strategy], task: Task,
                     overrides: dict[str, Any]) -> list[dict[str, Any]]:
     """What a new study of ``strategy_cls`` on ``task`` runs before sampling: the defaults,
-    then the strategy's grid for the task (``Strategy.settings``), each without the fixed
-    (``--param``) hyperparameters and without repeats."""
+    then the settings of the strategy's grid for the task (``Strategy.settings``) that agree
+    with the fixed (``--param``) hyperparameters, each without those and without repeats."""
+    grid = [s for s in strategy_cls.settings(task)
+            if all(overrides.get(k, v) == v for k, v in s.items())]
     queue: list[dict[str, Any]] = []
-    for setting in [strategy_cls.defaults, *strategy_cls.settings(task)]:
+    for setting in [strategy_cls.defaults, *grid]:
         free = {k: v for k, v in setting.items() if k not in overrides}
         if not any(all(q.get(k) == v for k, v in free.items()) for q in queue):
             queue.append(free)

@@ -221,11 +221,13 @@ def timed_render(render: Any) -> tuple[np.ndarray, float]:
 def training_seconds(proxies: dict[str, dict[str, Any]]) -> float | MetricFailure:
     """CPU seconds of pre-training over the models of the chain's effects (wall seconds for a
     model cached before its CPU time was recorded), from the facts ``effect_layer`` reported."""
-    try:
-        return float(sum(next(f[k] for k in ("pretrain_cpu_s", "cpu_s", "pretrain_s") if k in f)
-                         for f in proxies.values()))
-    except StopIteration:
-        return MetricFailure("a model reported no pre-training time")
+    total = 0.0
+    for facts in proxies.values():
+        known = [facts[k] for k in ("pretrain_cpu_s", "cpu_s", "pretrain_s") if k in facts]
+        if not known:
+            return MetricFailure("a model reported no pre-training time")
+        total += float(known[0])
+    return total
 
 
 class ModelingPeq(EffectModeling):
