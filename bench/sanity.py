@@ -68,7 +68,8 @@ def _learners() -> set[str]:
     from bench.gradient import GradientStrategy
     from bench.registry import registry
 
-    return {c.name for c in registry("strategy").classes() if issubclass(c, GradientStrategy)}
+    return {c.name for c in registry("strategy").classes()
+            if issubclass(c, GradientStrategy) and c.trains_learner}
 
 
 def _declaring(main: pd.DataFrame, capability: str) -> pd.DataFrame:

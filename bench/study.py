@@ -307,11 +307,11 @@ def queued_settings(strategy_cls: type[Strategy], task: Task,
 
 def tuning_trials(strategy_cls: type[Strategy], task: Task, budget: Budget,
                   overrides: dict[str, Any], trials: int | None = None) -> int:
-    """Trials a study runs: 1 for a strategy with nothing to tune, else ``trials`` when given,
-    else the budget's, or more if the queued settings need more."""
+    """Trials a study runs: 1 for a strategy with nothing to tune, else ``trials`` when given
+    (else the budget's), or more where the queued settings (a grid) need more."""
     if not strategy_cls.tunable():
         return 1
-    return trials or max(budget.trials, len(queued_settings(strategy_cls, task, overrides)))
+    return max(trials or budget.trials, len(queued_settings(strategy_cls, task, overrides)))
 
 
 def make_pruner(budget: Budget, strategy_cls: type[Strategy]) -> Any:

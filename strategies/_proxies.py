@@ -162,7 +162,8 @@ def build_network(effect: Any, sample_rate: int, arch: str, cfg: ProxyConfig) ->
 @dataclass
 class Pretraining:
     """What a proxy is pre-trained and measured on (all of it is in the cache key); ``cfg``
-    is made the configuration of ``arch`` (``ProxyConfig.for_arch``: its own training)."""
+    is made the configuration of ``arch`` (``ProxyConfig.for_arch``, or ``for_cells`` for a
+    cell of the effect-model grid: its own training)."""
 
     effect: Any
     sample_rate: int
@@ -171,7 +172,8 @@ class Pretraining:
     audio: np.ndarray
 
     def __post_init__(self) -> None:
-        self.cfg = self.cfg.for_arch(self.arch)
+        self.cfg = (self.cfg.for_cells() if architectures.is_cell(self.arch)
+                    else self.cfg.for_arch(self.arch))
 
     def key(self) -> dict[str, Any]:
         """Cache-key parts: effect, sample rate, architecture, data, training config, version."""

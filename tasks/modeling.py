@@ -116,7 +116,7 @@ class EffectModeling(Task):
             _audio.sources(self.domain, ctx.split, ctx), sr, n=b.eval_examples,
             seconds=b.clip_seconds, seed=seed, n_params=self.chain.n_params, peak_db=PEAK_DB)
         p = self.unit_gains(p, sr)
-        target, seconds = timed_render(lambda: Counters().render(self.chain, dry, p, sr,
+        target, seconds = cpu_timed(lambda: Counters().render(self.chain, dry, p, sr,
                                                                  workers=1))
         memory = max(e.memory_seconds for e in self.chain.effects)
         return HeldOut(dry, p, target, seconds, sine_sweep(sr, memory),
@@ -155,7 +155,7 @@ class EffectModeling(Task):
                                           _audio.proxy_audio(self.domain, ctx))
             data = self.held_out(ctx)
         with ctx.timed("solve"):
-            y, seconds = timed_render(lambda: proxy_render(layer, data.dry, data.p))
+            y, seconds = cpu_timed(lambda: proxy_render(layer, data.dry, data.p))
         with ctx.timed("eval"):
             metrics = fidelity(y, data.target, sr)
             metrics["aliasing"] = self.aliasing(lambda x, p: proxy_render(layer, x, p), data)
@@ -165,16 +165,16 @@ class EffectModeling(Task):
         ctx.save_audio({"output": y})
         return ctx.outcome(metrics)
 
-    def aliasing(self, render: Any, data: HeldOut) -> float | MetricFailure:
-        """Mean non-harmonic energy share of ``render(x, p)`` over the sweep's tones and
-        settings."""
+    def aliasing(self, model: Any, data: HeldOut) -> float | MetricFailure:
+        """Mean non-harmonic energy share of ``model(x, p)`` (its output) over the sweep's
+        tones and settings."""
         from bench.metrics.modeling import aliasing_per_tone
 
         x, p = data.sweep_inputs()
         tones = len(data.sweep.bins)
 
         def share() -> float:
-            out = np.asarray(render(x, p))
+            out = np.asarray(model(x, p))
             return float(np.mean([aliasing_per_tone(out[i:i + tones], data.sweep)
                                   for i in range(0, len(out), tones)]))
 
@@ -210,11 +210,11 @@ def fidelity(y: np.ndarray, target: np.ndarray,
         "lufs": lufs_error(y, target, sample_rate)}, FIDELITY)
 
 
-def timed_render(render: Any) -> tuple[np.ndarray, float]:
-    """``render()`` and the CPU seconds it took (this process, so one thread's work as the
+def cpu_timed(work: Any) -> tuple[np.ndarray, float]:
+    """``work()`` and the CPU seconds it took (this process, so one thread's work as the
     runs limit torch and the renders to one)."""
     start = time.process_time()
-    out = render()
+    out = work()
     return out, time.process_time() - start
 
 

@@ -70,11 +70,16 @@ def test_the_grid_strategy_queues_every_cell_that_can_model_the_effect():
     assert tuning_trials(grid, peq, BUDGETS["smoke"], {}) == 11     # more than smoke's 2
     row = queued_settings(grid, peq, {"arch": "iir"})
     assert row == [{"conditioning": "film"}, {"conditioning": "hyper"}]
-    assert tuning_trials(grid, peq, BUDGETS["smoke"], {"arch": "iir"}, trials=1) == 1
+    assert tuning_trials(grid, peq, BUDGETS["smoke"], {"arch": "iir"}, trials=1) == 2
+    assert tuning_trials(spsa_cls(), peq, BUDGETS["smoke"], {}, trials=1) == 1
     # a strategy without a grid queues its defaults alone, as before
-    spsa = registry("strategy").get("spsa")
+    spsa = spsa_cls()
     assert queued_settings(spsa, peq, {"lr": 0.01}) == [
         {k: v for k, v in spsa.defaults.items() if k != "lr"}]
+
+
+def spsa_cls():
+    return registry("strategy").get("spsa")
 
 
 def test_validation_examples_are_shared_by_every_study_and_test_ones_follow_the_seed(artefacts):
