@@ -173,6 +173,13 @@ def models_effects(metrics: set[str]) -> bool:
     return {MODEL_FIDELITY, MODEL_COST} <= metrics
 
 
+def modeling_tasks(frame: pd.DataFrame) -> list[str]:
+    """The tasks of ``frame`` that are effect-modeling measurements."""
+    if frame.empty:
+        return []
+    return [t for t, m in frame.groupby("task").metric.agg(set).items() if models_effects(m)]
+
+
 def measurement_kind(table: Table) -> str | None:
     """``gradient-fidelity`` or ``effect-modeling`` for a table of measurements, else None."""
     metrics = {m for m, _, _ in table.metrics}

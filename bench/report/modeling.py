@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.figures import pyplot, save_png, slug
-from bench.report.leaderboard import models_effects
+from bench.report.leaderboard import modeling_tasks
 from bench.report.numbers import number
 from bench.report.provenance import header_lines
 from bench.results import STEER_SUBDIR
@@ -38,11 +38,7 @@ def modeling_runs(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per ok run of the modeling tasks (strategies and the ``dsp`` reference, every
     phase): task, budget, strategy, is_reference, params_json, phase, model (what its run
     recorded) and one column per metric."""
-    if frame.empty:
-        return pd.DataFrame()
-    metrics = frame.groupby("task").metric.agg(set)
-    tasks = [t for t, m in metrics.items() if models_effects(m)]
-    rows = frame[frame.task.isin(tasks) & (frame.status == "ok")]
+    rows = frame[frame.task.isin(modeling_tasks(frame)) & (frame.status == "ok")]
     if rows.empty:
         return pd.DataFrame()
     values = rows.pivot_table(index="run_key", columns="metric", values="value",
