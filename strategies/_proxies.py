@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -177,8 +177,8 @@ class Pretraining:
 
     def key(self) -> dict[str, Any]:
         """Cache-key parts: effect, sample rate, architecture, data, training config, version."""
-        arch = (architectures.key_parts(self.arch, self.cfg) | {"train": asdict(self.cfg.train)}
-                if architectures.is_cell(self.arch) else self.cfg.key(self.arch))
+        arch = (architectures.key_parts(self.arch, self.cfg) if architectures.is_cell(self.arch)
+                else self.cfg.key(self.arch))
         return {"kind": "effect_proxy", "effect": self.effect.name,
                 "effect_version": self.effect.version, "sample_rate": self.sample_rate,
                 **arch, "data": fingerprint(self.audio),

@@ -42,7 +42,7 @@ from bench.base import (
     safe_metrics,
 )
 from bench.metrics import METRICS
-from bench.metrics.modeling import SineSweep, sine_sweep
+from bench.metrics.modeling import SineSweep, aliasing_per_tone, esr_per_example, sine_sweep
 from bench.seeding import derive_seed
 from tasks import _audio
 
@@ -52,6 +52,8 @@ ALIASING_SETTINGS = 4
 """Held-out settings (the first ones) at which the sine sweep is played."""
 VALIDATION_SEED = 0
 """Base seed of the validation examples, whatever the study's seed."""
+WARM_UP_SAMPLES = 1024
+"""Samples a model renders before its real-time factor is timed."""
 
 MODEL_METRICS = (
     METRICS["mrstft"].metric,
@@ -99,8 +101,8 @@ class EffectModeling(Task):
 
     def skip_reason(self, strategy: Strategy) -> str | None:
         """An effect that cannot run here (a missing plugin) keeps every strategy out."""
-        missing = [f"{e.name}: {why}" for e in self.chain.effects if (why := e.available())]
-        return f"effect unavailable ({'; '.join(missing)})" if missing else None
+        reason = self.chain.why_unavailable()
+        return f"effect unavailable ({reason})" if reason else None
 
     def held_out(self, ctx: RunContext) -> HeldOut:
         """The split's examples, rendered by the reference DSP (counted apart from the
@@ -116,11 +118,15 @@ class EffectModeling(Task):
             _audio.sources(self.domain, ctx.split, ctx), sr, n=b.eval_examples,
             seconds=b.clip_seconds, seed=seed, n_params=self.chain.n_params, peak_db=PEAK_DB)
         p = self.unit_gains(p, sr)
-        target, seconds = cpu_timed(lambda: Counters().render(self.chain, dry, p, sr,
-                                                                 workers=1))
+        target, seconds = cpu_timed(self.dsp(sr), dry, p)
         memory = max(e.memory_seconds for e in self.chain.effects)
         return HeldOut(dry, p, target, seconds, sine_sweep(sr, memory),
                        p[:min(ALIASING_SETTINGS, len(p))])
+
+    def dsp(self, sample_rate: int) -> Any:
+        """The reference DSP as a model ``(x, p) -> y`` (renders counted apart from any
+        strategy's, on this thread)."""
+        return lambda x, p: Counters().render(self.chain, x, p, sample_rate, workers=1)
 
     def unit_gains(self, p: np.ndarray, sample_rate: int) -> np.ndarray:
         """``p`` with every analytic output gain (``Effect.analytic_gain``, e.g. the makeup)
@@ -155,7 +161,7 @@ class EffectModeling(Task):
                                           _audio.proxy_audio(self.domain, ctx))
             data = self.held_out(ctx)
         with ctx.timed("solve"):
-            y, seconds = cpu_timed(lambda: proxy_render(layer, data.dry, data.p))
+            y, seconds = cpu_timed(lambda x, p: proxy_render(layer, x, p), data.dry, data.p)
         with ctx.timed("eval"):
             metrics = fidelity(y, data.target, sr)
             metrics["aliasing"] = self.aliasing(lambda x, p: proxy_render(layer, x, p), data)
@@ -168,8 +174,6 @@ class EffectModeling(Task):
     def aliasing(self, model: Any, data: HeldOut) -> float | MetricFailure:
         """Mean non-harmonic energy share of ``model(x, p)`` (its output) over the sweep's
         tones and settings."""
-        from bench.metrics.modeling import aliasing_per_tone
-
         x, p = data.sweep_inputs()
         tones = len(data.sweep.bins)
 
@@ -189,8 +193,7 @@ class EffectModeling(Task):
         sr = ctx.budget.sample_rate
         data = self.held_out(ctx)
         metrics = fidelity(data.target, data.target, sr)
-        metrics["aliasing"] = self.aliasing(
-            lambda x, p: Counters().render(self.chain, x, p, sr, workers=1), data)
+        metrics["aliasing"] = self.aliasing(self.dsp(sr), data)
         metrics["rtf"] = data.dsp_seconds / (data.dry.size / sr)
         metrics["parameters"] = metrics["train_s"] = 0.0
         ctx.save_audio({"input": data.dry, "target": data.target})
@@ -201,7 +204,6 @@ def fidelity(y: np.ndarray, target: np.ndarray,
              sample_rate: int) -> dict[str, float | MetricFailure]:
     """MR-STFT, ESR and LUFS error (mean over the examples where loudness is defined) of
     ``y`` against ``target`` (examples, samples)."""
-    from bench.metrics.modeling import esr_per_example
     from strategies._proxies import lufs_error
 
     return safe_metrics(lambda: {
@@ -210,11 +212,13 @@ def fidelity(y: np.ndarray, target: np.ndarray,
         "lufs": lufs_error(y, target, sample_rate)}, FIDELITY)
 
 
-def cpu_timed(work: Any) -> tuple[np.ndarray, float]:
-    """``work()`` and the CPU seconds it took (this process, so one thread's work as the
-    runs limit torch and the renders to one)."""
+def cpu_timed(model: Any, x: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, float]:
+    """``model(x, p)`` and the CPU seconds it took (this process: one thread's work, as runs
+    limit torch and the renders to one), after a warm-up on a short excerpt so that
+    compilation and first-call costs are left out."""
+    model(x[:1, :WARM_UP_SAMPLES], p[:1])
     start = time.process_time()
-    out = work()
+    out = model(x, p)
     return out, time.process_time() - start
 
 

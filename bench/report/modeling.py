@@ -21,7 +21,7 @@ import pandas as pd
 
 from bench.report.figures import pyplot, save_png, slug
 from bench.report.leaderboard import modeling_tasks
-from bench.report.numbers import number
+from bench.report.numbers import cell, finite_mean
 from bench.report.provenance import header_lines
 from bench.results import STEER_SUBDIR
 
@@ -76,7 +76,8 @@ def settings(runs: pd.DataFrame) -> list[dict[str, Any]]:
                  "params": str(g.params_json.iloc[0]), "reference": bool(g.is_reference.iloc[0]),
                  "phases": dict(sorted(g.phase.value_counts().items()))}
         for name, part in (("tune", g[g.phase == "tune"]), ("final", g[g.phase == "final"])):
-            entry[name] = {m: _mean(part[m]) if m in part else math.nan for m, _, _ in COLUMNS}
+            entry[name] = {m: finite_mean(part[m]) if m in part else math.nan
+                           for m, _, _ in COLUMNS}
         out.append(entry)
     return out
 
@@ -85,15 +86,6 @@ def shown(entry: dict[str, Any]) -> dict[str, float]:
     """The figures a model is shown with: its tuning runs' (validation clips, the same for
     every model), or its final runs' where it has no tuning runs (the reference row)."""
     return entry["tune"] if math.isfinite(entry["tune"][MAIN]) else entry["final"]
-
-
-def _mean(values: Any) -> float:
-    finite = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    return float(np.mean(finite)) if finite else math.nan
-
-
-def _num(x: float) -> str:
-    return "—" if not math.isfinite(x) else number(x)
 
 
 def best_models(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -182,9 +174,9 @@ def _grid_markdown(runs: pd.DataFrame, figures: dict[str, str],
     for title, b in best.items():
         d = b["default"] or {}
         out.append(f"| {title} | {b['best']['model']} | {b['best']['strategy']} | "
-                   f"{_num(_f(b['best'][MAIN]))} | {_num(_f(b['best']['rtf']))} | "
-                   f"{_num(_f(b['best']['parameters']))} | {d.get('model', '—')} | "
-                   f"{_num(_f(d.get(MAIN)))} | {'yes' if b['switch'] else 'no'} |")
+                   f"{cell(b['best'][MAIN])} | {cell(b['best']['rtf'])} | "
+                   f"{cell(b['best']['parameters'])} | {d.get('model', '—')} | "
+                   f"{cell(d.get(MAIN))} | {'yes' if b['switch'] else 'no'} |")
     out.append("")
     head = ["model", "strategy", "runs", *(f"{m} {a}" + (f" ({u})" if u else "")
                                           for m, a, u in COLUMNS), f"test {MAIN} ↓"]
@@ -199,8 +191,8 @@ def _grid_markdown(runs: pd.DataFrame, figures: dict[str, str],
             name = f"_{e['model']}_" if e["reference"] else e["model"]
             runs_text = ", ".join(f"{n} {p}" for p, n in e["phases"].items())
             out.append("| " + " | ".join([name, e["strategy"], runs_text,
-                                          *(_num(shown(e)[m]) for m, _, _ in COLUMNS),
-                                          _num(e["final"][MAIN])]) + " |")
+                                          *(cell(shown(e)[m]) for m, _, _ in COLUMNS),
+                                          cell(e["final"][MAIN])]) + " |")
         out += ["", *listening.get(task, [])]
     return out
 
@@ -221,14 +213,14 @@ def _steering_markdown(steering: list[dict[str, Any]], figures: dict[str, str],
            "| LUFS error train / held-out (LU) |", "|---" * 14 + "|"]
     for s in steering:
         st, f = s["structure"], s["fidelity_at_zero"]
-        pair = {k: " / ".join(_num(_f(f[c].get(k))) for c in ("train_clip", "heldout_clip"))
+        pair = {k: " / ".join(cell(f[c].get(k)) for c in ("train_clip", "heldout_clip"))
                 for k in ("mrstft", "esr", "lufs")}
         out.append(f"| {s['effect']} | {s['budget']} | {s['measure']} | "
-                   f"{s['training']['steps']} | {_num(_f(s['training']['cpu_s']))} | "
-                   f"{_num(_f(st['range']))} | {_num(_f(st['plane_r2']))} | "
-                   f"{_num(_f(st['neighbour_step']))} | {_num(_f(s.get('input_value')))} | "
-                   f"{_num(_f(s['target_value']))} | "
-                   f"{_num(_f(s['model_at_zero']))} | {pair['mrstft']} | {pair['esr']} | "
+                   f"{s['training']['steps']} | {cell(s['training']['cpu_s'])} | "
+                   f"{cell(st['range'])} | {cell(st['plane_r2'])} | "
+                   f"{cell(st['neighbour_step'])} | {cell(s.get('input_value'))} | "
+                   f"{cell(s['target_value'])} | "
+                   f"{cell(s['model_at_zero'])} | {pair['mrstft']} | {pair['esr']} | "
                    f"{pair['lufs']} |")
     out.append("")
     for s in steering:
@@ -237,10 +229,6 @@ def _steering_markdown(steering: list[dict[str, Any]], figures: dict[str, str],
             out += [f"![{title}]({figures[title]})", ""]
         out += listening.get(f"steer_{s['effect']}", [])
     return out
-
-
-def _f(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) else math.nan
 
 
 def _key(x: float) -> float:
@@ -329,13 +317,13 @@ def steering_figures(steering: list[dict[str, Any]], out: Path) -> dict[str, Pat
         ax.set_xlabel("control c₁")
         ax.set_ylabel("control c₂")
         f = s["fidelity_at_zero"]["train_clip"]
-        given = (f"input {_num(_f(s['input_value']))}, "
+        given = (f"input {cell(s['input_value'])}, "
                  if isinstance(s.get("input_value"), (int, float)) else "")
         ax.set_title(f"{s['effect']}: {s['measure']} over the controls ({s['budget']}, "
                      f"{s['training']['steps']} steps)\n{given}target "
-                     f"{_num(_f(s['target_value']))}, model at c = 0 "
-                     f"{_num(_f(s['model_at_zero']))}; MR-STFT at c = 0 "
-                     f"{_num(_f(f.get('mrstft')))}", fontsize=9)
+                     f"{cell(s['target_value'])}, model at c = 0 "
+                     f"{cell(s['model_at_zero'])}; MR-STFT at c = 0 "
+                     f"{cell(f.get('mrstft'))}", fontsize=9)
         name = f"{STEER_PREFIX}{slug(s['effect'])}_{slug(s['budget'])}_seed{s['seed']}.png"
         paths[steer_title(s)] = save_png(fig, out / name)
     return paths

@@ -78,9 +78,10 @@ def checked(name: str, effect: Any) -> str:
 
 
 def key_parts(name: str, cfg: ProxyConfig) -> dict[str, Any]:
-    """The cache-key parts cell ``name`` contributes: its name and its sizes."""
+    """The cache-key parts cell ``name`` contributes: its name, its sizes and its pre-training
+    (``cfg`` as made for the cells, ``ProxyConfig.for_cells``)."""
     arch, _ = parse(name)
-    return {"arch": name, "arch_config": asdict(arch.config(cfg))}
+    return {"arch": name, "arch_config": asdict(arch.config(cfg)), "train": asdict(cfg.train)}
 
 
 def build(name: str, effect: Any, sample_rate: int, cfg: ProxyConfig, n_cond: int) -> nn.Module:
