@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report.figures import pyplot, save_png, slug
+from bench.report.figures import decades, pyplot, save_png, slug
 from bench.report.leaderboard import GRADIENT_COST, GRADIENT_QUALITY, measures_gradients
 from bench.report.numbers import cell, finite_mean, number
 from bench.report.provenance import header_lines
@@ -226,7 +226,7 @@ def figures(frame: pd.DataFrame, out: Path) -> dict[str, Path]:
                 if math.isfinite(fidelity):
                     ax.annotate(f"MR-STFT {number(fidelity)}", (x, y), xytext=(3, 3),
                                 textcoords="offset points", fontsize=6)
-            _decades(ax)
+            decades(ax)
             ax.set_ylim(min(-0.1, ax.get_ylim()[0]), 1.05)
             ax.axhline(1.0, color="0.8", lw=0.8, zorder=0)
             ax.set_title(task)
@@ -242,17 +242,6 @@ def figures(frame: pd.DataFrame, out: Path) -> dict[str, Path]:
                      "and setting; proxies labelled with their output fidelity")
         paths[budget] = save_png(fig, out / f"{FIGURE_PREFIX}{slug(budget)}.png")
     return paths
-
-
-def _decades(ax: Any) -> None:
-    """A log x axis over whole decades, labelled at the decades only."""
-    from matplotlib.ticker import NullFormatter
-
-    ax.set_xscale("log")
-    lo, hi = ax.get_xlim()
-    if lo > 0:
-        ax.set_xlim(10 ** math.floor(math.log10(lo)), 10 ** math.ceil(math.log10(hi)))
-    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def write_gradients(frame: pd.DataFrame, reports_dir: Path,

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.report.figures import pyplot, save_png, slug
+from bench.report.figures import decades, pyplot, save_png, slug
 from bench.report.leaderboard import modeling_tasks
 from bench.report.numbers import cell, finite_mean
 from bench.report.provenance import header_lines
@@ -271,7 +271,7 @@ def figures(frame: pd.DataFrame, out: Path) -> dict[str, Path]:
                            alpha=0.85)
                 ax.annotate(e["model"], (x, y), xytext=(3, 3), textcoords="offset points",
                             fontsize=6)
-            ax.set_xscale("log")
+            decades(ax)
             ax.set_yscale("log")
             ax.set_xlabel(label)
             ax.set_ylabel(f"{MAIN} (log) ↓")
