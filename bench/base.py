@@ -200,6 +200,11 @@ class Capabilities:
     measures_gradients: bool = False
     """It measures the gradients a gradient strategy's effect layer gives (and trains nothing);
     a strategy that supplies no gradient cannot run it."""
+    models_effect: bool = False
+    """It measures a gradient strategy's learned model of the effect (its effect layer's forward
+    pass, trained on reference-DSP renders) against the reference DSP, and trains nothing else;
+    a strategy whose forward pass is the DSP itself (``GradientStrategy.models_effect``) or
+    that has no effect layer cannot run it."""
 
 
 class Strategy(Registered, ABC):
@@ -230,6 +235,13 @@ class Strategy(Registered, ABC):
     def tunable(cls) -> bool:
         """Whether the strategy has a search space (else one trial, its defaults, is its sweep)."""
         return cls.search_space.__func__ is not Strategy.search_space.__func__
+
+    @classmethod
+    def settings(cls, task: Task) -> list[dict[str, Any]]:
+        """Hyperparameter settings every study of this strategy on ``task`` runs, after its
+        defaults and before any sampled setting: an exhaustive grid (each a partial mapping of
+        hyperparameters, in order). None by default."""
+        return []
 
     @classmethod
     def pruning_resource(cls, budget: Budget) -> tuple[int, int]:

@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="base seed (default: 0)")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds from --seed (default 1)")
     p.add_argument("--trials", type=int, default=None,
-                   help="Optuna trials per study (default: the budget's)")
+                   help="Optuna trials per study (default: the budget's; a strategy that "
+                        "declares a grid runs at least all of it)")
     p.add_argument("--final-seeds", type=int, default=None,
                    help="fresh-seed test runs of each best configuration (default: the "
                         "budget's); a later run with more adds the missing ones")

@@ -104,6 +104,14 @@ class GradientStrategy(Strategy):
 
     defaults: ClassVar[dict[str, Any]] = {"lr": 1e-3, "grad_clip": 4.0}
     needs_torch_effect: ClassVar[bool] = False
+    models_effect: ClassVar[bool] = False
+    """True if the effect layer's forward pass is a learned model of the chain (a proxy), not
+    the reference or exact DSP: the modeling tasks (``Capabilities.models_effect``) measure it.
+    Its ``effect_layer`` then reports each effect's model under ``ctx.extra["proxies"]``, with
+    its pre-training CPU seconds (``pretrain_cpu_s``)."""
+    trains_learner: ClassVar[bool] = True
+    """False for a strategy that only offers its model to the modeling tasks (the
+    effect-model grid): it skips every other task."""
 
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:
@@ -111,7 +119,15 @@ class GradientStrategy(Strategy):
         return {"lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True)}
 
     def skip_reason(self, task: Task) -> str | None:
-        """Strategies that need the differentiable chain skip tasks whose chain has none."""
+        """Strategies that need the differentiable chain skip tasks whose chain has none; the
+        modeling tasks take only strategies with a learned model of the effect, and a strategy
+        that trains no learner takes only them."""
+        if task.capabilities.models_effect and not self.models_effect:
+            return (f"{self.name}'s forward pass is the reference or exact DSP itself: it has "
+                    "no model of the effect to measure")
+        if not (self.trains_learner or task.capabilities.models_effect):
+            return (f"{self.name} only offers its effect models to the modeling tasks; to "
+                    "train through one elsewhere use neural_proxy with --param model=CELL")
         if (self.needs_torch_effect and task.capabilities.chain
                 and not task.chain.differentiable):
             return (f"{self.name} needs a differentiable chain: "

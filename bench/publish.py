@@ -1,9 +1,9 @@
 """`python -m bench publish`: copy a sweep into a small results directory worth committing.
 
 The published directory is itself a results directory that `python -m bench report` reads: all
-tidy rows in one Parquet file, the perf JSON files and, instead of the full FLAC dump, a few
-listening examples per task as short MP3s. The Optuna journal stays behind (search state, not
-results), so reports rebuilt from a published set have no importance figures, unless
+tidy rows in one Parquet file, the perf and steering JSON files and, instead of the full FLAC
+dump, a few listening examples per task as short MP3s. The Optuna journal stays behind (search
+state, not results), so reports rebuilt from a published set have no importance figures, unless
 ``--with-journal`` copies it: a long sweep published in chunks keeps its studies, and a sweep run
 on a copy of the published directory resumes where the chunk stopped.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from bench.errors import BenchError
 from bench.optuna_storage import JOURNAL_NAME
 from bench.report.audio import AUDIO_SUBDIR, find_examples
-from bench.results import PERF_SUBDIR, RUNS_SUBDIR, read_results, result_files
+from bench.results import PERF_SUBDIR, RUNS_SUBDIR, STEER_SUBDIR, read_results, result_files
 
 PUBLISHED_FILE = "published.parquet"
 RESULTS_DIR = Path("results")
@@ -33,9 +33,9 @@ MP3_COMPRESSION = 0.8
 
 def publish(source: Path, target: Path, examples: int = 1,
             with_journal: bool = False) -> list[Path]:
-    """Write ``source``'s rows, perf files, ``examples`` clips per task and, ``with_journal``,
-    its Optuna journal to ``target`` (replacing what a previous publish wrote there); returns
-    the files written."""
+    """Write ``source``'s rows, perf and steering files, ``examples`` clips per task and,
+    ``with_journal``, its Optuna journal to ``target`` (replacing what a previous publish wrote
+    there); returns the files written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -52,7 +52,7 @@ def publish(source: Path, target: Path, examples: int = 1,
     if with_journal and not journal.exists():
         raise BenchError(f"no Optuna journal {journal} to publish: the sweep used another "
                          "storage; publish without --with-journal")
-    for sub in (RUNS_SUBDIR, PERF_SUBDIR, AUDIO_SUBDIR):
+    for sub in (RUNS_SUBDIR, PERF_SUBDIR, STEER_SUBDIR, AUDIO_SUBDIR):
         shutil.rmtree(target / sub, ignore_errors=True)
     frame = frame.sort_values(["task", "strategy", "budget", "run_key", "split", "metric"],
                               kind="stable").reset_index(drop=True)
@@ -61,9 +61,10 @@ def publish(source: Path, target: Path, examples: int = 1,
     pq.write_table(pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False), rows,
                    compression="zstd")
     written = [rows]
-    for path in sorted((source / PERF_SUBDIR).glob("*.json")):
-        (target / PERF_SUBDIR).mkdir(parents=True, exist_ok=True)
-        written.append(Path(shutil.copyfile(path, target / PERF_SUBDIR / path.name)))
+    for sub in (PERF_SUBDIR, STEER_SUBDIR):
+        for path in sorted((source / sub).glob("*.json")):
+            (target / sub).mkdir(parents=True, exist_ok=True)
+            written.append(Path(shutil.copyfile(path, target / sub / path.name)))
     if with_journal:
         written.append(Path(shutil.copyfile(journal, target / JOURNAL_NAME)))
     for ex in find_examples([source], examples):

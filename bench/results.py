@@ -33,6 +33,8 @@ SCHEMA_VERSION = 4
 :func:`default_data`)."""
 RUNS_SUBDIR = "runs"
 PERF_SUBDIR = "perf"
+STEER_SUBDIR = "steer"
+"""Where `python -m bench steer` writes its experiments (JSON) under a results directory."""
 """Where `python -m bench perf` writes its JSON files, next to the runs."""
 
 SCHEMA = pa.schema([

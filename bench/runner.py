@@ -24,7 +24,7 @@ from bench.params import check_params
 from bench.registry import discover, registry
 from bench.results import ResultWriter
 from bench.run_once import Claims
-from bench.study import StudyRun
+from bench.study import StudyRun, tuning_trials
 from bench.sweep import RunOptions, Summary, Sweep, done_keys
 
 
@@ -127,7 +127,7 @@ def matrix_cells(budget: Budget) -> list[MatrixCell]:
             if strategy.skip_reason(task) or task.skip_reason(strategy):
                 continue
             reuse = bool(task.reuses_model_of)
-            tune = 0 if reuse else (budget.trials if cls.tunable() else 1)
+            tune = 0 if reuse else tuning_trials(cls, task, budget, {})
             gradient = issubclass(cls, GradientStrategy)
             kind = ("search" if not gradient else "reuse" if reuse else
                     "gradient" if task.capabilities.trains_learner else "measure")

@@ -68,7 +68,8 @@ def _learners() -> set[str]:
     from bench.gradient import GradientStrategy
     from bench.registry import registry
 
-    return {c.name for c in registry("strategy").classes() if issubclass(c, GradientStrategy)}
+    return {c.name for c in registry("strategy").classes()
+            if issubclass(c, GradientStrategy) and c.trains_learner}
 
 
 def _declaring(main: pd.DataFrame, capability: str) -> pd.DataFrame:
@@ -173,11 +174,13 @@ def gate_chain(main: pd.DataFrame) -> Gate:
 
 
 def gate_proxies(frame: pd.DataFrame) -> Gate:
-    """(e) Every proxy the runs used meets the fidelity gates."""
+    """(e) Every proxy the runs used meets the fidelity gates (the models the modeling tasks
+    measure are compared there, not used)."""
     gate = Gate("e", "proxies: LUFS error ≤ 1 LU, MR-STFT ≤ 0.5, median gradient cosine ≥ 0.8",
                 True)
     seen: dict[tuple[str, str], dict[str, Any]] = {}
-    for text in frame[frame.phase == "final"].extra_json.dropna():
+    used = frame[~frame.task.isin(_declaring(frame, "models_effect").task)]
+    for text in used[used.phase == "final"].extra_json.dropna():
         for effect, facts in json.loads(text).get("proxies", {}).items():
             seen[(effect, str(facts.get("arch")))] = facts
     for (effect, arch), facts in sorted(seen.items()):
@@ -192,9 +195,12 @@ def gate_proxies(frame: pd.DataFrame) -> Gate:
 
 
 def gate_converged(frame: pd.DataFrame) -> Gate:
-    """(f) At least 90% of the final learner runs converged."""
+    """(f) At least 90% of the final learner runs converged (the gradient and modeling tasks
+    train no learner)."""
+    measured = {*_declaring(frame, "measures_gradients").task,
+                *_declaring(frame, "models_effect").task}
     runs = frame[(frame.phase == "final") & ~frame.is_reference & frame.is_main_metric
-                 & frame.strategy.isin(_learners())]
+                 & frame.strategy.isin(_learners()) & ~frame.task.isin(measured)]
     known = runs.converged.dropna()
     share = float(known.astype(bool).mean()) if len(known) else math.nan
     ok = len(known) == len(runs) and len(runs) > 0 and share >= CONVERGED_SHARE

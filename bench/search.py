@@ -65,11 +65,14 @@ class SearchStrategy(Strategy):
         return PROGRESS // 27, PROGRESS
 
     def skip_reason(self, task: Task) -> str | None:
-        """A search has no gradient to measure and trains no encoder to probe, so tasks that
-        measure gradients or probe an encoder are out."""
+        """A search has no gradient to measure, no model of the effect and trains no encoder
+        to probe, so tasks that measure gradients or models or probe an encoder are out."""
         if task.capabilities.measures_gradients:
             return (f"{self.name} is a gradient-free search: it supplies no gradient to "
                     "measure")
+        if task.capabilities.models_effect:
+            return (f"{self.name} is a gradient-free search through the reference DSP: it has "
+                    "no model of the effect to measure")
         if task.capabilities.probes_encoder:
             return f"{self.name} trains no encoder to probe"
         return None

@@ -38,9 +38,9 @@ def measure_step_scaling(results_dir: Path, lengths_s: tuple[float, ...] = LENGT
                          strategies: list[str] | None = None, sample_rate: int = 16000,
                          batch: int = 2, repeats: int = 3, cache_dir: Path | None = None,
                          seed: int = 0, device: str = "cpu") -> Path:
-    """Time one training step of every (or the named) gradient strategy's effect layer for each
-    clip length on ``device``; write the JSON under ``<results_dir>/perf/`` and return its
-    path.
+    """Time one training step of every (or the named) gradient strategy's effect layer that
+    trains learners, for each clip length on ``device``; write the JSON under
+    ``<results_dir>/perf/`` and return its path.
 
     A strategy whose layer cannot be built or run is recorded with its error, not raised.
     """
@@ -98,7 +98,7 @@ def time_steps(lengths_s: tuple[float, ...], *, strategies: list[str] | None = N
     env.limit_threads()
     try:
         chosen = [c for c in registry("strategy").classes()
-                  if issubclass(c, GradientStrategy) and not c.toy
+                  if issubclass(c, GradientStrategy) and c.trains_learner and not c.toy
                   and (strategies is None or c.name in strategies)]
         return {cls.name: _time_strategy(cls, lengths_s, sample_rate, batch, repeats,
                                          cache_dir, seed, device, loss, proxy_budget)

@@ -75,7 +75,8 @@ class StudyRun:
         """Run trials until the requested number have finished; return the best params."""
         from optuna.trial import TrialState
 
-        n = (self.sweep.opts.trials or self.budget.trials) if self.strategy_cls.tunable() else 1
+        n = tuning_trials(self.strategy_cls, self.task, self.budget, self.overrides,
+                          self.sweep.opts.trials)
         study = self._study()
         bar = _bar(n, f"tune {self.task.name}/{self.strategy_cls.name}", self.sweep.opts.progress)
         while True:
@@ -118,8 +119,8 @@ class StudyRun:
         except optuna.exceptions.DuplicatedStudyError:  # resumed, or created by another worker
             return optuna.load_study(study_name=self.study_name, storage=storage,
                                      sampler=sampler, pruner=pruner)
-        study.enqueue_trial({k: v for k, v in self.strategy_cls.defaults.items()
-                             if k not in self.overrides})
+        for setting in queued_settings(self.strategy_cls, self.task, self.overrides):
+            study.enqueue_trial(setting)
         return study
 
     def _trial(self, study: Any, trial: Any) -> None:
@@ -298,6 +299,30 @@ class StudyRun:
         self._once([(key, write)])
         self.sweep.summary.lines.append(line)
         print(line, flush=True)
+
+
+def queued_settings(strategy_cls: type[Strategy], task: Task,
+                    overrides: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a new study of ``strategy_cls`` on ``task`` runs before sampling: the defaults,
+    then the settings of the strategy's grid for the task (``Strategy.settings``) that agree
+    with the fixed (``--param``) hyperparameters, each without those and without repeats."""
+    grid = [s for s in strategy_cls.settings(task)
+            if all(overrides.get(k, v) == v for k, v in s.items())]
+    queue: list[dict[str, Any]] = []
+    for setting in [strategy_cls.defaults, *grid]:
+        free = {k: v for k, v in setting.items() if k not in overrides}
+        if not any(all(q.get(k) == v for k, v in free.items()) for q in queue):
+            queue.append(free)
+    return queue
+
+
+def tuning_trials(strategy_cls: type[Strategy], task: Task, budget: Budget,
+                  overrides: dict[str, Any], trials: int | None = None) -> int:
+    """Trials a study runs: 1 for a strategy with nothing to tune, else ``trials`` when given
+    (else the budget's), or more where the queued settings (a grid) need more."""
+    if not strategy_cls.tunable():
+        return 1
+    return max(trials or budget.trials, len(queued_settings(strategy_cls, task, overrides)))
 
 
 def make_pruner(budget: Budget, strategy_cls: type[Strategy]) -> Any:

@@ -28,6 +28,7 @@ from bench.metrics.audio import DEEPAFX_FFT_SIZES, lufs_error_per_example, mrstf
 from bench.metrics.checks import MetricError
 from bench.metrics.gradient import cosine
 from bench.parallel import render
+from strategies import _architectures as architectures
 from strategies._proxy_config import (
     FILTER_ARCH,
     GAIN_ARCH,
@@ -120,20 +121,25 @@ def effect_arch(effect_name: str, arch: str) -> str:
 
 
 def build_network(effect: Any, sample_rate: int, arch: str, cfg: ProxyConfig) -> EffectProxy:
-    """A freshly initialised proxy of ``arch`` sized by ``cfg`` (seeded by the caller).
+    """A freshly initialised proxy of ``arch`` sized by ``cfg`` (seeded by the caller): a
+    proxy architecture or a cell of the effect-model grid (``tcn-film``, ``gru-hyper`` …:
+    :mod:`strategies._architectures`).
 
     The filter hypernetwork (``fir``) can only represent a linear effect, the gain computer
     (``gain``) a dynamics effect and the waveshaper + filter (``shaper``) a Hammerstein effect:
-    asking one for another effect is a ValueError.
+    asking one for another effect is a ValueError (a cell that cannot model the effect: a
+    BenchError naming the cells that can).
     """
     gain = effect.analytic_gain
     n_cond = effect.n_params - any(s.name == gain for s in effect.params(sample_rate))
-    if arch == FILTER_ARCH:
+    if architectures.is_cell(arch):
+        net: nn.Module = architectures.build(arch, effect, sample_rate, cfg, n_cond)
+    elif arch == FILTER_ARCH:
         if not effect.linear:
             raise ValueError(f"the {FILTER_ARCH!r} proxy is a linear filter and cannot model "
                              f"{effect.name!r}, which is not linear")
         names = [s.name for s in effect.params(sample_rate) if s.name != gain]
-        net: nn.Module = FilterHypernetwork(sections(names), cfg.fir, sample_rate)
+        net = FilterHypernetwork(sections(names), cfg.fir, sample_rate)
     elif arch == SHAPER_ARCH:
         if not effect.hammerstein:
             raise ValueError(f"the {SHAPER_ARCH!r} proxy is a memoryless waveshaper then a "
@@ -159,8 +165,8 @@ def build_network(effect: Any, sample_rate: int, arch: str, cfg: ProxyConfig) ->
 class Pretraining:
     """What a proxy is pre-trained and measured on (all of it is in the cache key), and where
     it trains (``device``: not in the key, so a proxy trained on one device serves every
-    other); ``cfg`` is made the configuration of ``arch`` (``ProxyConfig.for_arch``: its own
-    training)."""
+    other); ``cfg`` is made the configuration of ``arch`` (``ProxyConfig.for_arch``, or
+    ``for_cells`` for a cell of the effect-model grid: its own training)."""
 
     effect: Any
     sample_rate: int
@@ -170,13 +176,16 @@ class Pretraining:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        self.cfg = self.cfg.for_arch(self.arch)
+        self.cfg = (self.cfg.for_cells() if architectures.is_cell(self.arch)
+                    else self.cfg.for_arch(self.arch))
 
     def key(self) -> dict[str, Any]:
         """Cache-key parts: effect, sample rate, architecture, data, training config, version."""
+        arch = (architectures.key_parts(self.arch, self.cfg) if architectures.is_cell(self.arch)
+                else self.cfg.key(self.arch))
         return {"kind": "effect_proxy", "effect": self.effect.name,
                 "effect_version": self.effect.version, "sample_rate": self.sample_rate,
-                **self.cfg.key(self.arch), "data": fingerprint(self.audio),
+                **arch, "data": fingerprint(self.audio),
                 "seed": PRETRAIN_SEED, "version": PROXY_VERSION, "torch": torch.__version__}
 
     def split(self) -> tuple[np.ndarray, np.ndarray]:
@@ -318,7 +327,9 @@ class Pretrainer:
 def pretrain(proxy: EffectProxy, job: Pretraining, progress: bool = True) -> dict[str, Any]:
     """Train ``proxy`` in place against the DSP and measure it; returns the metadata.
 
-    ``val_loss_before``/``after`` are the loss on one fixed batch of held-out patches.
+    ``val_loss_before``/``after`` are the loss on one fixed batch of held-out patches;
+    ``pretrain_s`` is wall time and ``pretrain_cpu_s`` this process's CPU time (the DSP
+    render threads included) of the training steps.
     """
     from tqdm.auto import tqdm
 
@@ -326,13 +337,13 @@ def pretrain(proxy: EffectProxy, job: Pretraining, progress: bool = True) -> dic
     trainer = Pretrainer(proxy, job)
     before = trainer.val_loss()
     proxy.train()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     desc = f"pre-training the {job.effect.name} proxy ({job.arch})"
     for _ in tqdm(range(tc.steps), desc=desc, unit="step", leave=False, disable=not progress):
         trainer.step()
-    seconds = time.perf_counter() - start
+    seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu
     proxy.eval()
-    return {"pretrain_s": seconds, "pretrain_steps": tc.steps,
+    return {"pretrain_s": seconds, "pretrain_cpu_s": cpu_s, "pretrain_steps": tc.steps,
             "pretrain_dsp_evals": tc.steps * tc.batch, "val_loss_before": before,
             "val_loss_after": trainer.val_loss(),
             **fidelity(proxy, job, trainer.held[: tc.eval_clips])}

@@ -19,6 +19,12 @@ ARCHS = ("tcn", "hypergru")
 """The architectures a strategy's ``arch`` knob chooses: those of the effects that are neither
 linear, dynamics nor Hammerstein (no structured proxy)."""
 
+AUTO_MODEL = "auto"
+"""A strategy's ``model`` knob at its default: each effect gets the proxy its facts choose
+(:func:`strategies._proxies.effect_arch`), at a committed budget the committed one. Any other
+value names a cell of the effect-model grid (``tcn-film``, ``gru-hyper`` …), used for every
+effect of the chain and pre-trained at every budget."""
+
 FILTER_ARCH = "fir"
 """The filter hypernetwork every linear effect (``Effect.linear``) gets instead."""
 
@@ -136,6 +142,7 @@ class ProxyConfig:
     train: TrainConfig
     shaper: ShaperConfig
     fir_train: TrainConfig | None = None  # the filter hypernetwork's, where it differs
+    cell_train: TrainConfig | None = None  # the effect-model grid's cells', where it differs
 
     def arch(self, name: str) -> TcnConfig | GruConfig | FirConfig | GainConfig | ShaperConfig:
         """The configuration of architecture ``name`` (``tcn``, ``hypergru``, ``fir``,
@@ -151,6 +158,13 @@ class ProxyConfig:
         """This configuration with ``train`` the pre-training of ``arch``."""
         if arch == FILTER_ARCH and self.fir_train is not None:
             return replace(self, train=self.fir_train, fir_train=None)
+        return self
+
+    def for_cells(self) -> ProxyConfig:
+        """This configuration with ``train`` the pre-training of the effect-model grid's
+        cells."""
+        if self.cell_train is not None:
+            return replace(self, train=self.cell_train, cell_train=None)
         return self
 
     def key(self, arch: str) -> dict[str, Any]:
@@ -227,6 +241,10 @@ PRETRAIN: dict[str, ProxyConfig] = {
         # the filter hypernetwork's step is cheaper (0.055–0.07 s with the fidelity checks of
         # `proxies build`): 16 000 steps fit in the 20 minutes of one core
         fir_train=TrainConfig(steps=16_000, batch=4, patch_seconds=0.5, eval_clips=16, **_TRAIN),
+        # the grid screens 9–11 cells per effect: 5500 steps each would be about 58 core-hours
+        # for the six modeling tasks (quick steps measured at 0.03–5 s under load); 1000 steps,
+        # five times quick's, about 10
+        cell_train=TrainConfig(steps=1000, batch=4, patch_seconds=0.5, eval_clips=16, **_TRAIN),
     ),
     # DeepAFx-ST's released proxies: 64 channels, kernel 13, 4 blocks, batch 16, 65536-sample
     # patches, lr 3e-4, 140k steps (EQ) — days on a CPU; meant for a GPU machine.

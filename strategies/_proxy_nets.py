@@ -1,9 +1,11 @@
-"""Proxy networks ``(x (B, N), c (B, P)) -> y (B, N)``: conditional TCN and HyperGRU.
+"""Proxy networks ``(x (B, N), c (B, P)) -> y (B, N)``: conditional TCN and conditional GRU,
+each taking its conditioning (how the parameters enter its layers: :mod:`strategies._conditioning`)
+as an argument. The TCN with FiLM is the micro-TCN / steerable-NAFx proxy, the GRU with a
+hypernetwork the HyperGRU.
 
-Neither uses BatchNorm: conditioning is FiLM from the parameters (static in the TCN,
-time-varying from the recurrent state in the HyperGRU), so a frozen proxy has no running
-statistics that could drift (the DeepAFx-ST bug). Both start near the identity (zero-initialised
-FiLM, shrunken output layer) and add a learned correction, which keeps early training stable.
+Neither uses BatchNorm, so a frozen proxy has no running statistics that could drift (the
+DeepAFx-ST bug). Both start near the identity (conditioning that starts as no change, shrunken
+output layer) and add a learned correction, which keeps early training stable.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from strategies._conditioning.base import Modulation, attach, conditioning
 from strategies._proxy_config import GruConfig, TcnConfig
 
 
@@ -157,44 +160,77 @@ def _fusable(*tensors: torch.Tensor) -> bool:
 
 
 def use_fast_kernels(module: nn.Module, fast: bool = True) -> None:
-    """Switch every TCN block in ``module`` between the fast kernels (:class:`DilatedConv`, 1×1
-    convolutions as matrix products, :class:`FilmPreluAdd`) and plain torch (the reference the
-    equivalence tests and the pre-training benchmark compare against)."""
+    """Switch every convolution block in ``module`` (a module with a ``fast`` flag) between the
+    fast kernels (:class:`DilatedConv`, 1×1 convolutions as matrix products,
+    :class:`FilmPreluAdd`) and plain torch (the reference the equivalence tests and the
+    pre-training benchmark compare against)."""
     for block in module.modules():
-        if isinstance(block, TcnBlock):
+        if hasattr(block, "fast"):
             block.fast = fast
 
 
-class TcnBlock(nn.Module):
-    """Dilated conv (no padding) → FiLM(p) → PReLU, plus a cropped 1×1 residual."""
+def init_bound(layer: nn.Conv1d | nn.Linear) -> float:
+    """The scale of a layer's default initial weights, 1/√fan-in (what a hypernetwork's deltas
+    are sized against)."""
+    return 1 / math.sqrt(layer.weight[0].numel())
 
-    def __init__(self, cin: int, cout: int, kernel: int, dilation: int, cond_dim: int) -> None:
+
+def conditioned_conv(layer: nn.Conv1d, x: torch.Tensor, mod: Modulation,
+                     fast: bool = True) -> torch.Tensor:
+    """``layer(x)`` (unpadded) with the weights of ``mod``: per-example weights and bias run as
+    one grouped convolution (the batch as groups), shared ones through :func:`conv`."""
+    if not mod.per_example:
+        return conv(layer, x, fast)
+    weight, bias = mod.weights
+    b, cin, n = x.shape
+    y = F.conv1d(x.reshape(1, b * cin, n), weight.reshape(-1, *weight.shape[2:]),
+                 bias.reshape(-1), dilation=layer.dilation[0], groups=b)
+    return y.view(b, weight.shape[1], -1)
+
+
+class TcnBlock(nn.Module):
+    """Dilated conv (no padding), conditioned on p → PReLU, plus a cropped 1×1 residual.
+
+    With FiLM (the default) this is the micro-TCN block: conv → FiLM(p) → PReLU.
+    """
+
+    def __init__(self, cin: int, cout: int, kernel: int, dilation: int, cond_dim: int,
+                 conditioning_name: str = "film") -> None:
         super().__init__()
         self.conv = nn.Conv1d(cin, cout, kernel, dilation=dilation)
-        self.film = _zero(nn.Linear(cond_dim, 2 * cout))
+        attach(self, conditioning_name, [self.conv.weight.shape, self.conv.bias.shape],
+               cond_dim, init_bound(self.conv))
         self.act = nn.PReLU(cout)
         self.res = nn.Conv1d(cin, cout, 1, bias=False)
         self.fast = True
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         """Shortens the sequence by (kernel − 1)·dilation samples (causal crop of the residual)."""
-        c = conv(self.conv, x, self.fast)
+        mod = conditioning(self).modulate([self.conv.weight, self.conv.bias], emb)
+        c = conditioned_conv(self.conv, x, mod, self.fast)
         r = conv(self.res, x[..., x.shape[-1] - c.shape[-1]:], self.fast)
-        gamma_beta = self.film(emb)
+        gamma_beta = mod.gamma_beta(c.shape[1], emb)
         if self.fast and _fusable(c, r):
             return FilmPreluAdd.apply(c, gamma_beta, self.act.weight, r)
         return self.act(film(c, gamma_beta[..., None])) + r
 
 
 class ConditionalTcn(nn.Module):
-    """Causal cTCN proxy: input left-padded by RF − 1, so the output has the input's length."""
+    """Causal cTCN proxy: input left-padded by RF − 1, so the output has the input's length.
 
-    def __init__(self, n_cond: int, cfg: TcnConfig, dilations: tuple[int, ...]) -> None:
+    ``block`` is the block class (:class:`TcnBlock`, or another with its signature: the gated
+    block of :mod:`strategies._architectures.gcn`), ``conditioning_name`` how p enters each
+    block's dilated convolution.
+    """
+
+    def __init__(self, n_cond: int, cfg: TcnConfig, dilations: tuple[int, ...],
+                 conditioning_name: str = "film", block: type[nn.Module] = TcnBlock) -> None:
         super().__init__()
         self.receptive_field = receptive_field(cfg.kernel, dilations)
         self.cond = cond_mlp(n_cond, cfg.cond_dim)
         self.blocks = nn.ModuleList(
-            TcnBlock(1 if i == 0 else cfg.channels, cfg.channels, cfg.kernel, d, cfg.cond_dim)
+            block(1 if i == 0 else cfg.channels, cfg.channels, cfg.kernel, d, cfg.cond_dim,
+                  conditioning_name)
             for i, d in enumerate(dilations))
         self.out = _small(nn.Conv1d(cfg.channels, 1, 1))
 
@@ -207,16 +243,19 @@ class ConditionalTcn(nn.Module):
         return x + conv(self.out, h, self.blocks[0].fast)[:, 0]
 
 
-class HyperGru(nn.Module):
-    """HyperGRU proxy: a GRU over short frames whose weights an MLP generates from p.
+class ConditionalGru(nn.Module):
+    """Conditional GRU proxy: a GRU over short frames whose recurrent layer is conditioned on p.
 
-    Frames (strided conv features + log energy) drive a GRU with per-example weights
-    W = W₀ + ΔW(p); its state sets, linearly interpolated to the sample rate, a time-varying
-    gain on the input and the FiLM of a causal sample-rate conv path (filtering):
+    Frames (strided conv features + log energy) drive a GRU; the conditioning changes its layer
+    [W_ih, W_hh, b] per example (a hypernetwork: W = W₀ + ΔW(p), the HyperGRU) or its input
+    pre-activations (FiLM: a scale and shift; concatenation: p appended to every frame's input,
+    a shift). Its state sets, linearly interpolated to the sample rate, a time-varying gain on
+    the input and the FiLM of a causal sample-rate conv path (filtering):
     y = x·(1 + s(t)) + out(PReLU(FiLM_t(conv(x)))). Memory is unbounded (recurrent).
     """
 
-    def __init__(self, n_cond: int, cfg: GruConfig, sample_rate: int) -> None:
+    def __init__(self, n_cond: int, cfg: GruConfig, sample_rate: int,
+                 conditioning_name: str = "hyper") -> None:
         super().__init__()
         self.hop = max(1, round(cfg.frame_seconds * sample_rate))
         self.hidden, self.channels = cfg.hidden, cfg.channels
@@ -228,23 +267,18 @@ class HyperGru(nn.Module):
         self.w_ih = nn.Parameter(torch.empty(h3, self.n_in).uniform_(-bound, bound))
         self.w_hh = nn.Parameter(torch.empty(h3, cfg.hidden).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.zeros(h3))
-        self.hyper = nn.Linear(cfg.cond_dim, h3 * (self.n_in + cfg.hidden + 1))
-        nn.init.normal_(self.hyper.weight, std=0.1 * bound / math.sqrt(cfg.cond_dim))
-        nn.init.zeros_(self.hyper.bias)
+        attach(self, conditioning_name, [self.w_ih.shape, self.w_hh.shape, self.bias.shape],
+               cfg.cond_dim, bound)
         self.modulation = _zero(nn.Linear(cfg.hidden, 2 * cfg.channels + 1))
         self.sample_kernel = cfg.sample_kernel
         self.conv = nn.Conv1d(1, cfg.channels, cfg.sample_kernel)
         self.act = nn.PReLU(cfg.channels)
         self.out = _small(nn.Conv1d(cfg.channels, 1, 1))
 
-    def recurrent_weights(self, c: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Per-example GRU weights from the parameters: W_ih (B, 3H, in), W_hh (B, 3H, H), b."""
-        delta = self.hyper(self.cond(c))
-        n_ih, n_hh = self.w_ih.numel(), self.w_hh.numel()
-        b = len(c)
-        return (self.w_ih + delta[:, :n_ih].view(b, *self.w_ih.shape),
-                self.w_hh + delta[:, n_ih:n_ih + n_hh].view(b, *self.w_hh.shape),
-                self.bias + delta[:, n_ih + n_hh:])
+    def recurrent_layer(self, c: torch.Tensor) -> Modulation:
+        """The recurrent layer [W_ih (3H, in), W_hh (3H, H), b] as the batch with parameters c
+        sees it (per-example weights under a hypernetwork)."""
+        return conditioning(self).modulate([self.w_ih, self.w_hh, self.bias], self.cond(c))
 
     def _frame_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, channels + 1): strided conv over [previous, current] hop and log energy."""
@@ -255,13 +289,18 @@ class HyperGru(nn.Module):
         return torch.cat([conv.transpose(1, 2), torch.log10(energy + 1e-8)[..., None] / 4], -1)
 
     def _recur(self, u: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """GRU states (B, H, T) for inputs u (B, T, in) with weights generated from c."""
-        w_ih, w_hh, b = self.recurrent_weights(c)
-        gates_in = torch.baddbmm(b[:, None], u, w_ih.transpose(1, 2))
+        """GRU states (B, H, T) for inputs u (B, T, in), the layer conditioned on c."""
+        layer = self.recurrent_layer(c)
+        w_ih, w_hh, b = layer.weights
+        if layer.per_example:
+            gates_in = torch.baddbmm(b[:, None], u, w_ih.transpose(1, 2))
+        else:
+            gates_in = layer.apply(torch.matmul(u, w_ih.t()) + b, dim=2)
         h = u.new_zeros(len(u), self.hidden)
         states = []
         for t in range(u.shape[1]):
-            gh = torch.bmm(w_hh, h[..., None])[..., 0]
+            gh = (torch.bmm(w_hh, h[..., None])[..., 0] if layer.per_example
+                  else torch.matmul(h, w_hh.t()))
             ir, iz, in_ = gates_in[:, t].chunk(3, -1)
             hr, hz, hn = gh.chunk(3, -1)
             r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
@@ -277,3 +316,10 @@ class HyperGru(nn.Module):
         feats = self.conv(F.pad(x[:, None], (self.sample_kernel - 1, 0)))
         feats = self.act(film(feats, mod[:, : 2 * self.channels]))
         return x * (1 + mod[:, -1]) + self.out(feats)[:, 0]
+
+
+class HyperGru(ConditionalGru):
+    """HyperGRU proxy: the conditional GRU whose recurrent weights an MLP generates from p."""
+
+    def __init__(self, n_cond: int, cfg: GruConfig, sample_rate: int) -> None:
+        super().__init__(n_cond, cfg, sample_rate, "hyper")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from bench.artefacts import load, record_path, save
 from bench.errors import BenchError
 from bench.sanity import PROXY_GATES, proxy_gates
-from strategies._proxy_config import STRUCTURED_ARCHS
+from strategies._proxy_config import AUTO_MODEL, STRUCTURED_ARCHS
 
 if TYPE_CHECKING:  # torch and the networks load only where a proxy is built or loaded
     from bench.base import RunContext
@@ -215,17 +215,22 @@ def status(root: Path | None = None) -> list[dict[str, Any]]:
 
 
 def proxy_chain(chain: Chain, sample_rate: int, ctx: RunContext, audio: TrainingAudio,
-                arch: str) -> ProxyChain:
-    """Proxies for every effect of ``chain`` at ``ctx``'s budget: the ones committed for
-    ``audio``'s domain at a budget that uses committed proxies (never retrained), else
-    pre-trained on ``audio`` and cached. ``arch`` is the architecture of the effects that are
-    neither linear, dynamics nor Hammerstein (:func:`strategies._proxies.effect_arch`).
+                arch: str, model: str = AUTO_MODEL) -> ProxyChain:
+    """Proxies for every effect of ``chain`` at ``ctx``'s budget. With ``model`` at its default
+    (:data:`~strategies._proxy_config.AUTO_MODEL`): the ones committed for ``audio``'s domain
+    at a budget that uses committed proxies (never retrained), else pre-trained on ``audio``
+    and cached; ``arch`` is then the architecture of the effects that are neither linear,
+    dynamics nor Hammerstein (:func:`strategies._proxies.effect_arch`). Otherwise ``model``
+    names a cell of the effect-model grid (:mod:`strategies._architectures`) that every effect
+    gets, pre-trained on ``audio`` and cached at every budget (a cell that cannot model one of
+    the effects is a one-line error naming the cells that can).
     They are made for ``audio``'s sample rate (when it states one: a model tested at another
     rate keeps the proxies it trained with), else for ``sample_rate``.
 
-    Each proxy's fidelity, real-time factor and pre-training cost go to
-    ``ctx.extra["proxies"][effect name]``.
+    Each proxy's fidelity, real-time factor, pre-training cost, architecture and the ``model``
+    asked for go to ``ctx.extra["proxies"][effect name]``.
     """
+    from strategies import _architectures as architectures
     from strategies._proxies import Pretraining, ProxyChain, effect_arch, pretrained_proxy
     from strategies._proxy_config import PRETRAIN
 
@@ -236,14 +241,15 @@ def proxy_chain(chain: Chain, sample_rate: int, ctx: RunContext, audio: Training
     rate = audio.sample_rate or sample_rate
     for effect in chain.effects:
         if effect.name not in built:
-            jobs.append(Pretraining(effect, rate, effect_arch(effect.name, arch), cfg,
-                                    audio.clips, ctx.device))
-            if ctx.budget.name in COMMITTED_BUDGETS:
+            name = (effect_arch(effect.name, arch) if model == AUTO_MODEL
+                    else architectures.checked(model, effect))
+            jobs.append(Pretraining(effect, rate, name, cfg, audio.clips, ctx.device))
+            if ctx.budget.name in COMMITTED_BUDGETS and model == AUTO_MODEL:
                 built[effect.name], meta = load_committed(jobs[-1], audio.domain)
             else:
                 built[effect.name], meta = pretrained_proxy(jobs[-1], ctx.cache_dir,
                                                             ctx.progress)
             report[effect.name] = {**{k: v for k, v in meta.items() if k != "curve"},
-                                   "arch": jobs[-1].arch, "parameters": sum(
+                                   "arch": name, "model": model, "parameters": sum(
                 p.numel() for p in built[effect.name].parameters())}
     return ProxyChain([built[e.name] for e in chain.effects], ctx.counters, jobs).to(ctx.device)

@@ -10,7 +10,7 @@ from bench.base import RunContext
 from bench.data import TrainingAudio
 from bench.dsp import Chain
 from bench.gradient import EffectLayer, GradientStrategy
-from strategies._proxy_config import proxy_search_space
+from strategies._proxy_config import AUTO_MODEL, proxy_search_space
 
 PROFILE_PRETRAIN_STEPS = 40
 """Pre-training steps per variant in the step profiler's throughput comparison."""
@@ -25,7 +25,9 @@ class NeuralProxy(GradientStrategy):
     # Hammerstein effect) gets the waveshaper + filter; 5: the filter
     # hypernetwork is per-section coordinate networks pre-trained on a log-spectral distance
     # (new EQ proxies)
-    defaults = {**GradientStrategy.defaults, "arch": "tcn", "dsp_inference": False}
+    defaults = {**GradientStrategy.defaults, "arch": "tcn", "model": AUTO_MODEL,
+                "dsp_inference": False}
+    models_effect = True
 
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:
@@ -34,10 +36,14 @@ class NeuralProxy(GradientStrategy):
 
     def effect_layer(self, chain: Chain, sample_rate: int, ctx: RunContext,
                      audio: TrainingAudio) -> EffectLayer:
-        """The chain of cached pre-trained proxies (pre-trained on ``audio`` on a cache miss)."""
+        """The chain of cached pre-trained proxies (pre-trained on ``audio`` on a cache miss);
+        ``model`` names a cell of the effect-model grid (``tcn-film``, ``gru-hyper`` …) every
+        effect gets instead of the default proxies, recorded in the run's params and in each
+        proxy's facts (``extra["proxies"][effect]["arch"]``)."""
         from strategies._proxy_store import proxy_chain
 
-        return proxy_chain(chain, sample_rate, ctx, audio, str(self.params["arch"]))
+        return proxy_chain(chain, sample_rate, ctx, audio, str(self.params["arch"]),
+                           str(self.params["model"]))
 
     def benchmarks(self, layer: EffectLayer, ctx: RunContext) -> dict[str, Any]:
         """Pre-training throughput of each proxy, plain torch against fast kernels (same seed,

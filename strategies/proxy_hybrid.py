@@ -8,7 +8,7 @@ from bench.base import RunContext
 from bench.data import TrainingAudio
 from bench.dsp import Chain
 from bench.gradient import EffectLayer, GradientStrategy
-from strategies._proxy_config import proxy_search_space
+from strategies._proxy_config import AUTO_MODEL, proxy_search_space
 
 
 class ProxyHybrid(GradientStrategy):
@@ -23,7 +23,7 @@ class ProxyHybrid(GradientStrategy):
     # Hammerstein effect) gets the waveshaper + filter; 5: the filter
     # hypernetwork is per-section coordinate networks pre-trained on a log-spectral distance
     # (new EQ proxies)
-    defaults = {**GradientStrategy.defaults, "arch": "tcn"}
+    defaults = {**GradientStrategy.defaults, "arch": "tcn", "model": AUTO_MODEL}
 
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:
@@ -32,9 +32,11 @@ class ProxyHybrid(GradientStrategy):
 
     def effect_layer(self, chain: Chain, sample_rate: int, ctx: RunContext,
                      audio: TrainingAudio) -> EffectLayer:
-        """A straight-through layer over the chain's cached pre-trained proxies."""
+        """A straight-through layer over the chain's cached pre-trained proxies (``model``: a
+        cell of the effect-model grid for every effect instead of the default proxies)."""
         from strategies._proxies import HybridLayer
         from strategies._proxy_store import proxy_chain
 
-        proxies = proxy_chain(chain, sample_rate, ctx, audio, str(self.params["arch"]))
+        proxies = proxy_chain(chain, sample_rate, ctx, audio, str(self.params["arch"]),
+                              str(self.params["model"]))
         return HybridLayer(proxies, chain, sample_rate)

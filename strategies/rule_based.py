@@ -112,8 +112,8 @@ class RuleBased(SearchStrategy):
 
     def skip_reason(self, task: Task) -> str | None:
         """Rules need a style reference and a chain made of an EQ and/or a compressor (and,
-        as every search, a task that does not measure gradients)."""
-        if task.capabilities.measures_gradients:
+        as every search, a task that measures neither gradients nor models)."""
+        if task.capabilities.measures_gradients or task.capabilities.models_effect:
             return super().skip_reason(task)
         if not task.capabilities.style_reference:
             return "rule-based DSP needs a style reference (style-transfer tasks only)"

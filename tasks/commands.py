@@ -1,4 +1,6 @@
-"""`python -m bench proxies build|status|check`: the committed proxies of the standard budget.
+"""Plugin commands of the tasks package: `python -m bench proxies build|status|check` (the
+committed proxies of the standard budget) and `python -m bench steer` (steerable effects from
+one example, :mod:`tasks._steer`).
 
 ``build`` pre-trains each (domain, effect, architecture) proxy that is missing or outdated
 (resumable: one proxy at a time, each saved when done), then redraws the fidelity-against-steps
@@ -12,6 +14,7 @@ this module to build its parser, so the heavy imports happen inside the function
 
 from __future__ import annotations
 
+import json
 from argparse import ArgumentParser, Namespace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -174,3 +177,56 @@ def build(domains: str, effects: str, archs: str, minutes: float, eval_every: in
     print(f"built {built} proxies; `python -m bench proxies status` lists them; fidelity in "
           f"{root / REPORT} and {root / FIGURE}")
     return built
+
+
+class Steer(Command):
+    """Train a conditional TCN on one example of an effect and sweep its 2-D controls."""
+
+    name = "steer"
+    help = ("steerable effects from one example: train a conditional TCN on one input/output "
+            "pair with its 2-D control at 0, sweep the control over [-5, 5]^2 and write a "
+            "loudness (compressor) or T60 (reverb) heatmap for the report")
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        """The effect, the budget and what may override its sizes."""
+        from bench.cli import common_options
+
+        parser.add_argument("--effect", default="compressor",
+                            help="the target effect (default: compressor; reverb gets a T60 "
+                                 "heatmap)")
+        parser.add_argument("--budget", default="quick",
+                            choices=("smoke", "quick", "standard", "full"),
+                            help="network, training and grid sizes (default: quick; standard "
+                                 "trains the paper's 2500 steps)")
+        parser.add_argument("--measure", default=None, choices=("lufs", "t60"),
+                            help="the heatmap's measure (default: t60 for the reverb, else "
+                                 "lufs)")
+        parser.add_argument("--steps", type=int, default=None,
+                            help="training steps (default: the budget's)")
+        parser.add_argument("--grid", type=int, default=None,
+                            help="control points per axis (default: the budget's)")
+        parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+        common_options(parser)
+
+    def run(self, args: Namespace) -> int:
+        """Run the experiment and say where its JSON went."""
+        from tasks._steer import run_steer
+
+        path = run_steer(args.effect, args.budget, args.measure, args.steps, args.grid,
+                         args.seed, args.results_dir, args.cache_dir, args.data_root)
+        data = json.loads(path.read_text())
+        s, f = data["structure"], data["fidelity_at_zero"]["train_clip"]
+        print(f"{data['effect']}: {data['measure_what']} over a {len(data['controls'])}² grid "
+              f"of controls in [-5, 5]²: range {_text(s['range'])}, plane R² "
+              f"{_text(s['plane_r2'])}, neighbour step {_text(s['neighbour_step'])} of the "
+              f"range; target {_text(data['target_value'])}, model at c=0 "
+              f"{_text(data['model_at_zero'])} (MR-STFT {_text(f['mrstft'])}, ESR "
+              f"{_text(f['esr'])}, LUFS error {_text(f['lufs'])} LU on the training clip; "
+              f"{data['training']['steps']} steps, {data['training']['cpu_s']:.0f} CPU s)")
+        print(f"wrote {path}; `python -m bench report --results-dir {args.results_dir}` draws "
+              "the heatmap")
+        return 0
+
+
+def _text(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3g}"

@@ -323,3 +323,17 @@ def gradient_points(sources: Sequence[np.ndarray], sample_rate: int, *, n: int,
     target = target.astype(np.float32).astype(np.float64)
     return [GradientPoint(dry[i], target[i], points[i], s, index)
             for i, (_, index, s) in enumerate(drawn)]
+
+
+def modeling_examples(sources: Sequence[np.ndarray], sample_rate: int, *, n: int, seconds: float,
+                      seed: int, n_params: int,
+                      peak_db: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` random windows, float32, each scaled to a uniformly random peak level in
+    ``peak_db`` (dBFS), with uniform random normalized parameters (n, ``n_params``): held-out
+    inputs and settings for a model of an effect."""
+    rng = np.random.default_rng(seed)
+    length = round(seconds * sample_rate)
+    dry = np.stack([_window(sources, length, rng)[0] for _ in range(n)])
+    peak = np.maximum(np.abs(dry).max(axis=1, keepdims=True), 1e-4)
+    dry = dry * (10 ** (rng.uniform(*peak_db, size=(n, 1)) / 20) / peak)
+    return dry.astype(np.float32), rng.uniform(size=(n, n_params))

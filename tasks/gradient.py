@@ -183,8 +183,8 @@ class GradientFidelity(Task):
     def skip_reason(self, strategy: Strategy) -> str | None:
         """An effect that cannot run here (a missing plugin or package) keeps every strategy
         out, with its reason."""
-        missing = [f"{e.name}: {why}" for e in self.chain.effects if (why := e.available())]
-        return f"effect unavailable ({'; '.join(missing)})" if missing else None
+        reason = self.chain.why_unavailable()
+        return f"effect unavailable ({reason})" if reason else None
 
     # -- the points and their reference -------------------------------------------------------
     def points(self, ctx: RunContext) -> list[Points]:

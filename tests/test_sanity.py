@@ -124,3 +124,16 @@ def test_cli_names_every_failing_gate_of_the_published_quick_run(tmp_path):
     assert done.returncode == 1, done.stderr
     assert "failed gates: a, b, c, d, e, f" in done.stdout
     assert "(f) FAIL" in done.stdout and "did not record it" in done.stdout
+
+
+def test_measurement_tasks_are_not_judged_as_trained_learners_or_used_proxies():
+    """A modeling task's grid cells are compared there, not used: an untrained cell fails no
+    proxy gate; its runs, like the gradient tasks', train no learner to converge."""
+    cell = {"proxies": {"compressor": {"arch": "gru-hyper", "mrstft": 3.0, "lufs_error": 9.0}}}
+    measured = frame(rows("modeling_compressor", "modeling", "mrstft", {"neural_proxy": [3.0]},
+                          converged=None, extra=cell),
+                     rows("gradient_peq", "gradient", "cosine_mean", {"spsa": [0.3]},
+                          converged=None),
+                     rows("synthetic_music", "style_transfer", "mrstft", {"autodiff": [1.0]}))
+    assert sanity.gate_proxies(measured).details == ["no proxy was used by these runs"]
+    assert sanity.gate_converged(measured).details == ["1 of 1 final learner runs converged"]

@@ -103,3 +103,44 @@ def test_gradient_protocol_changes_bump_the_version(name):
         f"{GRADIENT_EXPECTED.get(name)}; a changed protocol bumps the task's version in "
         f"tasks/gradient.py, then store GRADIENT_EXPECTED[{name!r}] = ({task.version!r}, "
         f"{got!r})")
+
+
+MODELING_EXPECTED = {  # task -> (version, protocol fingerprint)
+    "modeling_compressor": ("1", "4cd9818bf945f6a4"),
+    "modeling_delay": ("1", "1bbf4b6ff5c32f20"),
+    "modeling_distortion": ("1", "d962414d57d08d27"),
+    "modeling_peq": ("1", "38e5f039254b9ca4"),
+    "modeling_reverb": ("1", "6379958998f428ee"),
+    "modeling_zam_comp": ("1", "188775ab1d89c986"),
+}
+
+
+def modeling_protocol(task) -> dict:
+    """Everything of a modeling task that decides its runs, as plain data (the models are the
+    strategies': their sizes and training are in their cache keys and versions)."""
+    from bench.metrics import modeling as measures
+    from tasks import modeling
+
+    sweep = measures.sine_sweep(16000, 0.0)
+    return {
+        "sized": {name: task.sized(budget).as_dict() for name, budget in sorted(BUDGETS.items())},
+        "effects": list(task.effects), "domain": task.domain,
+        "metrics": [[m.name, m.higher_is_better, m.unit] for m in task.metrics],
+        "main_metric": task.main_metric, "references": list(task.references),
+        "family": task.family, "levels": list(modeling.PEAK_DB),
+        "aliasing": [modeling.ALIASING_SETTINGS, list(sweep.bins), sweep.length,
+                     sweep.amplitude], "validation_seed": modeling.VALIDATION_SEED,
+        "fit": [list(r) for r in measures.FIT_RANGES_DB],
+    }
+
+
+@pytest.mark.parametrize("name", sorted(
+    n for n in registry("task").names() if registry("task").get(n).family == "modeling"))
+def test_modeling_protocol_changes_bump_the_version(name):
+    task = registry("task").get(name)()
+    got = fingerprint(task, modeling_protocol)
+    assert (task.version, got) == MODELING_EXPECTED.get(name), (
+        f"{name}: version {task.version!r} with protocol fingerprint {got}, stored "
+        f"{MODELING_EXPECTED.get(name)}; a changed protocol bumps the task's version in "
+        f"tasks/modeling.py, then store MODELING_EXPECTED[{name!r}] = ({task.version!r}, "
+        f"{got!r})")

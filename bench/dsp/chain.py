@@ -73,6 +73,12 @@ class Chain:
         reasons = [str(e.why_not_differentiable()) for e in self.effects if not e.differentiable]
         return "; ".join(reasons) or None
 
+    def why_unavailable(self) -> str | None:
+        """None if every effect can run here, else which cannot and why (a missing plugin or
+        package, with its fix)."""
+        reasons = [f"{e.name}: {why}" for e in self.effects if (why := e.available())]
+        return "; ".join(reasons) or None
+
     def params(self, sample_rate: int) -> tuple[Param, ...]:
         """Concatenated specs with names prefixed ``effect.param``."""
         return tuple(

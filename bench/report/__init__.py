@@ -13,10 +13,11 @@ EXAMPLES_PER_TASK = 2
 
 def build_reports(results_dirs: Iterable[Path], reports_dir: Path) -> list[Path]:
     """Read the results and write leaderboard (.md/.csv/.tex), runtime.md, gradients.md (when
-    there are gradient results), figures/, audio/ and index.html; returns the files written.
-    figures/ and audio/ are replaced as a whole."""
+    there are gradient results), modeling.md and modeling_best.json (when there are modeling
+    results or steering experiments), figures/, audio/ and index.html; returns the files
+    written. figures/ and audio/ are replaced as a whole."""
     from bench.report import figures as fig
-    from bench.report import gradients
+    from bench.report import gradients, modeling
     from bench.report.audio import copy_examples, find_examples
     from bench.report.html import render_index
     from bench.report.leaderboard import build_tables, write_leaderboard
@@ -37,15 +38,23 @@ def build_reports(results_dirs: Iterable[Path], reports_dir: Path) -> list[Path]
             *fig.bar_charts(tables, out), *fig.convergence(frame, out), *fig.importance(dirs, out),
             *fig.proxy_fidelity(frame, out), *fig.spectrograms(examples, out)]
     gradient_pngs = gradients.figures(frame, out)
+    steering = modeling.read_steering(dirs)
+    modeling_pngs = {**modeling.figures(frame, out), **modeling.steering_figures(steering, out)}
     written = [*write_leaderboard(frame, tables, reports_dir),
                write_runtime(frame, perf, reports_dir, scaling)]
     gradient_md = gradients.write_gradients(frame, reports_dir, {
         b: p.relative_to(reports_dir).as_posix() for b, p in gradient_pngs.items()})
     where = copy_examples(examples, reports_dir)
+    modeling_files = modeling.write_modeling(
+        frame, steering, reports_dir,
+        {t: p.relative_to(reports_dir).as_posix() for t, p in modeling_pngs.items()},
+        modeling.listening_lines(examples, where))
     index = reports_dir / "index.html"
     index.write_text(render_index(
         written[0].read_text(), written[-1].read_text(),
         [p.relative_to(reports_dir).as_posix() for p in pngs], examples, where,
-        gradient_md.read_text() if gradient_md else None))
-    return [*written, *([gradient_md] if gradient_md else []), *pngs,
-            *gradient_pngs.values(), *(reports_dir / s for s in scaling.values()), index]
+        gradient_md.read_text() if gradient_md else None,
+        modeling_files[0].read_text() if modeling_files else None))
+    return [*written, *([gradient_md] if gradient_md else []), *modeling_files, *pngs,
+            *gradient_pngs.values(), *modeling_pngs.values(),
+            *(reports_dir / s for s in scaling.values()), index]

@@ -73,6 +73,17 @@ def _grid(plt: Any, n: int, ncols: int, size: tuple[float, float]) -> tuple[Any,
     return fig, flat[:n]
 
 
+def decades(ax: Any) -> None:
+    """A log x axis over whole decades, labelled at the decades only."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    lo, hi = ax.get_xlim()
+    if lo > 0:
+        ax.set_xlim(10 ** math.floor(math.log10(lo)), 10 ** math.ceil(math.log10(hi)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def strategy_colors(tables: list[Table]) -> dict[str, str]:
     """One colour per strategy (reference rows excluded), the same in every figure."""
     names = sorted({s for t in tables for s in t.strategies()})

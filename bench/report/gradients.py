@@ -13,12 +13,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from bench.report.figures import pyplot, save_png, slug
+from bench.report.figures import decades, pyplot, save_png, slug
 from bench.report.leaderboard import GRADIENT_COST, GRADIENT_QUALITY, measures_gradients
-from bench.report.numbers import number
+from bench.report.numbers import cell, finite_mean, number
 from bench.report.provenance import header_lines
 
 QUALITY, COST = GRADIENT_QUALITY, GRADIENT_COST
@@ -60,9 +59,9 @@ def settings(runs: pd.DataFrame) -> list[dict[str, Any]]:
         entry = {"task": task, "budget": budget, "strategy": strategy, "params": params,
                  "reference": bool(g.is_reference.iloc[0]), "runs": len(g),
                  "phases": dict(sorted(g.phase.value_counts().items())),
-                 **{m: _mean(g[m]) if m in g else math.nan for m, _ in COLUMNS},
-                 "bias": _mean(f.get("bias") for f in grad),
-                 "std": _mean(f.get("std") for f in grad),
+                 **{m: finite_mean(g[m]) if m in g else math.nan for m, _ in COLUMNS},
+                 "bias": finite_mean(f.get("bias") for f in grad),
+                 "std": finite_mean(f.get("std") for f in grad),
                  "proxies": _proxies(g.extra)}
         out.append(entry)
     return out
@@ -74,18 +73,9 @@ def _proxies(extras: Any) -> dict[str, dict[str, float]]:
     for extra in extras:
         for name, f in extra.get("proxies", {}).items():
             facts.setdefault(name, []).append(f)
-    return {name: {k: _mean(f.get(k) for f in fs)
+    return {name: {k: finite_mean(f.get(k) for f in fs)
                    for k in ("mrstft", "lufs_error", "grad_cosine_median")}
             for name, fs in sorted(facts.items())}
-
-
-def _mean(values: Any) -> float:
-    finite = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    return float(np.mean(finite)) if finite else math.nan
-
-
-def _num(x: float) -> str:
-    return "—" if not math.isfinite(x) else number(x)
 
 
 def setting_label(params: str, others: list[str]) -> str:
@@ -125,22 +115,24 @@ def reference_line(runs: pd.DataFrame) -> str:
                 "float64).")
         fd = runs[runs.is_reference]
         if len(fd):
-            step = _mean(_fact(e, "gradient", "reference", "scored_rule", "step")
-                         for e in fd.extra)
-            estimate = _mean(_fact(e, "gradient", "estimated_error", "check_rel_error")
-                             for e in fd.extra)
-            line += (f" The black boxes' finite-difference rule (step {_num(step)}) against "
-                     f"it: cosine {_num(_mean(fd[QUALITY]))}, relative error "
-                     f"{_num(_mean(fd['rel_error']))}; the rule's own error estimate (at twice "
-                     f"the step): relative difference {_num(estimate)}.")
+            step = finite_mean(_fact(e, "gradient", "reference", "scored_rule", "step")
+                               for e in fd.extra)
+            estimate = finite_mean(_fact(e, "gradient", "estimated_error", "check_rel_error")
+                                   for e in fd.extra)
+            line += (f" The black boxes' finite-difference rule (step {cell(step)}) against "
+                     f"it: cosine {cell(finite_mean(fd[QUALITY]))}, relative error "
+                     f"{cell(finite_mean(fd['rel_error']))}; the rule's own error estimate (at "
+                     f"twice the step): relative difference {cell(estimate)}.")
         return line
-    rel = _mean(r.get("check_rel_error") for r in rules)
+    rel = finite_mean(r.get("check_rel_error") for r in rules)
+
+    def mean(key: str) -> str:
+        return cell(finite_mean(r.get(key) for r in rules))
+
     return (f"Reference: a second-order finite difference through the black box, step "
-            f"{_num(_mean(r.get('step') for r in rules))} (central; one-sided within a step of "
-            f"0 or 1). Its own error, estimated by the same rule at step "
-            f"{_num(_mean(r.get('check_step') for r in rules))}: cosine "
-            f"{_num(_mean(r.get('check_cosine_mean') for r in rules))}, relative difference "
-            f"{_num(rel)} (median over points)"
+            f"{mean('step')} (central; one-sided within a step of 0 or 1). Its own error, "
+            f"estimated by the same rule at step {mean('check_step')}: cosine "
+            f"{mean('check_cosine_mean')}, relative difference {cell(rel)} (median over points)"
             + (" — **the reference is unreliable here**." if not rel < RELIABLE_REL else "."))
 
 
@@ -185,11 +177,11 @@ def render_markdown(frame: pd.DataFrame, figures: dict[str, str]) -> str | None:
             label = "—" if e["reference"] else setting_label(e["params"], others)
             runs_text = ", ".join(f"{n} {p}" for p, n in e["phases"].items())
             proxies = "; ".join(
-                f"{k}: {_num(v['mrstft'])}, {_num(v['lufs_error'])} LU, "
-                f"{_num(v['grad_cosine_median'])}" for k, v in e["proxies"].items()) or "—"
+                f"{k}: {cell(v['mrstft'])}, {cell(v['lufs_error'])} LU, "
+                f"{cell(v['grad_cosine_median'])}" for k, v in e["proxies"].items()) or "—"
             out.append("| " + " | ".join([name, label, runs_text,
-                                          *(_num(e[m]) for m, _ in COLUMNS), _num(e["bias"]),
-                                          _num(e["std"]), proxies]) + " |")
+                                          *(cell(e[m]) for m, _ in COLUMNS), cell(e["bias"]),
+                                          cell(e["std"]), proxies]) + " |")
         out.append("")
     return "\n".join(out)
 
@@ -230,11 +222,11 @@ def figures(frame: pd.DataFrame, out: Path) -> dict[str, Path]:
                                 textcoords="offset points", fontsize=6, color=REFERENCE_COLOR)
                     continue
                 ax.scatter(x, y, color=colors[e["strategy"]], s=22, alpha=0.8)
-                fidelity = _mean(v["mrstft"] for v in e["proxies"].values())
+                fidelity = finite_mean(v["mrstft"] for v in e["proxies"].values())
                 if math.isfinite(fidelity):
                     ax.annotate(f"MR-STFT {number(fidelity)}", (x, y), xytext=(3, 3),
                                 textcoords="offset points", fontsize=6)
-            _decades(ax)
+            decades(ax)
             ax.set_ylim(min(-0.1, ax.get_ylim()[0]), 1.05)
             ax.axhline(1.0, color="0.8", lw=0.8, zorder=0)
             ax.set_title(task)
@@ -250,17 +242,6 @@ def figures(frame: pd.DataFrame, out: Path) -> dict[str, Path]:
                      "and setting; proxies labelled with their output fidelity")
         paths[budget] = save_png(fig, out / f"{FIGURE_PREFIX}{slug(budget)}.png")
     return paths
-
-
-def _decades(ax: Any) -> None:
-    """A log x axis over whole decades, labelled at the decades only."""
-    from matplotlib.ticker import NullFormatter
-
-    ax.set_xscale("log")
-    lo, hi = ax.get_xlim()
-    if lo > 0:
-        ax.set_xlim(10 ** math.floor(math.log10(lo)), 10 ** math.ceil(math.log10(hi)))
-    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def write_gradients(frame: pd.DataFrame, reports_dir: Path,

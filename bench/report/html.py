@@ -1,8 +1,9 @@
 """`reports/index.html`: one self-contained static page (inline CSS, no scripts, no network)
 rendered from a Jinja2 template. It opens with the overall ranking and quality against cost,
-then the leaderboard, gradient quality against cost (when there are gradient results) and
-runtime reports (their Markdown converted by the `markdown` library),
-the other figures and audio players for a few examples."""
+then the leaderboard, gradient quality against cost (when there are gradient results), effect
+modeling (when there are modeling results or steering experiments) and runtime reports (their
+Markdown converted by the `markdown` library), the other figures and audio players for a few
+examples."""
 
 from __future__ import annotations
 
@@ -84,9 +85,9 @@ def listening(examples: list[ListeningExamples], where: dict[Path, str]) -> list
 
 def render_index(leaderboard_md: str, runtime_md: str, figures: list[str],
                  examples: list[ListeningExamples], where: dict[Path, str],
-                 gradients_md: str | None = None) -> str:
-    """The whole page as a string (deterministic for the same inputs); the gradient section
-    only where ``gradients_md`` is given."""
+                 gradients_md: str | None = None, modeling_md: str | None = None) -> str:
+    """The whole page as a string (deterministic for the same inputs); the gradient and the
+    effect-modeling sections only where their Markdown is given."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("bench.report", "templates"),
@@ -96,4 +97,5 @@ def render_index(leaderboard_md: str, runtime_md: str, figures: list[str],
         overview=groups(figures, OVERVIEW), leaderboard=markdown_html(leaderboard_md),
         runtime=markdown_html(runtime_md), gallery=groups(figures, GALLERY),
         gradients=markdown_html(gradients_md) if gradients_md else None,
+        modeling=markdown_html(modeling_md) if modeling_md else None,
         listening=listening(examples, where))

@@ -164,12 +164,47 @@ def measures_gradients(metrics: set[str]) -> bool:
     return {GRADIENT_QUALITY, GRADIENT_COST} <= metrics
 
 
+MODEL_FIDELITY, MODEL_COST = "esr", "rtf"
+"""The metrics every effect-modeling task reports: a task with both measures models."""
+
+
+def models_effects(metrics: set[str]) -> bool:
+    """Whether a task reporting ``metrics`` is an effect-modeling measurement."""
+    return {MODEL_FIDELITY, MODEL_COST} <= metrics
+
+
+def modeling_tasks(frame: pd.DataFrame) -> list[str]:
+    """The tasks of ``frame`` that are effect-modeling measurements."""
+    if frame.empty:
+        return []
+    return [t for t, m in frame.groupby("task").metric.agg(set).items() if models_effects(m)]
+
+
+def measurement_kind(table: Table) -> str | None:
+    """``gradient-fidelity`` or ``effect-modeling`` for a table of measurements, else None."""
+    metrics = {m for m, _, _ in table.metrics}
+    if measures_gradients(metrics):
+        return "gradient-fidelity"
+    return "effect-modeling" if models_effects(metrics) else None
+
+
 def end_tasks(tables: list[Table]) -> list[Table]:
-    """The tables the overall rank is over: every task but the gradient-fidelity measurements.
-    Those rank in their own family only: searches supply no gradient and autodiff, the
-    reference itself, cannot run on the black boxes, so ranking over them would leave out every
-    strategy but the approximate-gradient ones."""
-    return [t for t in tables if not measures_gradients({m for m, _, _ in t.metrics})]
+    """The tables the overall rank is over: every task but the gradient-fidelity and
+    effect-modeling measurements. Those rank in their own family only: searches supply no
+    gradient and no model, autodiff, the reference itself, cannot run on the black boxes and
+    has no model, so ranking over them would leave out most strategies."""
+    return [t for t in tables if measurement_kind(t) is None]
+
+
+def left_out_note(tables: list[Table]) -> str:
+    """What the overall rank of ``tables`` leaves out, e.g. " (the 13 gradient-fidelity tasks
+    rank in their family only)"; empty when nothing is left out."""
+    kinds = [k for t in tables if (k := measurement_kind(t))]
+    if not kinds:
+        return ""
+    parts = [f"{kinds.count(k)} {k}" for k in ("gradient-fidelity", "effect-modeling")
+             if k in kinds]
+    return f" (the {' and '.join(parts)} tasks rank in their family only)"
 
 
 def overall_rank(tables: list[Table]) -> tuple[list[tuple[str, float]], list[str]]:
@@ -244,14 +279,12 @@ def render_markdown(frame: pd.DataFrame, tables: list[Table]) -> str:
            "Strategies that tie on a task share their averaged rank.", ""]
     for budget, group in by_budget(tables).items():
         ends = end_tasks(group)
-        left_out = len(group) - len(ends)
-        note = (f" (the {left_out} gradient-fidelity tasks rank in their family only)"
-                if left_out else "")
         out += [f"## Overall rank ({budget} budget)", ""]
         if ends:
-            out += rank_lines(ends, note)
+            out += rank_lines(ends, left_out_note(group))
         else:
-            out.append("_Only gradient-fidelity tasks: they rank in their family only._")
+            kinds = " and ".join(dict.fromkeys(str(measurement_kind(t)) for t in group))
+            out.append(f"_Only {kinds} tasks: they rank in their family only._")
         out += ["", *family_ranks(group, families), ""]
     for table in tables:
         out += markdown_table(table)

@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
 
 SIGNIFICANT = 3
 POSITIONAL = (1e-3, 1e5)  # |x| in [low, high): written without an exponent
@@ -23,3 +27,16 @@ def number(x: float, digits: int = SIGNIFICANT) -> str:
     decimals = max(0, digits - 1 - math.floor(math.log10(abs(rounded))))
     text = f"{rounded:.{decimals}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def cell(x: Any) -> str:
+    """A table entry: ``number(x)``, or "—" when ``x`` is missing or not a finite number."""
+    if not isinstance(x, (int, float)) or not math.isfinite(x):
+        return "—"
+    return number(x)
+
+
+def finite_mean(values: Iterable[Any]) -> float:
+    """The mean of the finite numbers among ``values`` (NaN when there are none)."""
+    finite = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bench.baselines import DEEPAFX_ST_GPU_STEP_RATIOS, EXACT_STRATEGY
+from bench.report.leaderboard import modeling_tasks
 from bench.report.numbers import number
 from bench.report.provenance import header_lines
 from bench.report.runs import final_runs, training_logs
@@ -138,9 +139,11 @@ def compute_spent(rows: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 def proxy_facts(frame: pd.DataFrame) -> list[tuple[str, dict[str, Any]]]:
     """Distinct pre-trained proxies (from extra "proxies" of every phase: proxies are cached
-    artefacts), each with the machine that pre-trained it (or ``CACHED``), sorted."""
+    artefacts), each with the machine that pre-trained it (or ``CACHED``), sorted. The models
+    the effect-modeling tasks measure are left to their own report (``modeling.md``)."""
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
-    rows = frame[frame.extra_json.notna() & ~frame.is_reference].drop_duplicates("run_key")
+    rows = frame[frame.extra_json.notna() & ~frame.is_reference
+                 & ~frame.task.isin(modeling_tasks(frame))].drop_duplicates("run_key")
     rows = rows.sort_values(["finished_at", "run_key"], kind="stable")
     for machine, budget, text in zip(rows.machine_id, rows.budget, rows.extra_json, strict=True):
         for effect, meta in sorted(json.loads(text).get("proxies", {}).items()):

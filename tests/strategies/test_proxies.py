@@ -95,7 +95,7 @@ def test_compressor_tcn_sees_300_ms_at_the_budget_rate(budget):
 def test_hypergru_generates_recurrent_weights_from_params():
     net = HyperGru(3, TINY.gru, SAMPLE_RATE)
     c = torch.tensor([[0.1, 0.5, 0.9], [0.8, 0.2, 0.3]])
-    w_ih, w_hh, _ = net.recurrent_weights(c)
+    w_ih, w_hh, _ = net.recurrent_layer(c).weights
     assert w_hh.shape == (2, 3 * TINY.gru.hidden, TINY.gru.hidden)
     assert not torch.allclose(w_hh[0], w_hh[1]) and not torch.allclose(w_ih[0], w_ih[1])
     x = torch.randn(2, 1000)
