@@ -51,11 +51,13 @@ def test_the_effect_declares_its_facts(plugin):
 def proxies_of_a_run(strategy: str, task: Task, shared, may_skip: bool) -> set[str] | None:
     """Run ``strategy`` on ``task`` (smoke) with a float main metric and return the effects it
     reported proxies of; None when it skips, which only a missing style reference may cause
-    (``may_skip``: the rule-based strategy on a task without one)."""
+    (``may_skip``: the rule-based strategy on a task without one), or a strategy that declares
+    it trains no learner (``modeling``, which runs the modeling tasks only)."""
     s = registry("strategy").get(strategy)()
     reason = s.skip_reason(task) or task.skip_reason(s)
-    if reason is not None:  # only a missing style reference may keep a strategy out
-        assert may_skip and strategy == "rule_based", reason
+    if reason is not None:  # only a missing style reference or declared capabilities may
+        learns = getattr(s, "trains_learner", True)  # the effect-model grid trains no learner
+        assert (may_skip and strategy == "rule_based") or not learns, reason
         return None
     outcome = run_once(s, task, shared)
     assert isinstance(outcome.metrics[task.main_metric], float)
@@ -70,6 +72,19 @@ def test_every_strategy_runs_every_chain_task_with_the_new_effect(plugin, strate
     proxies = proxies_of_a_run(strategy, t, shared, may_skip=task == "blind_music_tilt")
     if proxies is not None and strategy in ("neural_proxy", "proxy_hybrid"):
         assert proxies == {"tilt"}
+
+
+@pytest.mark.parametrize("strategy", ["modeling", "neural_proxy"])
+def test_the_effect_gets_the_effect_model_grid(plugin, strategy, shared):
+    """A linear effect's grid has the IIR gray-box; its modeling task (four lines in the
+    plugin) runs the strategies with a learned model, which model it and name it."""
+    from bench.dsp import get_effect
+    from strategies import _architectures
+
+    assert {"iir-film", "iir-hyper"} <= set(_architectures.cells(get_effect("tilt")))
+    task = registry("task").get("modeling_tilt")()
+    assert proxies_of_a_run(strategy, task, shared, may_skip=False) == {"tilt"}
+    assert registry("strategy").get("autodiff")().skip_reason(task) is not None
 
 
 def test_the_effect_joins_the_chain_selection_library_by_its_declaration(plugin):

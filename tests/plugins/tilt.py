@@ -2,8 +2,8 @@
 
 ``tilt`` declares every fact other parts need — its neutral setting, memory, analytic output
 gain, linearity, rule-based matching rule and place in chain selection's effect library — and
-nothing else in the tree names it. The toy tasks below run the style-transfer and
-blind-estimation protocols on a chain of it, and chain selection on the library it joined.
+nothing else in the tree names it. The toy tasks below run the style-transfer, blind-estimation
+and effect-modeling protocols on a chain of it, and chain selection on the library it joined.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from bench.dsp._xp import column
 from bench.dsp.spec import DspEffect, Param
 from tasks.blind import BlindMusic, blind_metrics
 from tasks.chain import ChainMusic
+from tasks.modeling import EffectModeling
 from tasks.style_transfer import RealisticMusic, SyntheticMusic
 
 EFFECTS = ("tilt",)
@@ -82,3 +83,12 @@ class ChainTilt(ChainMusic):
     version = "1"
     toy = True
     max_effects = 1  # one candidate per library effect: the smoke run stays quick
+
+
+class ModelingTilt(EffectModeling):
+    """Effect modeling of the tilt EQ: the grid's cells and the proxies against its DSP."""
+
+    name = "modeling_tilt"
+    version = "1"
+    toy = True
+    effects = ("tilt",)
