@@ -16,7 +16,12 @@ from typing import Any
 import pandas as pd
 
 from bench.report.figures import decades, pyplot, save_png, slug
-from bench.report.leaderboard import GRADIENT_COST, GRADIENT_QUALITY, measures_gradients
+from bench.report.leaderboard import (
+    GRADIENT_COST,
+    GRADIENT_QUALITY,
+    measures_gradients,
+    ok_runs,
+)
 from bench.report.numbers import cell, finite_mean, number
 from bench.report.provenance import header_lines
 
@@ -35,15 +40,9 @@ def gradient_runs(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     metrics = frame.groupby("task").metric.agg(set)
     tasks = [t for t, m in metrics.items() if measures_gradients(m)]
-    rows = frame[frame.task.isin(tasks) & (frame.status == "ok")]
-    if rows.empty:
-        return pd.DataFrame()
-    values = rows.pivot_table(index="run_key", columns="metric", values="value",
-                              aggfunc="first")
-    meta = rows.sort_values("run_key", kind="stable").drop_duplicates("run_key").set_index(
-        "run_key")[["task", "budget", "strategy", "is_reference", "params_json", "phase",
-                    "extra_json"]]
-    runs = meta.join(values)
+    runs = ok_runs(frame, tasks)
+    if runs.empty:
+        return runs
     runs["extra"] = [json.loads(t) if isinstance(t, str) else {} for t in runs.extra_json]
     return runs.sort_values(["budget", "task", "is_reference", "strategy", "params_json",
                              "run_key"], kind="stable")

@@ -188,6 +188,21 @@ def measurement_kind(table: Table) -> str | None:
     return "effect-modeling" if models_effects(metrics) else None
 
 
+def ok_runs(frame: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
+    """One row per ok run of ``tasks`` (every phase, references included), indexed by run key:
+    task, budget, strategy, is_reference, params_json, phase, extra_json and one column per
+    metric; empty when there is none."""
+    rows = frame[frame.task.isin(tasks) & (frame.status == "ok")]
+    if rows.empty:
+        return pd.DataFrame()
+    values = rows.pivot_table(index="run_key", columns="metric", values="value",
+                              aggfunc="first")
+    meta = rows.sort_values("run_key", kind="stable").drop_duplicates("run_key").set_index(
+        "run_key")[["task", "budget", "strategy", "is_reference", "params_json", "phase",
+                    "extra_json"]]
+    return meta.join(values)
+
+
 def end_tasks(tables: list[Table]) -> list[Table]:
     """The tables the overall rank is over: every task but the gradient-fidelity and
     effect-modeling measurements. Those rank in their own family only: searches supply no

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.figures import decades, pyplot, save_png, slug
-from bench.report.leaderboard import modeling_tasks
+from bench.report.leaderboard import modeling_tasks, ok_runs
 from bench.report.numbers import cell, finite_mean
 from bench.report.provenance import header_lines
 from bench.results import STEER_SUBDIR
@@ -38,15 +38,9 @@ def modeling_runs(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per ok run of the modeling tasks (strategies and the ``dsp`` reference, every
     phase): task, budget, strategy, is_reference, params_json, phase, model (what its run
     recorded) and one column per metric."""
-    rows = frame[frame.task.isin(modeling_tasks(frame)) & (frame.status == "ok")]
-    if rows.empty:
-        return pd.DataFrame()
-    values = rows.pivot_table(index="run_key", columns="metric", values="value",
-                              aggfunc="first")
-    meta = rows.sort_values("run_key", kind="stable").drop_duplicates("run_key").set_index(
-        "run_key")[["task", "budget", "strategy", "is_reference", "params_json", "phase",
-                    "extra_json"]]
-    runs = meta.join(values)
+    runs = ok_runs(frame, modeling_tasks(frame))
+    if runs.empty:
+        return runs
     runs["model"] = [model_name(json.loads(t) if isinstance(t, str) else {}, ref)
                      for t, ref in zip(runs.extra_json, runs.is_reference, strict=True)]
     return runs.sort_values(["budget", "task", "is_reference", "strategy", "params_json",
