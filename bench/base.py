@@ -243,11 +243,16 @@ class Strategy(Registered, ABC):
         hyperparameters, in order). None by default."""
         return []
 
+    tuning_fidelity: ClassVar[str] = "steps"
+    """What a tuning trial has less of than a final run (:meth:`Budget.tuning`): training
+    steps for a learner, validation examples for a search."""
+
     @classmethod
     def pruning_resource(cls, budget: Budget) -> tuple[int, int]:
         """(min, max) of the step a run reports to :meth:`RunContext.intermediate`, over which
-        the Hyperband pruner stops trials: training steps, validated every ``val_every``."""
-        return max(1, budget.val_every), budget.steps
+        the pruner stops trials: training steps, validated every ``val_every``, up to a tuning
+        trial's steps."""
+        return max(1, budget.val_every), budget.tuning(cls.tuning_fidelity).steps
 
     def skip_reason(self, task: Task) -> str | None:
         """Why this strategy cannot run ``task`` (recorded as a skipped row), or None."""

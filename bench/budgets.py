@@ -1,11 +1,12 @@
 """Named compute budgets: what `--budget smoke|quick|standard|full` fixes for every task and
 strategy. ``standard`` is what published comparisons use: fresh training batches every step,
 early stopping on a validation plateau with the best checkpoint restored, a cosine learning
-rate, at most ``steps`` steps, and ≥ 12-trial sweeps pruned by Hyperband."""
+rate, at most ``steps`` steps, and ≥ 12-trial sweeps whose trials run at a lower fidelity
+(``tune_steps``, ``tune_examples``) under successive halving."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from bench.errors import BenchError
 
@@ -28,11 +29,30 @@ class Budget:
     val_every: int = 0   # steps between validation checks (0: steps // 8)
     patience: int = 0    # checks without a 1% improvement that stop training (0: never)
     lr_schedule: str = "constant"  # or "cosine": decay to lr / 10 over ``steps``
-    pruner: str = "median"         # Optuna pruner: "median" or "hyperband"
+    pruner: str = "median"         # Optuna pruner: "median", "halving" or "hyperband"
+    tune_steps: int = 0      # steps of a tuning trial of a learner (0: ``steps``)
+    tune_examples: int = 0   # validation examples a tuning trial of a search solves (0: all)
+    version: int = 1         # bumped when the protocol changes: keys and studies carry it
 
     def as_dict(self) -> dict:
         """Plain dict, for the results' JSON columns."""
         return asdict(self)
+
+    @property
+    def tag(self) -> str:
+        """The name in run keys and study names: ``standard@2`` once the protocol changed, so
+        runs of an older protocol are never resumed or mixed in as if they were current."""
+        return self.name if self.version == 1 else f"{self.name}@{self.version}"
+
+    def tuning(self, kind: str) -> Budget:
+        """The budget of a tuning trial: a learner (``kind="steps"``) trains ``tune_steps``,
+        a search (``kind="examples"``) solves ``tune_examples`` validation examples with the
+        full evaluation budget each, so its tuned population and step sizes still fit it."""
+        if kind == "steps":
+            return replace(self, steps=self.tune_steps or self.steps)
+        if kind == "examples":
+            return replace(self, eval_examples=self.tune_examples or self.eval_examples)
+        raise ValueError(f"unknown tuning fidelity {kind!r}")
 
 
 BUDGETS: dict[str, Budget] = {
@@ -44,11 +64,15 @@ BUDGETS: dict[str, Budget] = {
                eval_examples=24, clip_seconds=1.5, sample_rate=24000, dsp_evals=240),
         # 400 effect evaluations per example for searches: at 1000, CMA-ES alone was projected
         # at 9.2 of the matrix's 24.4 core-hours (`python -m bench project`), over the 8-hour
-        # limit of two workers; 400 is 1.7x the quick budget's search
+        # limit of two workers; 400 is 1.7x the quick budget's search.
+        # Version 2: tuning trials at a third of the final fidelity under successive halving.
+        # Hyperband over full-length trials spent 4 final runs' time per study on tuning
+        # (21.1 core-hours projected for the style tasks and searches alone)
         Budget("standard", trials=12, final_seeds=3, steps=3000, batch_size=4,
                train_examples=192, eval_examples=48, clip_seconds=1.5, sample_rate=24000,
                dsp_evals=400, fresh_examples=True, val_every=100, patience=6,
-               lr_schedule="cosine", pruner="hyperband"),
+               lr_schedule="cosine", pruner="halving", tune_steps=1000, tune_examples=16,
+               version=2),
         Budget("full", trials=30, final_seeds=3, steps=100_000, batch_size=6,
                train_examples=20_000, eval_examples=1000, clip_seconds=5.46, sample_rate=24000,
                dsp_evals=4000, fresh_examples=True, val_every=1000, patience=10,

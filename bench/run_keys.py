@@ -21,7 +21,7 @@ def study_name(task: Task, strategy_cls: type[Strategy], budget: Budget, base_se
     if not data.trains_default:
         suffix += f"/train={data.train_label()}"
     return (f"{task.name}@{task.version}/{strategy_cls.name}@{strategy_cls.version}/"
-            f"{budget.name}/seed{base_seed}{suffix}")
+            f"{budget.tag}/seed{base_seed}{suffix}")
 
 
 def trial_key(study: str, trial_number: int) -> str:
@@ -36,7 +36,7 @@ def final_key(task: Task, strategy_cls: type[Strategy], budget: Budget, base_see
     if params is None:
         return run_key(study=study, final=rep, params=None, **data.key())
     return run_key(task=task.name, task_version=task.version, strategy=strategy_cls.name,
-                   version=strategy_cls.version, budget=budget.name, base_seed=base_seed,
+                   version=strategy_cls.version, budget=budget.tag, base_seed=base_seed,
                    rep=rep, params=canonical_json(params), **data.key())
 
 
@@ -44,14 +44,14 @@ def reference_key(task: Task, which: str, budget: Budget, base_seed: int, rep: i
                   data: DataChoice) -> str:
     """Run key of a reference row set: shared by every strategy of the task and data."""
     return run_key(task=task.name, task_version=task.version, reference=which,
-                   budget=budget.name, base_seed=base_seed, rep=rep, **data.key())
+                   budget=budget.tag, base_seed=base_seed, rep=rep, **data.key())
 
 
 def skip_key(task: Task, strategy_cls: type[Strategy], budget: Budget, base_seed: int,
              data: DataChoice) -> str:
     """Run key of the one skipped row of a strategy that cannot run a task (on that data)."""
     return run_key(task=task.name, strategy=strategy_cls.name, skip=True,
-                   version=strategy_cls.version, budget=budget.name, base_seed=base_seed,
+                   version=strategy_cls.version, budget=budget.tag, base_seed=base_seed,
                    **data.key())
 
 

@@ -58,10 +58,12 @@ class SearchProblem:
 class SearchStrategy(Strategy):
     """A strategy that needs no gradient: it maps a search problem to parameters directly."""
 
+    tuning_fidelity = "examples"
+
     @classmethod
     def pruning_resource(cls, budget: Budget) -> tuple[int, int]:
         """Percent of the evaluation budget (:func:`report_progress`); the first rung at 1/27
-        of it, so a search gets as many Hyperband brackets as a learner."""
+        of it, so a search gets as many rungs as a learner."""
         return PROGRESS // 27, PROGRESS
 
     def skip_reason(self, task: Task) -> str | None:

@@ -139,7 +139,8 @@ class StudyRun:
             study.tell(trial, value) if value is not None else study.tell(
                 trial, state=TrialState.FAIL)
             return
-        ctx = self._context("val", run_keys.tune_seed(self.base_seed, self.study_name))
+        ctx = self._context("val", run_keys.tune_seed(self.base_seed, self.study_name),
+                            budget=self.budget.tuning(self.strategy_cls.tuning_fidelity))
 
         sign = -1.0 if self.main.higher_is_better else 1.0
 
@@ -238,7 +239,8 @@ class StudyRun:
                         trial_number=trial, repetition=rep, data=self.data,
                         device=device.name(self.sweep.device))
 
-    def _context(self, split: str, seed: int, audio_as: str | None = None) -> RunContext:
+    def _context(self, split: str, seed: int, audio_as: str | None = None,
+                 budget: Budget | None = None) -> RunContext:
         opts = self.sweep.opts
         audio_dir = None
         if audio_as is not None:
@@ -247,7 +249,7 @@ class StudyRun:
                          / f"seed{self.base_seed}" / audio_as)
         return RunContext(
             audio_dir=audio_dir,
-            budget=self.task.sized(self.budget), seed=seed, split=split,
+            budget=self.task.sized(budget or self.budget), seed=seed, split=split,
             results_dir=self.sweep.results_dir,
             cache_dir=Path(opts.cache_dir) if opts.cache_dir else default_cache_dir(),
             data_root=opts.data_root, progress=opts.progress, device=self.sweep.device,
@@ -326,12 +328,15 @@ def tuning_trials(strategy_cls: type[Strategy], task: Task, budget: Budget,
 
 
 def make_pruner(budget: Budget, strategy_cls: type[Strategy]) -> Any:
-    """The budget's Optuna pruner: Hyperband over the strategy's resource (training steps, or
-    a search's progress; ``standard``, ``full``) or the median rule after two trials."""
+    """The budget's Optuna pruner over the strategy's resource (training steps, or a search's
+    progress): successive halving (``standard``), Hyperband (``full``), or the median rule
+    after two trials."""
     import optuna
 
+    low, high = strategy_cls.pruning_resource(budget)
+    if budget.pruner == "halving":  # one bracket: a third of the trials go on at each rung
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=low, reduction_factor=3)
     if budget.pruner == "hyperband":
-        low, high = strategy_cls.pruning_resource(budget)
         return optuna.pruners.HyperbandPruner(min_resource=low, max_resource=high,
                                               reduction_factor=3)
     return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)

@@ -50,12 +50,21 @@ class CellCost:
         return float(sum(n * s for n, s in parts))
 
 
+def budget_version(study_names: pd.Series) -> pd.Series:
+    """The budget's protocol version in each study name (``…/standard@2/seed0``: 2; a bare
+    budget name: 1; no study: 0)."""
+    tag = study_names.fillna("").astype(str).str.split("/").str[2].fillna("")
+    version = tag.str.extract(r"@(\d+)$")[0]
+    return pd.to_numeric(version, errors="coerce").fillna((tag != "").astype(int))
+
+
 def newest_protocol(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of each (task, strategy, budget) at its newest (task version, strategy version):
-    a protocol change makes the older runs' costs stale."""
+    """The rows of each (task, strategy, budget) at its newest (budget version, task version,
+    strategy version): a protocol change makes the older runs' costs stale."""
     if frame.empty:
         return frame
-    order = (pd.to_numeric(frame.task_version, errors="coerce").fillna(0) * 1e6
+    order = (budget_version(frame.study_name) * 1e12
+             + pd.to_numeric(frame.task_version, errors="coerce").fillna(0) * 1e6
              + pd.to_numeric(frame.strategy_version, errors="coerce").fillna(0))
     newest = order.groupby([frame.task, frame.strategy, frame.budget]).transform("max")
     return frame[order == newest]
@@ -158,36 +167,44 @@ def _from_steps(cell: MatrixCell, needed: list[str], anchors: list[MatrixCell], 
 
 def _from_sizes(cell: MatrixCell, needed: list[str], budget: Budget, walls: pd.DataFrame,
                 sizes: dict[str, Budget]) -> CellCost:
-    """Per-run seconds at another budget, scaled by the ratio a cell of the same strategy
-    measured at both budgets shows, else by the sizes that bound the work."""
+    """Per-run seconds at another budget, scaled phase by phase by the ratio a cell of the same
+    strategy measured at both budgets shows, else by the sizes that bound the work."""
     other = walls[(walls.task == cell.task) & (walls.strategy == cell.strategy)
                   & (walls.budget != budget.name)]
     for name, rows in other.groupby("budget"):
-        scale = _size_scale(cell.kind, budget, sizes[str(name)])
-        basis = f"sizes: {name} × {number(scale)}"
-        measured = _measured_ratio(cell.strategy, str(name), budget.name, walls)
-        if measured is not None:
-            scale = measured[1]
-            basis = f"{name} × {number(scale)} (the ratio measured on {measured[0]})"
-        return CellCost(cell.task, cell.strategy, cell.runs,
-                        _per_run(rows.groupby("phase").wall.mean().to_dict(), needed, scale),
-                        basis)
+        base = _per_run(rows.groupby("phase").wall.mean().to_dict(), needed)
+        seconds, bases = {}, []
+        for phase in needed:
+            measured = _measured_ratio(cell.strategy, str(name), budget.name, phase, walls)
+            if measured is not None:
+                scale = measured[1]
+                bases.append(f"{name} × {number(scale)} (the ratio measured on {measured[0]})")
+            else:
+                scale = _size_scale(cell.kind, phase, budget, sizes[str(name)])
+                bases.append(f"sizes: {name} × {number(scale)}")
+            seconds[phase] = base[phase] * scale
+        labelled = [f"{p} {b}" for p, b in zip(needed, bases, strict=True)]
+        basis = bases[0] if len(set(bases)) == 1 else "; ".join(labelled)
+        return CellCost(cell.task, cell.strategy, cell.runs, seconds, basis)
     return CellCost(cell.task, cell.strategy, cell.runs, dict.fromkeys(needed),
                     "unknown: no run of this cell")
 
 
-def _size_scale(kind: str, budget: Budget, base: Budget) -> float:
-    """How much more work a run does at ``budget`` than at ``base``: evaluation examples, and
-    effect evaluations per example for a search."""
+def _size_scale(kind: str, phase: str, budget: Budget, base: Budget) -> float:
+    """How much more work a run of ``phase`` does at ``budget`` than at ``base``: evaluation
+    examples (a search's tuning trials solve fewer, :meth:`Budget.tuning`), and effect
+    evaluations per example for a search."""
+    if kind == "search" and phase == "tune":
+        budget, base = budget.tuning("examples"), base.tuning("examples")
     scale = budget.eval_examples / base.eval_examples
     return scale * budget.dsp_evals / base.dsp_evals if kind == "search" else scale
 
 
-def _measured_ratio(strategy: str, base: str, target: str,
+def _measured_ratio(strategy: str, base: str, target: str, phase: str,
                     walls: pd.DataFrame) -> tuple[str, float] | None:
-    """(task, seconds per run at ``target`` ÷ at ``base``) of the first task where ``strategy``
-    ran at both budgets, or None."""
-    mine = walls[walls.strategy == strategy]
+    """(task, seconds per ``phase`` run at ``target`` ÷ at ``base``) of the first task where
+    ``strategy`` ran that phase at both budgets, or None."""
+    mine = walls[(walls.strategy == strategy) & (walls.phase == phase)]
     means = mine.groupby(["task", "budget"]).wall.mean()
     for task in sorted(mine.task.unique()):
         if (task, base) in means and (task, target) in means:

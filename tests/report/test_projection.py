@@ -45,8 +45,9 @@ def test_measured_steps_and_sizes_bases_scale_as_documented():
     quick = get_budget("quick")
     scale = (STANDARD.eval_examples * STANDARD.dsp_evals) / (quick.eval_examples
                                                              * quick.dsp_evals)
+    tune_scale = scale * STANDARD.tune_examples / STANDARD.eval_examples  # fewer examples
     assert cells["synthetic_music", "cmaes"].seconds == pytest.approx(
-        {"tune": 10.0 * scale, "final": 20.0 * scale})
+        {"tune": 10.0 * tune_scale, "final": 20.0 * scale})
     reuse = cells["probe_music", "autodiff"]
     assert reuse.seconds == pytest.approx(
         {"final": STANDARD.eval_examples / quick.eval_examples})
@@ -86,6 +87,7 @@ def test_a_run_costs_its_cpu_seconds_else_its_steps_at_the_cells_rate_else_its_w
         "is_reference": [False, False, False, True, False],
         "cpu_s": [12.5, None, None, 1.0, None], "n_steps": [100, 40, 0, 0, 50],
         "task_version": ["2"] * 5, "strategy_version": ["1"] * 5,
+        "study_name": ["t@2/s@1/standard@2/seed0"] * 5,
         "started_at": [start] * 5,
         "finished_at": [start + pd.Timedelta(seconds=s) for s in (40, 30, 20, 5, 9)]})
     rows = run_walls(frame)
@@ -94,17 +96,21 @@ def test_a_run_costs_its_cpu_seconds_else_its_steps_at_the_cells_rate_else_its_w
 
 
 def test_only_a_cells_newest_protocol_is_costed():
-    """Runs of an older task or strategy version of the same cell are stale; other cells and
-    budgets keep their own newest rows."""
+    """Runs of an older budget, task or strategy version of the same cell are stale; other
+    cells and budgets keep their own newest rows."""
     frame = pd.DataFrame({
-        "task": ["t", "t", "t", "t"], "strategy": ["s", "s", "s", "s"],
-        "budget": ["standard", "standard", "standard", "quick"],
-        "task_version": ["1", "2", "2", "1"], "strategy_version": ["3", "1", "2", "1"],
-        "phase": ["tune"] * 4, "is_main_metric": [True] * 4, "status": ["ok"] * 4,
-        "is_reference": [False] * 4, "cpu_s": [100.0, 50.0, 20.0, 7.0], "n_steps": [10] * 4,
-        "started_at": [pd.Timestamp("2026-01-01T00:00:00Z")] * 4,
-        "finished_at": [pd.Timestamp("2026-01-01T00:01:00Z")] * 4})
+        "task": ["t"] * 5, "strategy": ["s"] * 5,
+        "budget": ["standard", "standard", "standard", "quick", "standard"],
+        "study_name": ["t@1/s@3/standard@2/seed0", "t@2/s@1/standard@2/seed0",
+                       "t@2/s@2/standard@2/seed0", "t@1/s@1/quick/seed0",
+                       "t@3/s@3/standard/seed0"],
+        "task_version": ["1", "2", "2", "1", "3"], "strategy_version": ["3", "1", "2", "1", "3"],
+        "phase": ["tune"] * 5, "is_main_metric": [True] * 5, "status": ["ok"] * 5,
+        "is_reference": [False] * 5, "cpu_s": [100.0, 50.0, 20.0, 7.0, 3.0],
+        "n_steps": [10] * 5, "started_at": [pd.Timestamp("2026-01-01T00:00:00Z")] * 5,
+        "finished_at": [pd.Timestamp("2026-01-01T00:01:00Z")] * 5})
     rows = run_walls(frame)
+    # the version-1 standard row has newer task and strategy versions, but an older budget
     assert sorted(zip(rows.budget, rows.wall, strict=True)) == [("quick", 7.0), ("standard", 20.0)]
 
 
@@ -112,6 +118,7 @@ def test_a_measured_cell_of_the_same_strategy_sets_the_ratio_between_budgets():
     matrix = [MatrixCell("synthetic_music", "cmaes", RUNS, "search", 3000),
               MatrixCell("blind_music", "cmaes", RUNS, "search", 3000)]
     measured = walls(("synthetic_music", "cmaes", "quick", "tune", 10.0),
+                     ("synthetic_music", "cmaes", "quick", "final", 10.0),
                      ("synthetic_music", "cmaes", "standard", "tune", 60.0),
                      ("synthetic_music", "cmaes", "standard", "final", 60.0),
                      ("blind_music", "cmaes", "quick", "final", 4.0))

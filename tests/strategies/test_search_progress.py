@@ -3,6 +3,8 @@
 from pathlib import Path
 
 import numpy as np
+import optuna
+import pytest
 
 from bench.base import Counters, RunContext
 from bench.budgets import get_budget
@@ -33,10 +35,28 @@ def test_cmaes_reports_increasing_progress_that_ends_at_the_whole_budget(tmp_pat
     assert heard[-1][1] <= heard[0][1]  # the best loss never rises
 
 
-def test_hyperband_prunes_searches_over_progress_and_learners_over_steps() -> None:
-    """The same four brackets: learners from ``val_every`` to ``steps``, searches from 3 % to
-    100 % of their evaluations."""
+def test_standard_prunes_by_halving_searches_over_progress_and_learners_over_steps() -> None:
+    """One successive-halving bracket from 3 % of a search's evaluations and from ``val_every``
+    training steps; ``full`` keeps Hyperband up to its whole step budget."""
     budget = get_budget("standard")
     search, learner = make_pruner(budget, CmaEs), make_pruner(budget, Autodiff)
-    assert (search._min_resource, search._max_resource) == (3, PROGRESS)
-    assert (learner._min_resource, learner._max_resource) == (budget.val_every, budget.steps)
+    assert isinstance(search, optuna.pruners.SuccessiveHalvingPruner)
+    assert search._min_resource == 3 and learner._min_resource == budget.val_every
+    full = make_pruner(get_budget("full"), Autodiff)
+    assert isinstance(full, optuna.pruners.HyperbandPruner)
+    assert (full._min_resource, full._max_resource) == (1000, 100_000)
+
+
+def test_tuning_trials_run_at_lower_fidelity_and_the_protocol_is_in_the_keys() -> None:
+    """At standard a learner's trial trains a third of the steps, a search's trial solves a
+    third of the validation examples at the full evaluation budget; final runs keep both.
+    The budget's version is in its tag, so older studies are never resumed as current."""
+    budget = get_budget("standard")
+    learner, search = budget.tuning(Autodiff.tuning_fidelity), budget.tuning(CmaEs.tuning_fidelity)
+    assert (learner.steps, learner.eval_examples) == (1000, budget.eval_examples)
+    assert (search.steps, search.eval_examples, search.dsp_evals) == (
+        budget.steps, 16, budget.dsp_evals)
+    assert budget.tag == "standard@2" and get_budget("quick").tag == "quick"
+    assert get_budget("quick").tuning("steps") == get_budget("quick")
+    with pytest.raises(ValueError, match="fidelity"):
+        budget.tuning("seconds")
