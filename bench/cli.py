@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="workers sharing the matrix (default 2)")
     p.add_argument("--limit-hours", type=float, default=8.0,
                    help="wall-time limit to check the projection against (default 8)")
+    p.add_argument("--exclude-family", default="",
+                   help="comma list of task families to leave out of the matrix (e.g. "
+                        "modeling: the effect-model grid, run as a chunk of its own)")
     p.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
 
     p = sub.add_parser("publish", help="copy results into a small committable directory "
@@ -347,6 +350,7 @@ def cmd_project(args: argparse.Namespace) -> int:
     """Print (and optionally write) the projected wall time of a budget's matrix."""
     from bench.budgets import BUDGETS, get_budget
     from bench.errors import BenchError
+    from bench.registry import registry
     from bench.report.projection import project, render_projection, run_walls, step_seconds
     from bench.report.runtime import PerfFiles
     from bench.results import read_results
@@ -363,9 +367,14 @@ def cmd_project(args: argparse.Namespace) -> int:
     profiles = PerfFiles.read(dirs).steps  # the newest at the budget's own sizes first
     profile = max(profiles, key=lambda d: (d.get("budget") == budget.name,
                                            d.get("timestamp", "")), default=None)
-    cells = project(budget, matrix_cells(budget), run_walls(read_results(dirs)),
-                    step_seconds(profile), BUDGETS)
-    text = render_projection(cells, budget, args.workers, args.limit_hours)
+    excluded = {f for f in args.exclude_family.split(",") if f}
+    families = {t.family for t in registry("task").classes() if not getattr(t, "toy", False)}
+    if excluded - families:  # checked before any task loads (plugins may print on loading)
+        raise BenchError(f"unknown task family {', '.join(sorted(excluded - families))} in "
+                         f"--exclude-family; choose from {', '.join(sorted(families))}")
+    cells = project(budget, [c for c in matrix_cells(budget) if c.family not in excluded],
+                    run_walls(read_results(dirs)), step_seconds(profile), BUDGETS)
+    text = render_projection(cells, budget, args.workers, args.limit_hours, sorted(excluded))
     print(text, end="")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

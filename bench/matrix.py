@@ -15,3 +15,4 @@ class MatrixCell:
     kind: str             # "gradient" (trains through the strategy), "search", "reuse" or
     #                       "measure" (a gradient strategy measured, nothing trained)
     steps: int            # most training steps per run at the budget, as the task sizes it
+    family: str = ""      # the task's family (style, blind, gradient, modeling …)

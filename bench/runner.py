@@ -133,5 +133,5 @@ def matrix_cells(budget: Budget) -> list[MatrixCell]:
                     "gradient" if task.capabilities.trains_learner else "measure")
             cells.append(MatrixCell(task.name, cls.name, {"tune": tune,
                                                           "final": budget.final_seeds},
-                                    kind, task.sized(budget).steps))
+                                    kind, task.sized(budget).steps, task.family))
     return cells

@@ -183,6 +183,13 @@ def test_project_reads_measured_runs_and_writes_only_where_asked(tmp_path):
     assert row.endswith("| measured |")
     assert "Incomplete: no basis for" in out.stdout  # nothing else was measured
     assert (tmp_path / "projection.md").read_text() == out.stdout
+    narrow = bench_cmd("project", "--budget", "smoke", "--results-dir", "results",
+                       "--exclude-family", "modeling,gradient", cwd=tmp_path).stdout
+    assert "Left out: the gradient, modeling task families." in narrow
+    assert "| modeling_peq |" in out.stdout and "| modeling_peq |" not in narrow
+    assert "| synthetic_speech | autodiff |" in narrow
+    one_line_error(bench_cmd("project", "--exclude-family", "modelling", cwd=tmp_path),
+                   "unknown task family modelling")
     one_line_error(bench_cmd("project", "--workers", "0", cwd=tmp_path), "--workers")
     one_line_error(bench_cmd("project", "--results-dir", "resluts", cwd=tmp_path),
                    "no results directory resluts")

@@ -40,6 +40,7 @@ class CellCost:
     runs: dict[str, int]              # phase -> number of runs
     seconds: dict[str, float | None]  # phase -> seconds per run (None: unknown)
     basis: str
+    family: str = ""
 
     @property
     def total(self) -> float | None:
@@ -71,7 +72,8 @@ def newest_protocol(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_walls(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per finished run: task, strategy, budget, phase and its seconds (``wall``).
+    """One row per finished run: task, strategy, budget, its protocol version, phase and its
+    seconds (``wall``).
 
     A run's seconds are its CPU seconds where recorded: a busy machine does not inflate them,
     and a worker with a core to itself spends them as wall time. A run without them whose cell
@@ -80,6 +82,7 @@ def run_walls(frame: pd.DataFrame) -> pd.DataFrame:
     """
     main = frame[frame.is_main_metric.astype(bool) & frame.status.isin(["ok", "pruned"])]
     main = newest_protocol(main[~main.is_reference.astype(bool)]).copy()
+    main["budget_version"] = budget_version(main.study_name).astype(int)
     main["wall"] = (pd.to_datetime(main.finished_at)
                     - pd.to_datetime(main.started_at)).dt.total_seconds()
     main["cpu"] = main.cpu_s.astype(float)
@@ -89,7 +92,7 @@ def run_walls(frame: pd.DataFrame) -> pd.DataFrame:
     cells = pd.MultiIndex.from_frame(main[["task", "strategy", "budget"]])
     from_steps = (main.n_steps * rate.reindex(cells).to_numpy()).where(main.n_steps > 0)
     main["wall"] = main.cpu.fillna(from_steps).fillna(main.wall)
-    return main[["task", "strategy", "budget", "phase", "wall"]]
+    return main[["task", "strategy", "budget", "budget_version", "phase", "wall"]]
 
 
 def step_seconds(profile: dict[str, Any] | None) -> dict[tuple[str, str], float]:
@@ -123,7 +126,8 @@ def _per_run(known: dict[str, float], needed: list[str], scale: float = 1.0) -> 
 def project(budget: Budget, matrix: list[MatrixCell], walls: pd.DataFrame,
             steps: dict[tuple[str, str], float], sizes: dict[str, Budget]) -> list[CellCost]:
     """Cost of every cell of ``matrix`` at ``budget``, from the measured ``walls``."""
-    here = walls[walls.budget == budget.name]
+    walls = walls[(walls.budget != budget.name) | (walls.budget_version == budget.version)]
+    here = walls[walls.budget == budget.name]  # an older protocol of the budget is stale
     means = here.groupby(["task", "strategy", "phase"]).wall.mean().to_dict()
     anchors = [c for c in matrix if c.kind == "gradient" and _measured(c, means)]
     cells = []
@@ -133,7 +137,7 @@ def project(budget: Budget, matrix: list[MatrixCell], walls: pd.DataFrame,
         if own:
             basis = "measured" if len(own) == len(needed) else f"measured ({'/'.join(own)})"
             cells.append(CellCost(cell.task, cell.strategy, cell.runs, _per_run(own, needed),
-                                  basis))
+                                  basis, cell.family))
         elif cell.kind == "gradient":
             cells.append(_from_steps(cell, needed, anchors, means, steps))
         else:
@@ -160,9 +164,10 @@ def _from_steps(cell: MatrixCell, needed: list[str], anchors: list[MatrixCell], 
             scale = mine / theirs * cell.steps / anchor.steps
             return CellCost(cell.task, cell.strategy, cell.runs,
                             _per_run(_measured(anchor, means), needed, scale),
-                            f"steps: {anchor.task}/{anchor.strategy} × {number(scale)}")
+                            f"steps: {anchor.task}/{anchor.strategy} × {number(scale)}",
+                            cell.family)
     return CellCost(cell.task, cell.strategy, cell.runs, dict.fromkeys(needed),
-                    "unknown: no step time or no measured gradient cell")
+                    "unknown: no step time or no measured gradient cell", cell.family)
 
 
 def _from_sizes(cell: MatrixCell, needed: list[str], budget: Budget, walls: pd.DataFrame,
@@ -185,9 +190,9 @@ def _from_sizes(cell: MatrixCell, needed: list[str], budget: Budget, walls: pd.D
             seconds[phase] = base[phase] * scale
         labelled = [f"{p} {b}" for p, b in zip(needed, bases, strict=True)]
         basis = bases[0] if len(set(bases)) == 1 else "; ".join(labelled)
-        return CellCost(cell.task, cell.strategy, cell.runs, seconds, basis)
+        return CellCost(cell.task, cell.strategy, cell.runs, seconds, basis, cell.family)
     return CellCost(cell.task, cell.strategy, cell.runs, dict.fromkeys(needed),
-                    "unknown: no run of this cell")
+                    "unknown: no run of this cell", cell.family)
 
 
 def _size_scale(kind: str, phase: str, budget: Budget, base: Budget) -> float:
@@ -213,12 +218,15 @@ def _measured_ratio(strategy: str, base: str, target: str, phase: str,
 
 
 def render_projection(cells: list[CellCost], budget: Budget, workers: int,
-                      limit_hours: float | None = None) -> str:
+                      limit_hours: float | None = None, excluded: list[str] | None = None) -> str:
     """Markdown: one row per cell, then the total in core-hours and in wall hours."""
-    lines = [f"# Projected `{budget.name}` matrix", "",
+    left_out = (f" Left out: the {', '.join(excluded)} task "
+                f"{'family' if len(excluded) == 1 else 'families'}." if excluded else "")
+    lines = [f"# Projected `{budget.tag}` matrix", "",
              f"{budget.trials} trials per tuned study, {budget.final_seeds} final seeds, at most "
              f"{budget.steps} steps per run. Seconds per run: CPU seconds where recorded, else "
-             "wall seconds; see `bench/report/projection.py` for the three bases.", "",
+             f"wall seconds; see `bench/report/projection.py` for the three bases.{left_out}",
+             "",
              "| task | strategy | tune runs | final runs | s/run (tune) | s/run (final) | "
              "hours | basis |", "|---|---|---|---|---|---|---|---|"]
     known = 0.0
@@ -237,6 +245,13 @@ def render_projection(cells: list[CellCost], budget: Budget, workers: int,
     lines += ["", f"**Total: {number(known / 3600)} core-hours; {number(wall)} h of wall time "
               f"with {workers} workers** (workers share studies trial by trial, so the wall "
               "time is the core-hours divided by the workers)."]
+    families: dict[str, float] = {}
+    for c in cells:
+        families[c.family or "other"] = families.get(c.family or "other", 0.0) + (c.total or 0)
+    if len(families) > 1:
+        parts = sorted(families.items(), key=lambda kv: -kv[1])
+        lines.append("By task family (core-hours): " + ", ".join(
+            f"{name} {number(seconds / 3600)}" for name, seconds in parts) + ".")
     if limit_hours is not None:
         verdict = "fits" if wall <= limit_hours and not unknown else "does not fit"
         lines.append(f"Against the {number(limit_hours)} h limit: {verdict}.")

@@ -15,7 +15,10 @@ RUNS = {"tune": 12, "final": 3}
 
 
 def walls(*rows: tuple[str, str, str, str, float]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["task", "strategy", "budget", "phase", "wall"])
+    """Runs at each budget's current protocol version."""
+    frame = pd.DataFrame(rows, columns=["task", "strategy", "budget", "phase", "wall"])
+    frame["budget_version"] = [BUDGETS[b].version for b in frame.budget]
+    return frame
 
 
 def test_measured_steps_and_sizes_bases_scale_as_documented():
@@ -56,14 +59,18 @@ def test_measured_steps_and_sizes_bases_scale_as_documented():
 
 
 def test_render_sums_core_hours_divides_by_workers_and_names_gaps():
-    matrix = [MatrixCell("synthetic_music", "autodiff", RUNS, "gradient", 3000),
-              MatrixCell("blind_music", "spsa", RUNS, "gradient", 3000)]
+    matrix = [MatrixCell("synthetic_music", "autodiff", RUNS, "gradient", 3000, "style"),
+              MatrixCell("modeling_peq", "modeling", RUNS, "measure", 3000, "modeling"),
+              MatrixCell("blind_music", "spsa", RUNS, "gradient", 3000, "blind")]
     measured = walls(("synthetic_music", "autodiff", "standard", "tune", 720.0),
-                     ("synthetic_music", "autodiff", "standard", "final", 1200.0))
+                     ("synthetic_music", "autodiff", "standard", "final", 1200.0),
+                     ("modeling_peq", "modeling", "standard", "tune", 360.0),
+                     ("modeling_peq", "modeling", "standard", "final", 360.0))
     cells = project(STANDARD, matrix, measured, {}, BUDGETS)
     text = render_projection(cells, STANDARD, workers=2, limit_hours=8.0)
-    # 12 × 720 s + 3 × 1200 s = 3.4 core-hours, 1.7 h on two workers
-    assert "**Total: 3.4 core-hours; 1.7 h of wall time with 2 workers**" in text
+    # 12 × 720 s + 3 × 1200 s = 3.4 core-hours, and 15 × 360 s = 1.5: 2.45 h on two workers
+    assert "**Total: 4.9 core-hours; 2.45 h of wall time with 2 workers**" in text
+    assert "By task family (core-hours): style 3.4, modeling 1.5, blind 0." in text
     assert "does not fit" in text and "Incomplete: no basis for blind_music/spsa" in text
 
 
@@ -122,7 +129,9 @@ def test_a_measured_cell_of_the_same_strategy_sets_the_ratio_between_budgets():
                      ("synthetic_music", "cmaes", "standard", "tune", 60.0),
                      ("synthetic_music", "cmaes", "standard", "final", 60.0),
                      ("blind_music", "cmaes", "quick", "final", 4.0))
-    cells = {c.task: c for c in project(STANDARD, matrix, measured, {}, BUDGETS)}
-    assert cells["synthetic_music"].basis == "measured"
+    stale = walls(("blind_music", "cmaes", "standard", "final", 999.0)).assign(budget_version=1)
+    cells = {c.task: c for c in project(STANDARD, matrix, pd.concat([measured, stale]), {},
+                                        BUDGETS)}
+    assert cells["synthetic_music"].basis == "measured"  # the stale version-1 run is not
     assert cells["blind_music"].seconds == pytest.approx({"tune": 24.0, "final": 24.0})
     assert cells["blind_music"].basis == "quick × 6 (the ratio measured on synthetic_music)"
