@@ -56,7 +56,7 @@ def test_tuning_trials_run_at_lower_fidelity_and_the_protocol_is_in_the_keys() -
     assert (learner.steps, learner.eval_examples) == (1000, budget.eval_examples)
     assert (search.steps, search.eval_examples, search.dsp_evals) == (
         budget.steps, 16, budget.dsp_evals)
-    assert budget.tag == "standard@2" and get_budget("quick").tag == "quick"
+    assert budget.tag == "standard@3" and get_budget("quick").tag == "quick"
     assert get_budget("quick").tuning("steps") == get_budget("quick")
     with pytest.raises(ValueError, match="fidelity"):
         budget.tuning("seconds")
