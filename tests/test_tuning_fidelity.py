@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import budgets
+from bench.data import default_cache_dir
 from bench.results import read_results
 from bench.runner import run
 from bench.sweep import RunOptions
@@ -23,6 +24,17 @@ def low_fidelity_smoke(monkeypatch: pytest.MonkeyPatch) -> budgets.Budget:
     return smoke
 
 
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    """A cache with the built corpora but no trained models (a cached model trains no steps)."""
+    root = tmp_path / "cache"
+    root.mkdir()
+    for part in ("corpora", "indexes"):
+        if (default_cache_dir() / part).exists():
+            (root / part).symlink_to(default_cache_dir() / part)
+    return root
+
+
 def _main_rows(results: Path, strategy: str):
     frame = read_results(results)
     rows = frame[(frame.strategy == strategy) & frame.is_main_metric.astype(bool)]
@@ -30,11 +42,12 @@ def _main_rows(results: Path, strategy: str):
 
 
 def test_learner_trials_train_the_tuning_steps_and_finals_the_full_steps(
-        low_fidelity_smoke: budgets.Budget, tmp_path: Path) -> None:
+        low_fidelity_smoke: budgets.Budget, cache: Path, tmp_path: Path) -> None:
     summary = run(RunOptions(strategies="autodiff", tasks="synthetic_speech", budget="smoke",
-                             trials=2, final_seeds=1, results_dir=tmp_path, progress=False))
+                             trials=2, final_seeds=1, results_dir=tmp_path / "results",
+                             cache_dir=cache, progress=False))
     assert summary.failed == 0
-    tune, final = _main_rows(tmp_path, "autodiff")
+    tune, final = _main_rows(tmp_path / "results", "autodiff")
     assert len(tune) == 2 and tune.n_steps.max() == 6  # defaults first: never pruned
     pruned = tune[tune.status == "pruned"]
     assert (pruned.n_steps < 6).all()  # halving stops the worse trial at its first rung
