@@ -175,6 +175,9 @@ class ProxyConfig:
 
 _TRAIN = {"lr": 3e-3, "grad_clip": 10.0, "l1_weight": 100.0, "fft_sizes": (64, 256, 1024, 4096),
           "peak_db": (-40.0, 6.0), "heldout_fraction": 0.1}
+_HELD_OUT_STANDARD = {**_TRAIN, "heldout_fraction": 0.2, "eval_clips": 32}
+"""The committed proxies' held-out set: a fifth of the clips (15 music and 8 speech clips at a
+tenth let one lucky measurement pass the gates; `proxies check` then missed them on test clips)."""
 
 # The exact EQ response through this pipeline (64 random settings, noise, 24 kHz): sampled on
 # 1024 log bins and made a 4096-tap minimum-phase FIR, MR-STFT 0.036 mean (1.0 max: narrow
@@ -236,11 +239,11 @@ PRETRAIN: dict[str, ProxyConfig] = {
         gru=GruConfig(hidden=32, channels=16, frame_seconds=0.004, sample_kernel=33, cond_dim=32),
         fir=FIR_STANDARD,
         gain=GAIN_STANDARD,
-        train=TrainConfig(steps=5500, batch=4, patch_seconds=0.5, eval_clips=16, **_TRAIN),
+        train=TrainConfig(steps=5500, batch=4, patch_seconds=0.5, **_HELD_OUT_STANDARD),
         shaper=SHAPER_STANDARD,
         # the filter hypernetwork's step is cheaper (0.055–0.07 s with the fidelity checks of
         # `proxies build`): 16 000 steps fit in the 20 minutes of one core
-        fir_train=TrainConfig(steps=16_000, batch=4, patch_seconds=0.5, eval_clips=16, **_TRAIN),
+        fir_train=TrainConfig(steps=16_000, batch=4, patch_seconds=0.5, **_HELD_OUT_STANDARD),
         # the grid screens 9–11 cells per effect: 5500 steps each would be about 58 core-hours
         # for the six modeling tasks (quick steps measured at 0.03–5 s under load); 1000 steps,
         # five times quick's, about 10

@@ -56,6 +56,9 @@ def test_build_records_the_fidelity_curve_and_the_gates(committed, audio):
         assert set(_proxy_store.GATES) <= set(point) and point["cpu_s"] > 0
     assert meta["gates"] == _proxy_store.gates(meta)
     assert meta["gates_pass"] == all(meta["gates"].values())
+    assert meta["gate_streak"] == _proxy_store.gate_streak(meta["curve"])
+    if meta["stopped"] == "gates":
+        assert meta["gate_streak"] >= _proxy_store.GATE_STREAK
     assert meta["data"] == _proxies.fingerprint(audio)
     row, = _proxy_store.status(root)
     assert (row["effect"], row["domain"], row["arch"]) == ("compressor", "test", "gain")
@@ -72,6 +75,17 @@ def test_gates_need_every_figure_and_the_learned_parameter_cosine():
     missing = {k: v for k, v in good.items() if k != "mrstft"}
     assert not _proxy_store.gates(missing)["mrstft"]
     assert not _proxy_store.gates({**good, "lufs_error": float("nan")})["lufs_error"]
+
+
+def test_one_passing_measurement_is_not_a_streak():
+    """Building stops only when every gate held at the last ``GATE_STREAK`` measurements."""
+    good = {"lufs_error": 0.5, "mrstft": 0.3, "grad_cosine_median": 0.97,
+            "grad_cosine_learned_median": 0.9}
+    lucky = {**good, "lufs_error": 2.2}
+    assert _proxy_store.gate_streak([]) == 0
+    assert _proxy_store.gate_streak([lucky, good]) == 1
+    assert _proxy_store.gate_streak([good, lucky]) == 0
+    assert _proxy_store.gate_streak([lucky, good, good]) == 2 == _proxy_store.GATE_STREAK
 
 
 def test_time_limit_stops_the_build_and_says_so(audio, tmp_path):
