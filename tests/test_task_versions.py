@@ -1,8 +1,9 @@
 """A change of a task's sizing or protocol bumps its version: study names and run keys carry
 the version, so a resumed sweep must never mix two protocols under one key.
 
-The chain-selection tasks are guarded by a fingerprint of what decides their runs: ``sized()``
-at every budget, the effect library and its candidate chains, metrics, references and domain.
+The chain-selection tasks are guarded by a fingerprint of what decides their runs: what
+``sized()`` changes of every budget, the effect library and its candidate chains, metrics,
+references and domain.
 The gradient tasks likewise: sizing, effects, metrics, references, domains, the points (their
 share at and near the ends of [0, 1]), the draws, the loss and the finite-difference rule.
 """
@@ -18,8 +19,8 @@ from bench.budgets import BUDGETS
 from bench.registry import registry
 
 EXPECTED = {  # task -> (version, protocol fingerprint)
-    "chain_music": ("4", "eeb33259a9ca6bf1"),
-    "chain_speech": ("4", "624802066f5b3115"),
+    "chain_music": ("4", "e4f063ea9d77b8f6"),
+    "chain_speech": ("4", "052be22f479de7cf"),
 }
 
 
@@ -28,7 +29,7 @@ def protocol(task) -> dict:
     from tasks import chain
 
     return {
-        "sized": {name: task.sized(budget).as_dict() for name, budget in sorted(BUDGETS.items())},
+        "sized": sizing(task),
         "library": list(chain.library()), "max_effects": task.max_effects,
         "schedule": chain.SCHEDULE,
         "candidates": [list(c) for c in chain.candidates(task.max_effects)],
@@ -36,6 +37,17 @@ def protocol(task) -> dict:
         "main_metric": task.main_metric, "references": list(task.references),
         "family": task.family, "domain": task.domain,
     }
+
+
+def sizing(task) -> dict:
+    """What the task changes of each budget (``sized()`` against the budget itself): a change of
+    a budget is the budget's own version (``Budget.tag`` in study names and run keys), not the
+    task's."""
+    out = {}
+    for name, budget in sorted(BUDGETS.items()):
+        sized, plain = task.sized(budget).as_dict(), budget.as_dict()
+        out[name] = {k: v for k, v in sized.items() if v != plain[k]}
+    return out
 
 
 def fingerprint(task, describe=protocol) -> str:
@@ -60,19 +72,19 @@ def test_chain_protocol_changes_bump_the_version(name):
 
 
 GRADIENT_EXPECTED = {  # task -> (version, protocol fingerprint)
-    "gradient_chain": ("1", "770ac946e8655987"),
-    "gradient_compressor": ("1", "f8ea48559dab3a40"),
-    "gradient_delay": ("1", "1482dfb92270e11c"),
-    "gradient_distortion": ("1", "92eb7aee76fc7255"),
-    "gradient_pb_compressor": ("1", "ce397d18aa416dc5"),
-    "gradient_pb_delay": ("1", "4f2f3c90547cf181"),
-    "gradient_pb_distortion": ("1", "0d29bc00e19eab7f"),
-    "gradient_pb_peq": ("1", "c049dc07f7d1f3ba"),
-    "gradient_pb_reverb": ("1", "99bad29c588e87dc"),
-    "gradient_peq": ("1", "98050e94dc9dd9e9"),
-    "gradient_reverb": ("1", "27ddee76964ecc1f"),
-    "gradient_zam_comp": ("1", "b9210ffd35d504d9"),
-    "gradient_zam_eq2": ("1", "c8b476c5930a4a3b"),
+    "gradient_chain": ("1", "930cafa8c368bae3"),
+    "gradient_compressor": ("1", "6127d7661dc47306"),
+    "gradient_delay": ("1", "8cbc43b35ec91b50"),
+    "gradient_distortion": ("1", "b8725cd729139ba6"),
+    "gradient_pb_compressor": ("1", "d470234546fe9709"),
+    "gradient_pb_delay": ("1", "ba26ea079f17d9ff"),
+    "gradient_pb_distortion": ("1", "d32cc46478461f2e"),
+    "gradient_pb_peq": ("1", "d2f6e3b9aac429f8"),
+    "gradient_pb_reverb": ("1", "ce20395b0c218df2"),
+    "gradient_peq": ("1", "560b5d3a7846c2fa"),
+    "gradient_reverb": ("1", "eef8dce8c6b00e80"),
+    "gradient_zam_comp": ("1", "af0a657c56f4cfc2"),
+    "gradient_zam_eq2": ("1", "4d21a31030b73ba4"),
 }
 
 
@@ -82,7 +94,7 @@ def gradient_protocol(task) -> dict:
     from tasks import examples, gradient
 
     return {
-        "sized": {name: task.sized(budget).as_dict() for name, budget in sorted(BUDGETS.items())},
+        "sized": sizing(task),
         "effects": list(task.effects), "domains": list(task.domains),
         "metrics": [[m.name, m.higher_is_better, m.unit] for m in task.metrics],
         "main_metric": task.main_metric, "references": list(task.references),
@@ -106,12 +118,12 @@ def test_gradient_protocol_changes_bump_the_version(name):
 
 
 MODELING_EXPECTED = {  # task -> (version, protocol fingerprint)
-    "modeling_compressor": ("1", "4cd9818bf945f6a4"),
-    "modeling_delay": ("1", "1bbf4b6ff5c32f20"),
-    "modeling_distortion": ("1", "d962414d57d08d27"),
-    "modeling_peq": ("1", "38e5f039254b9ca4"),
-    "modeling_reverb": ("1", "6379958998f428ee"),
-    "modeling_zam_comp": ("1", "188775ab1d89c986"),
+    "modeling_compressor": ("1", "15fa764a0f8e1952"),
+    "modeling_delay": ("1", "25f546000d245229"),
+    "modeling_distortion": ("1", "544eaa937cecfc75"),
+    "modeling_peq": ("1", "b5e656f0b2597c24"),
+    "modeling_reverb": ("1", "216eacf8f2d8e58a"),
+    "modeling_zam_comp": ("1", "4a7514fcbe5d4f89"),
 }
 
 
@@ -123,7 +135,7 @@ def modeling_protocol(task) -> dict:
 
     sweep = measures.sine_sweep(16000, 0.0)
     return {
-        "sized": {name: task.sized(budget).as_dict() for name, budget in sorted(BUDGETS.items())},
+        "sized": sizing(task),
         "effects": list(task.effects), "domain": task.domain,
         "metrics": [[m.name, m.higher_is_better, m.unit] for m in task.metrics],
         "main_metric": task.main_metric, "references": list(task.references),
