@@ -44,6 +44,12 @@ class Budget:
         runs of an older protocol are never resumed or mixed in as if they were current."""
         return self.name if self.version == 1 else f"{self.name}@{self.version}"
 
+    @staticmethod
+    def tag_version(tag: str) -> int:
+        """The protocol version a :attr:`tag` names (``standard@3``: 3, ``quick``: 1)."""
+        version = tag.partition("@")[2]
+        return int(version) if version.isdigit() else 1
+
     def tuning(self, kind: str) -> Budget:
         """The budget of a tuning trial: a learner (``kind="steps"``) trains ``tune_steps``,
         a search (``kind="examples"``) solves ``tune_examples`` validation examples with the

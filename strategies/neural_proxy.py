@@ -25,7 +25,8 @@ class NeuralProxy(GradientStrategy):
     # Hammerstein effect) gets the waveshaper + filter; 5: the filter
     # hypernetwork is per-section coordinate networks pre-trained on a log-spectral distance
     # (new EQ proxies); 6: standard proxies stop when their gates held at two consecutive
-    # measurements on a fifth of the clips held out (was one measurement, a tenth)
+    # measurements on a fifth of the clips held out (was one measurement, a tenth), with
+    # both outputs of a clip at a common level (-20 dBFS RMS for the reference)
     defaults = {**GradientStrategy.defaults, "arch": "tcn", "model": AUTO_MODEL,
                 "dsp_inference": False}
     models_effect = True

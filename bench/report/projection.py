@@ -54,9 +54,8 @@ class CellCost:
 def budget_version(study_names: pd.Series) -> pd.Series:
     """The budget's protocol version in each study name (``…/standard@2/seed0``: 2; a bare
     budget name: 1; no study: 0)."""
-    tag = study_names.fillna("").astype(str).str.split("/").str[2].fillna("")
-    version = tag.str.extract(r"@(\d+)$")[0]
-    return pd.to_numeric(version, errors="coerce").fillna((tag != "").astype(int))
+    tags = study_names.fillna("").astype(str).str.split("/").str[2].fillna("")
+    return tags.map(lambda tag: Budget.tag_version(tag) if tag else 0)
 
 
 def newest_protocol(frame: pd.DataFrame) -> pd.DataFrame:
@@ -247,7 +246,8 @@ def render_projection(cells: list[CellCost], budget: Budget, workers: int,
               "time is the core-hours divided by the workers)."]
     families: dict[str, float] = {}
     for c in cells:
-        families[c.family or "other"] = families.get(c.family or "other", 0.0) + (c.total or 0)
+        family = c.family or "other"
+        families[family] = families.get(family, 0.0) + (c.total or 0)
     if len(families) > 1:
         parts = sorted(families.items(), key=lambda kv: -kv[1])
         lines.append("By task family (core-hours): " + ", ".join(
