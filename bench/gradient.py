@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 
+from bench import convergence
 from bench.base import RunContext, Solver, Strategy, Task
 from bench.data import TrainingAudio
 
@@ -29,10 +30,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-CONVERGED_CHANGE = 0.02
-"""A run that did not stop early converged if its validation loss moved by less than this
-fraction over its last :data:`CONVERGED_TAIL` of steps."""
-CONVERGED_TAIL = 0.2
 IMPROVEMENT = 0.01
 """A validation check improves on the best so far when it is lower by this fraction."""
 
@@ -52,16 +49,9 @@ class TrainingLog:
         return len(self.step_seconds)
 
     def converged(self) -> bool | None:
-        """Stopped early, or the validation loss changed by < 2% over the last 20% of steps
-        (None without a validation curve)."""
-        if self.stopped_early:
-            return True
-        if not self.curve:
-            return None
-        start = (1 - CONVERGED_TAIL) * self.steps_run
-        before = [c for c in self.curve if c["step"] <= start] or self.curve[:1]
-        first, last = before[-1]["val_loss"], self.curve[-1]["val_loss"]
-        return bool(abs(last - first) <= CONVERGED_CHANGE * abs(first))
+        """Stopped early, or the best validation loss gained < 2% over the last 20% of steps
+        (:func:`bench.convergence.converged`; None without a validation curve)."""
+        return convergence.converged(self.curve, self.steps_run, self.stopped_early)
 
     def summary(self) -> dict[str, Any]:
         """What goes into a result row's extra JSON: the curve, step-time statistics and how

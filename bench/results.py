@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from bench import env
 from bench.base import MetricFailure, Outcome, Task
+from bench.convergence import summary_converged
 from bench.data_choice import DataChoice
 from bench.errors import BenchError
 
@@ -72,7 +73,7 @@ SCHEMA = pa.schema([
     ("n_dsp_evals", pa.int64()),
     ("n_grad_estimates", pa.int64()),
     ("best_step", pa.int64()),          # training step of the lowest validation loss
-    ("converged", pa.bool_()),          # stopped early, or < 2% change over the last 20%
+    ("converged", pa.bool_()),          # bench.convergence; re-derived on read
     ("setup_s", pa.float64()),
     ("solve_s", pa.float64()),
     ("eval_s", pa.float64()),
@@ -276,7 +277,9 @@ def result_files(results_dir: Path) -> list[Path]:
 
 
 def read_results(results_dir: Path | Iterable[Path]) -> pd.DataFrame:  # noqa: F821
-    """Read, validate and concatenate result files; later rows of a (run_key, metric) win."""
+    """Read, validate and concatenate result files; later rows of a (run_key, metric) win.
+    ``converged`` is re-derived from each row's stored validation curve by today's rule
+    (:mod:`bench.convergence`), so rows written under an older rule read like new ones."""
 
     dirs = [Path(results_dir)] if isinstance(results_dir, (str, Path)) else list(results_dir)
     tables = []
@@ -290,8 +293,11 @@ def read_results(results_dir: Path | Iterable[Path]) -> pd.DataFrame:  # noqa: F
         return SCHEMA.empty_table().to_pandas()
     frame = pa.concat_tables(tables).to_pandas()
     frame = frame.sort_values(["finished_at", "batch_id"], kind="stable")
-    frame = frame.drop_duplicates(["run_key", "metric"], keep="last")
-    return frame.reset_index(drop=True)
+    frame = frame.drop_duplicates(["run_key", "metric"], keep="last").reset_index(drop=True)
+    derived = [summary_converged(extra) for extra in frame.extra_json]
+    frame["converged"] = [stored if new is None else new
+                          for stored, new in zip(frame.converged, derived, strict=True)]
+    return frame
 
 
 ADDED_IN = {"best_step": 2, "converged": 2, "cpu_s": 3, "train_data": 4, "test_data": 4,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 
@@ -134,6 +135,19 @@ def test_older_files_read_with_the_later_columns_null(tmp_path):
     assert frame.loc["k3", "best_step"] == 10 and pd.isna(frame.loc["k3", "cpu_s"])
     assert frame.loc["k2", "best_step"] == 40 and bool(frame.loc["k2", "converged"])
     assert frame.loc["k2", "cpu_s"] == 1.5
+
+
+def test_converged_is_rederived_from_the_stored_curve_by_todays_rule(tmp_path):
+    # written under the old rule (last check against the check at 80 %: 5 % apart, False);
+    # the best loss, which training restores, gained 1 % over the tail: converged today
+    curve = [{"step": s, "val_loss": v} for s, v in ((40, 2.0), (80, 1.0), (90, 1.05),
+                                                     (100, 0.99))]
+    training = {"curve": curve, "steps_run": 100, "stopped_early": False, "converged": False}
+    ResultWriter(tmp_path).add([
+        make_row(run_key="old", converged=False, extra_json=json.dumps({"training": training})),
+        make_row(run_key="bare", converged=False)])
+    frame = read_results(tmp_path).set_index("run_key")
+    assert frame.loc[["old", "bare"], "converged"].tolist() == [True, False]
 
 
 def test_files_before_the_data_columns_read_their_data_as_the_embedded_corpora(tmp_path):
