@@ -49,9 +49,8 @@ class Probe(Task):
         """Style-rendered clips of ``split`` and their labels (0…4, DeepAFx-ST order)."""
         from tasks.examples import style_examples
 
-        per_style = max(6 if split == "train" else 4,
-                        (ctx.budget.train_examples if split == "train"
-                         else ctx.budget.eval_examples) // len(STYLE_NAMES))
+        per_style = (ctx.budget.train_examples // 2 if split == "train"
+                     else ctx.budget.eval_examples)
         styled = style_examples(_audio.sources(self.domain, split, ctx), ctx.rate_of(split),
                                 per_style=per_style, seconds=ctx.budget.clip_seconds,
                                 seed=derive_seed(ctx.seed, self.name, split))
@@ -151,7 +150,7 @@ class ProbeSpeech(Probe):
     """Style probe on speech clips rendered in the five styles."""
 
     name = "probe_speech"
-    version = "2"  # 2: reuses models validated on up to 32 examples (was 8)
+    version = "3"  # 3: budget.train_examples / 2 and eval_examples clips per style (were / 5)
     domain = "speech"
     reuses_model_of = "synthetic_speech"
 
@@ -160,6 +159,6 @@ class ProbeMusic(Probe):
     """Style probe on music clips rendered in the five styles."""
 
     name = "probe_music"
-    version = "2"  # 2: reuses models validated on up to 32 examples (was 8)
+    version = "3"  # 3: budget.train_examples / 2 and eval_examples clips per style (were / 5)
     domain = "music"
     reuses_model_of = "synthetic_music"
