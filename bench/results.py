@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from bench import env
 from bench.base import MetricFailure, Outcome, Task
+from bench.budgets import Budget
 from bench.convergence import summary_converged
 from bench.data_choice import DataChoice
 from bench.errors import BenchError
@@ -317,6 +318,34 @@ def default_data(task: str, family: str) -> str | None:
         if task.endswith(f"_{domain}"):
             return domain
     return "+".join(DOMAINS) if family == "gradient" else None
+
+
+def budget_version(study_names: pd.Series) -> pd.Series:  # noqa: F821
+    """The budget's protocol version in each study name (``…/standard@2/seed0``: 2; a bare
+    budget name: 1; no study, as for reference rows: 0)."""
+    tags = study_names.fillna("").astype(str).str.split("/").str[2].fillna("")
+    return tags.map(lambda tag: Budget.tag_version(tag) if tag else 0)
+
+
+def current_protocol(frame: pd.DataFrame) -> pd.DataFrame:  # noqa: F821
+    """The rows that reports and gates compare: per (task, budget) the newest task version and
+    the newest budget protocol, per (task, strategy, budget) the newest strategy version. A
+    version bump marks a protocol change, so older rows stay in the files but are never
+    averaged in beside newer ones. Reference rows (no study) carry no budget version."""
+    import pandas as pd
+
+    if frame.empty:
+        return frame
+    cell = [frame.task, frame.budget]
+    task_v = pd.to_numeric(frame.task_version, errors="coerce").fillna(0)
+    budget_v = budget_version(frame.study_name)
+    strategy_v = pd.to_numeric(frame.strategy_version, errors="coerce").fillna(0)
+    keep = ((task_v == task_v.groupby(cell).transform("max"))
+            & ((budget_v == 0) | (budget_v == budget_v.groupby(cell).transform("max"))))
+    frame = frame[keep]
+    strategy_v = strategy_v[keep]
+    newest = strategy_v.groupby([frame.task, frame.strategy, frame.budget]).transform("max")
+    return frame[strategy_v == newest]
 
 
 def label_data(frame: pd.DataFrame) -> pd.DataFrame:  # noqa: F821

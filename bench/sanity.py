@@ -212,9 +212,9 @@ def gate_converged(frame: pd.DataFrame) -> Gate:
 
 def check(results_dir: Path) -> list[Gate]:
     """Every gate on the results under ``results_dir``."""
-    from bench.results import label_data, read_results
+    from bench.results import current_protocol, label_data, read_results
 
-    frame = label_data(read_results(results_dir))
+    frame = current_protocol(label_data(read_results(results_dir)))
     main = final_main(frame)
     return [gate_exact_vs_input(main), gate_learners_vs_input(main), gate_probes(main),
             gate_chain(main), gate_proxies(frame), gate_converged(frame)]

@@ -16,6 +16,7 @@ from bench.results import (
     SCHEMA_VERSION,
     ResultsError,
     ResultWriter,
+    current_protocol,
     read_results,
     result_files,
 )
@@ -148,6 +149,20 @@ def test_converged_is_rederived_from_the_stored_curve_by_todays_rule(tmp_path):
         make_row(run_key="bare", converged=False)])
     frame = read_results(tmp_path).set_index("run_key")
     assert frame.loc[["old", "bare"], "converged"].tolist() == [True, False]
+
+
+def test_reports_compare_only_the_newest_protocol_of_each_task_strategy_and_budget(tmp_path):
+    rows = [  # (run key, task version, strategy, strategy version, study's budget tag)
+        ("old-task", "1", "a", "1", "quick@2"), ("a-new", "2", "a", "1", "quick@2"),
+        ("b-old-strategy", "2", "b", "1", "quick@2"), ("b-new", "2", "b", "2", "quick@2"),
+        ("c-old-budget", "2", "c", "1", "quick"), ("c-new", "2", "c", "1", "quick@2"),
+        ("input", "2", "input", "1", None), ("input-old-task", "1", "input", "1", None)]
+    ResultWriter(tmp_path).add([
+        make_row(run_key=key, task_version=tv, strategy=s, strategy_version=sv,
+                 study_name=f"toy@{tv}/{s}@{sv}/{tag}/seed0" if tag else None,
+                 is_reference=tag is None) for key, tv, s, sv, tag in rows])
+    kept = current_protocol(read_results(tmp_path))
+    assert sorted(kept.run_key) == ["a-new", "b-new", "c-new", "input"]
 
 
 def test_files_before_the_data_columns_read_their_data_as_the_embedded_corpora(tmp_path):

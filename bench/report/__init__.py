@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from bench.results import label_data, read_results
+from bench.results import current_protocol, label_data, read_results
 
 EXAMPLES_PER_TASK = 2
 
@@ -24,7 +24,7 @@ def build_reports(results_dirs: Iterable[Path], reports_dir: Path) -> list[Path]
     from bench.report.runtime import PerfFiles, write_runtime
 
     dirs = [Path(d) for d in results_dirs]
-    frame = label_data(read_results(dirs))
+    frame = current_protocol(label_data(read_results(dirs)))
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     out = reports_dir / fig.FIGURES_SUBDIR

@@ -27,6 +27,7 @@ import pandas as pd
 from bench.budgets import Budget
 from bench.matrix import MatrixCell
 from bench.report.numbers import number
+from bench.results import budget_version
 
 PHASES = ("tune", "final")
 
@@ -49,13 +50,6 @@ class CellCost:
         if any(s is None for _, s in parts):
             return None
         return float(sum(n * s for n, s in parts))
-
-
-def budget_version(study_names: pd.Series) -> pd.Series:
-    """The budget's protocol version in each study name (``…/standard@2/seed0``: 2; a bare
-    budget name: 1; no study: 0)."""
-    tags = study_names.fillna("").astype(str).str.split("/").str[2].fillna("")
-    return tags.map(lambda tag: Budget.tag_version(tag) if tag else 0)
 
 
 def newest_protocol(frame: pd.DataFrame) -> pd.DataFrame:
