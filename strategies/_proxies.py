@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -324,12 +325,19 @@ class Pretrainer:
         return float(loss.detach())
 
 
-def pretrain(proxy: EffectProxy, job: Pretraining, progress: bool = True) -> dict[str, Any]:
+Report = Callable[[int, float], None]
+"""Takes (step, held-out loss) during pre-training; raises to stop it (a pruned tuning trial)."""
+
+
+def pretrain(proxy: EffectProxy, job: Pretraining, progress: bool = True,
+             report: Report | None = None, every: int = 0) -> dict[str, Any]:
     """Train ``proxy`` in place against the DSP and measure it; returns the metadata.
 
     ``val_loss_before``/``after`` are the loss on one fixed batch of held-out patches;
     ``pretrain_s`` is wall time and ``pretrain_cpu_s`` this process's CPU time (the DSP
-    render threads included) of the training steps.
+    render threads included) of the training steps. With ``report`` and ``every``, that loss
+    goes to ``report`` every ``every`` steps (the weights do not change by it), so a tuner can
+    stop a model that trails the others: the effect-model grid's screening.
     """
     from tqdm.auto import tqdm
 
@@ -339,8 +347,11 @@ def pretrain(proxy: EffectProxy, job: Pretraining, progress: bool = True) -> dic
     proxy.train()
     start, cpu = time.perf_counter(), time.process_time()
     desc = f"pre-training the {job.effect.name} proxy ({job.arch})"
-    for _ in tqdm(range(tc.steps), desc=desc, unit="step", leave=False, disable=not progress):
+    for step in tqdm(range(1, tc.steps + 1), desc=desc, unit="step", leave=False,
+                     disable=not progress):
         trainer.step()
+        if report is not None and every and step % every == 0 and step < tc.steps:
+            report(step, trainer.val_loss())
     seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu
     proxy.eval()
     return {"pretrain_s": seconds, "pretrain_cpu_s": cpu_s, "pretrain_steps": tc.steps,
@@ -450,16 +461,18 @@ def proxy_render(module: nn.Module, x: np.ndarray, p: np.ndarray) -> np.ndarray:
             for i in range(0, len(x), RENDER_BATCH)]).astype(x.dtype)
 
 
-def pretrained_proxy(job: Pretraining, cache_dir: Path,
-                     progress: bool = True) -> tuple[EffectProxy, dict[str, Any]]:
+def pretrained_proxy(job: Pretraining, cache_dir: Path, progress: bool = True,
+                     report: Report | None = None,
+                     every: int = 0) -> tuple[EffectProxy, dict[str, Any]]:
     """The cached proxy for ``job`` (pre-trained and saved on a miss, on ``job.device``),
-    frozen, with metadata."""
+    frozen, with metadata; ``report`` and ``every`` as for :func:`pretrain` (a run it stops
+    caches nothing)."""
     with torch.random.fork_rng():
         torch.manual_seed(PRETRAIN_SEED)
         proxy = build_network(job.effect, job.sample_rate, job.arch, job.cfg).to(job.device)
     parts = job.key()
     meta = load_or_build(artefact_path(cache_dir, "proxy", parts), proxy,
-                         lambda: pretrain(proxy, job, progress), parts)
+                         lambda: pretrain(proxy, job, progress, report, every), parts)
     proxy.requires_grad_(False)
     proxy.eval()
     return proxy, meta

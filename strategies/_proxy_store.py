@@ -232,7 +232,7 @@ def status(root: Path | None = None) -> list[dict[str, Any]]:
 
 
 def proxy_chain(chain: Chain, sample_rate: int, ctx: RunContext, audio: TrainingAudio,
-                arch: str, model: str = AUTO_MODEL) -> ProxyChain:
+                arch: str, model: str = AUTO_MODEL, screened: bool = False) -> ProxyChain:
     """Proxies for every effect of ``chain`` at ``ctx``'s budget. With ``model`` at its default
     (:data:`~strategies._proxy_config.AUTO_MODEL`): the ones committed for ``audio``'s domain
     at a budget that uses committed proxies (never retrained), else pre-trained on ``audio``
@@ -245,7 +245,9 @@ def proxy_chain(chain: Chain, sample_rate: int, ctx: RunContext, audio: Training
     rate keeps the proxies it trained with), else for ``sample_rate``.
 
     Each proxy's fidelity, real-time factor, pre-training cost, architecture and the ``model``
-    asked for go to ``ctx.extra["proxies"][effect name]``.
+    asked for go to ``ctx.extra["proxies"][effect name]``. ``screened``: the pre-training is
+    the run's whole work (the effect-model grid), so its held-out loss goes to the tuner every
+    ``budget.val_every`` steps, which may stop it (successive halving over the cells).
     """
     from strategies import _architectures as architectures
     from strategies._proxies import Pretraining, ProxyChain, effect_arch, pretrained_proxy
@@ -264,8 +266,11 @@ def proxy_chain(chain: Chain, sample_rate: int, ctx: RunContext, audio: Training
             if ctx.budget.name in COMMITTED_BUDGETS and model == AUTO_MODEL:
                 built[effect.name], meta = load_committed(jobs[-1], audio.domain)
             else:
-                built[effect.name], meta = pretrained_proxy(jobs[-1], ctx.cache_dir,
-                                                            ctx.progress)
+                offset = len(built) * jobs[-1].cfg.train.steps  # steps keep rising over effects
+                built[effect.name], meta = pretrained_proxy(
+                    jobs[-1], ctx.cache_dir, ctx.progress,
+                    (lambda step, value, o=offset: ctx.intermediate(o + step, value))
+                    if screened else None, ctx.budget.val_every)
             report[effect.name] = {**{k: v for k, v in meta.items() if k != "curve"},
                                    "arch": name, "model": model, "parameters": sum(
                 p.numel() for p in built[effect.name].parameters())}

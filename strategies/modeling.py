@@ -23,7 +23,7 @@ class EffectModel(GradientStrategy):
     """A cell of the effect-model grid (architecture × conditioning) for the modeling tasks."""
 
     name = "modeling"
-    version = "1"
+    version = "2"  # 2: tuning trials report pre-training losses, so standard's pruner screens
     defaults = {"arch": "tcn", "conditioning": "film"}
     models_effect = True
     trains_learner = False
@@ -56,7 +56,10 @@ class EffectModel(GradientStrategy):
 
     def effect_layer(self, chain: Chain, sample_rate: int, ctx: RunContext,
                      audio: TrainingAudio) -> EffectLayer:
-        """The cell's model of every effect of ``chain``, pre-trained on ``audio`` and cached."""
+        """The cell's model of every effect of ``chain``, pre-trained on ``audio`` and cached;
+        a tuning trial reports its held-out loss as it trains, so the pruner screens the
+        grid (a cell that trails the others at 100 or 300 steps stops there)."""
         from strategies._proxy_store import proxy_chain
 
-        return proxy_chain(chain, sample_rate, ctx, audio, str(self.params["arch"]), self.cell())
+        return proxy_chain(chain, sample_rate, ctx, audio, str(self.params["arch"]), self.cell(),
+                           screened=True)

@@ -173,3 +173,30 @@ def test_a_model_of_an_identity_effect_reaches_near_zero_error(cell):
         trainer.step()
     after = error()
     assert after < 1e-3 and after < before / 10, (before, after)
+
+
+def test_a_screened_cell_reports_its_held_out_loss_and_a_stopped_one_caches_nothing(tmp_path):
+    cfg = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, steps=12))
+    job = _proxies.Pretraining(get_effect("peq"), SAMPLE_RATE, "iir-film", cfg, clips())
+    seen = []
+    _, meta = _proxies.pretrained_proxy(job, tmp_path / "a", False,
+                                        lambda s, v: seen.append((s, v)), every=4)
+    assert [s for s, _ in seen] == [4, 8]  # not at the last step: the run is then complete
+    assert all(np.isfinite(v) and v > 0 for _, v in seen) and meta["pretrain_steps"] == 12
+    # the reports do not touch the weights: the same cell trained unscreened is the same model
+    unscreened, _ = _proxies.pretrained_proxy(job, tmp_path / "b", False)
+    screened, _ = _proxies.pretrained_proxy(job, tmp_path / "a", False)  # from the cache
+    for a, b in zip(screened.state_dict().values(), unscreened.state_dict().values(),
+                    strict=True):
+        torch.testing.assert_close(a, b)
+
+    class Stop(Exception):
+        pass
+
+    def stop(step: int, value: float) -> None:
+        raise Stop(step)
+
+    with pytest.raises(Stop):
+        _proxies.pretrained_proxy(job, tmp_path / "c", False, stop, every=4)
+    assert not list((tmp_path / "c").rglob("*.safetensors"))  # (its lock file only)
+    assert list((tmp_path / "a").rglob("*.safetensors"))
