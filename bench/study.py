@@ -321,10 +321,15 @@ def queued_settings(strategy_cls: type[Strategy], task: Task,
 def tuning_trials(strategy_cls: type[Strategy], task: Task, budget: Budget,
                   overrides: dict[str, Any], trials: int | None = None) -> int:
     """Trials a study runs: 1 for a strategy with nothing to tune, else ``trials`` when given
-    (else the budget's), or more where the queued settings (a grid) need more."""
+    (else the budget's), or more where the queued settings need more. A strategy whose grid
+    (``Strategy.settings``) covers the task runs just that grid unless ``trials`` asks for more:
+    the budget's count would only pad it with repeats and cells that cannot run."""
     if not strategy_cls.tunable():
         return 1
-    return max(trials or budget.trials, len(queued_settings(strategy_cls, task, overrides)))
+    queued = len(queued_settings(strategy_cls, task, overrides))
+    if strategy_cls.settings(task):
+        return max(trials or 0, queued)
+    return max(trials or budget.trials, queued)
 
 
 def make_pruner(budget: Budget, strategy_cls: type[Strategy]) -> Any:
