@@ -129,6 +129,9 @@ def project(budget: Budget, matrix: list[MatrixCell], walls: pd.DataFrame,
         own = _measured(cell, means)
         if own:
             basis = "measured" if len(own) == len(needed) else f"measured ({'/'.join(own)})"
+            if "final" in needed and "final" not in own and (
+                    sibling := _sibling_final(cell, matrix, means)):
+                own, basis = own | sibling, f"{basis}; final: the family's other tasks"
             cells.append(CellCost(cell.task, cell.strategy, cell.runs, _per_run(own, needed),
                                   basis, cell.family))
         elif cell.kind == "gradient":
@@ -136,6 +139,16 @@ def project(budget: Budget, matrix: list[MatrixCell], walls: pd.DataFrame,
         else:
             cells.append(_from_sizes(cell, needed, budget, walls, sizes))
     return cells
+
+
+def _sibling_final(cell: MatrixCell, matrix: list[MatrixCell], means: dict) -> dict[str, float]:
+    """The mean final run of the same strategy on the cell's family's other tasks, for a cell
+    whose tuning alone was measured (a modeling cell's final re-uses its tuned model: seconds,
+    where its trials took minutes); empty where none was measured."""
+    finals = [means[(c.task, c.strategy, "final")] for c in matrix
+              if c.strategy == cell.strategy and c.family == cell.family and c.task != cell.task
+              and (c.task, c.strategy, "final") in means]
+    return {"final": sum(finals) / len(finals)} if finals else {}
 
 
 def _measured(cell: MatrixCell, means: dict) -> dict[str, float]:

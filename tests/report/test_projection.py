@@ -135,3 +135,20 @@ def test_a_measured_cell_of_the_same_strategy_sets_the_ratio_between_budgets():
     assert cells["synthetic_music"].basis == "measured"  # the stale version-1 run is not
     assert cells["blind_music"].seconds == pytest.approx({"tune": 24.0, "final": 24.0})
     assert cells["blind_music"].basis == "quick × 6 (the ratio measured on synthetic_music)"
+
+
+def test_a_cell_with_only_its_tuning_measured_takes_its_familys_final_runs():
+    # a modeling study's final re-uses the tuned cell: seconds, where its trials took minutes
+    matrix = [MatrixCell(f"modeling_{e}", "modeling", {"tune": 9, "final": 3}, "measure", 0,
+                         "modeling") for e in ("delay", "reverb")]
+    matrix.append(MatrixCell("synthetic_music", "autodiff", RUNS, "gradient", 3000, "style"))
+    measured = walls(("modeling_delay", "modeling", "standard", "tune", 100.0),
+                     ("modeling_delay", "modeling", "standard", "final", 2.0),
+                     ("modeling_reverb", "modeling", "standard", "tune", 800.0),
+                     ("synthetic_music", "autodiff", "standard", "tune", 150.0))
+    cells = {c.task: c for c in project(STANDARD, matrix, measured, {}, BUDGETS)}
+    reverb = cells["modeling_reverb"]
+    assert reverb.seconds == {"tune": 800.0, "final": 2.0}
+    assert reverb.basis == "measured (tune); final: the family's other tasks"
+    # no sibling of the family measured its finals: the tuning runs stand in, as before
+    assert cells["synthetic_music"].seconds == {"tune": 150.0, "final": 150.0}
