@@ -28,20 +28,32 @@ def converged(curve: Sequence[Mapping[str, float]], steps_run: int,
         return True
     if not curve:
         return None
+    return bool(tail_gain(curve, steps_run) <= CONVERGED_CHANGE)
+
+
+def tail_gain(curve: Sequence[Mapping[str, float]], steps_run: int) -> float:
+    """How much the best validation loss fell over the last :data:`CONVERGED_TAIL` of the
+    steps, relative to the best before them (0 when it did not fall)."""
     start = (1 - CONVERGED_TAIL) * steps_run
     losses = [c["val_loss"] for c in curve]
     before = [c["val_loss"] for c in curve if c["step"] <= start] or losses[:1]
     best_before, best = min(before), min(losses)
-    return bool(best_before - best <= CONVERGED_CHANGE * abs(best_before))
+    return (best_before - best) / abs(best_before) if best_before else 0.0
 
 
-def summary_converged(extra_json: Any) -> bool | None:
-    """The rule applied to a result row's stored training summary (its ``extra_json``), or
-    None where the row holds no validation curve."""
+def stored_training(extra_json: Any) -> tuple[list[dict[str, float]], int, bool] | None:
+    """(curve, steps run, stopped early) of a result row's stored training summary (its
+    ``extra_json``), or None where the row holds no validation curve."""
     if not isinstance(extra_json, str):
         return None
     summary = json.loads(extra_json).get("training") or {}
     curve, steps = summary.get("curve"), summary.get("steps_run")
     if not curve or steps is None or (isinstance(steps, float) and math.isnan(steps)):
         return None
-    return converged(curve, int(steps), bool(summary.get("stopped_early")))
+    return curve, int(steps), bool(summary.get("stopped_early"))
+
+
+def summary_converged(extra_json: Any) -> bool | None:
+    """The rule applied to a result row's stored training summary, or None without a curve."""
+    stored = stored_training(extra_json)
+    return None if stored is None else converged(*stored)

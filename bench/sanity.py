@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from bench.baselines import EXACT_STRATEGY
+from bench.convergence import CONVERGED_TAIL, stored_training, tail_gain
 
 INPUT_GAIN = {"mrstft": 0.40, "msd": 0.25}
 """Gate (a): the least relative improvement over the unprocessed input, by main metric
@@ -207,6 +208,12 @@ def gate_converged(frame: pd.DataFrame) -> Gate:
     details = [f"{int(known.astype(bool).sum())} of {len(runs)} final learner runs converged"
                + (f" ({len(runs) - len(known)} did not record it)" if len(known) < len(runs)
                   else "")]
+    for row in runs[runs.converged.eq(False)].itertuples():
+        if (stored := stored_training(row.extra_json)) is not None:
+            curve, steps, _ = stored
+            details.append(f"{row.task}/{row.strategy} seed {row.seed}: best validation loss "
+                           f"still fell {tail_gain(curve, steps):.1%} over the last "
+                           f"{CONVERGED_TAIL:.0%} of its {steps} steps")
     return Gate("f", f"≥ {CONVERGED_SHARE:.0%} of final runs converged", ok, details)
 
 

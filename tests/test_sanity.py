@@ -118,6 +118,17 @@ def test_convergence_gate_needs_nine_in_ten(flags, passed):
     assert sanity.gate_converged(frame(*groups)).passed is passed
 
 
+def test_convergence_gate_names_how_far_each_unconverged_run_still_fell():
+    curve = [{"step": s, "val_loss": v} for s, v in ((400, 2.0), (800, 1.0), (1000, 0.9))]
+    training = {"training": {"curve": curve, "steps_run": 1000, "stopped_early": False}}
+    group = rows("synthetic_music", "style_transfer", "mrstft", {"autodiff": [1.0]},
+                 converged=False, extra=training)
+    group[0]["seed"] = 7
+    gate = sanity.gate_converged(frame(group))
+    assert gate.details[1:] == ["synthetic_music/autodiff seed 7: best validation loss still "
+                                "fell 10.0% over the last 20% of its 1000 steps"]
+
+
 def test_cli_names_every_failing_gate_of_the_published_quick_run(tmp_path):
     done = bench_cmd("sanity", "--results-dir", str(ROOT / "results" / "published"),
                      cwd=tmp_path, plugins="")
