@@ -44,7 +44,9 @@ class Proxies(Command):
                                           "gates hold or its CPU time is spent, and commit it")
         b.add_argument("--domain", default="all", help="'all' or a comma list of music, speech")
         b.add_argument("--effect", default="all",
-                       help="'all' (the effects the tasks chain) or a comma list")
+                       help="'all' (every effect a task puts behind a proxy: each has a "
+                            "gradient task; those that cannot run here are skipped) or a "
+                            "comma list")
         b.add_argument("--arch", default="tcn", help="'all' or a comma list of tcn, hypergru "
                                                      "(default: tcn); linear effects (the EQ) "
                                                      "get the fir filter proxy whatever this is")
@@ -138,23 +140,29 @@ def check(domains: str, root: Path, cache_dir: Path | None, data_root: Path | No
 def build(domains: str, effects: str, archs: str, minutes: float, eval_every: int,
           force: bool, root: Path, cache_dir: Path | None, data_root: Path | None) -> int:
     """Build every selected proxy that is missing or outdated; returns how many were built."""
+    from bench.errors import BenchError
     from bench.params import choose
+    from bench.registry import discover, registry
     from strategies._proxy_config import ARCHS, PRETRAIN
-    from tasks.chain import library
 
+    discover()
     domain_list = choose(domains, DOMAINS, "--domain")
-    effect_list = choose(effects, library(), "--effect")
+    effect_list = choose(effects, tuple(registry("effect").names()), "--effect")
     arch_list = choose(archs, ARCHS, "--arch")
+    missing = {n: why for n in effect_list if (why := registry("effect").get(n).available())}
+    if missing and effects != "all":
+        raise BenchError("; ".join(f"{n}: {why}" for n, why in missing.items()))
+    for name, why in missing.items():
+        print(f"skipping {name}: {why}")
+    effect_list = [n for n in effect_list if n not in missing]
 
     import torch
 
-    from bench.registry import discover, registry
     from strategies._proxies import Pretraining, effect_arch
     from strategies._proxy_report import FIGURE, REPORT, fidelity_report
     from strategies._proxy_store import build_committed, committed_path, is_current
     from tasks import _audio
 
-    discover()
     torch.set_num_threads(1)  # the time limit is CPU time of one core
     built = 0
     # a linear, dynamics or Hammerstein effect gets its structured proxy whatever the --arch:

@@ -19,6 +19,7 @@ class PbPeq(BlackBoxEffect):
     name = "pb_peq"
     version = "1"
     host = "pedalboard (JUCE IIR filters)"
+    linear = True  # a cascade of biquads: its proxy is the filter hypernetwork, like the peq's
 
     @classmethod
     def params(cls, sample_rate: int) -> tuple[Param, ...]:
@@ -47,6 +48,7 @@ class PbCompressor(BlackBoxEffect):
     name = "pb_compressor"
     version = "1"
     host = "pedalboard (JUCE Compressor)"
+    dynamics = True  # JUCE's compressor only multiplies its input by a gain: the gain computer
 
     @classmethod
     def params(cls, sample_rate: int) -> tuple[Param, ...]:
@@ -74,6 +76,8 @@ class PbDistortion(BlackBoxEffect):
     name = "pb_distortion"
     version = "1"
     host = "pedalboard (JUCE Distortion, LowpassFilter, Gain)"
+    analytic_gain = "output_gain"  # JUCE's Gain stage, last in the board
+    hammerstein = True  # tanh (memoryless, odd) then a first-order low-pass: the shaper proxy
 
     @classmethod
     def params(cls, sample_rate: int) -> tuple[Param, ...]:

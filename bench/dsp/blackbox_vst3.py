@@ -110,6 +110,7 @@ class ZamComp(Vst3Effect):
     name = "zam_comp"
     version = "1"
     host = "the VST3 plugin ZamComp"
+    dynamics = True  # a feed-forward compressor: a gain on its input (makeup learned, not analytic)
     bundle = "ZamComp"
     controls = {"threshold": "threshold_db", "ratio": "ratio", "attack": "attack_ms",
                 "release": "release_ms", "knee": "knee_db", "makeup": "makeup_db"}
@@ -134,6 +135,7 @@ class ZamEq2(Vst3Effect):
     name = "zam_eq2"
     version = "1"
     host = "the VST3 plugin ZamEQ2"
+    linear = True  # shelves and peaks: its proxy is the filter hypernetwork
     bundle = "ZamEQ2"
     controls = {
         "low_shelf_gain": "boost_cut_l_db", "low_shelf_cutoff": "frequency_l_hz",

@@ -209,6 +209,11 @@ def test_linear_and_dynamics_effects_get_their_structured_proxy_whatever_the_arc
     assert _proxies.effect_arch("peq", "hypergru") == "fir"
     assert _proxies.effect_arch("compressor", "hypergru") == "gain"
     assert _proxies.effect_arch("distortion", "hypergru") == "shaper"
+    # black boxes whose host documents the same structure get the same proxies
+    assert [_proxies.effect_arch(e, "tcn") for e in ("pb_peq", "zam_eq2", "pb_compressor",
+                                                     "zam_comp", "pb_distortion", "pb_delay",
+                                                     "pb_reverb")] == [
+        "fir", "fir", "gain", "gain", "shaper", "tcn", "tcn"]
     ctx = run_context(tmp_path)
     layer = _proxy_store.proxy_chain(chain, SAMPLE_RATE, ctx, TrainingAudio("test", audio), "tcn")
     eq, compressor = layer.distinct()
