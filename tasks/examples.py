@@ -232,18 +232,51 @@ def style_examples(sources: Sequence[np.ndarray], sample_rate: int, *, per_style
         pool = sources[k * block:(k + 1) * block] if block else sources
         for _ in range(per_style):
             window, index = _window(pool, n, rng)
-            headroom = 10 ** (-rng.uniform(3.0, 9.0) / 20)
-            windows.append(window * headroom / max(float(np.max(np.abs(window))), 1e-9))
+            windows.append(_with_headroom(window, rng))
             settings.append(style_setting(style, sample_rate, rng))
             labels.append(style)
             origin.append(index + (k * block if block else 0))
     if not windows:
         return []
-    wet = apply_settings(np.stack(windows), settings, sample_rate)
-    peaks = np.maximum(np.max(np.abs(wet), axis=1, keepdims=True), 1e-9)
-    wet = wet * (10 ** (-1 / 20)) / peaks
+    wet = _styled(windows, settings, sample_rate)
     return [StyleExample(wet[i], labels[i], STYLE_LABELS[labels[i]], settings[i], origin[i])
             for i in range(len(windows))]
+
+
+def one_recording_style_pairs(sources: Sequence[np.ndarray], sample_rate: int, *,
+                              pairs: Sequence[tuple[str, str]], seconds: float, seed: int,
+                              ) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, references) for style ``pairs`` (a, b) with both clips cut from one recording:
+    the two halves of a 2·``seconds`` window, in random order, the input in an instance of
+    style a and the reference in one of style b, each made as :func:`style_examples` makes
+    its clips. The realistic tasks' ablation of their cross-recording references."""
+    rng = np.random.default_rng(seed)
+    half = round(seconds * sample_rate)
+    windows, settings = [], []
+    for a, b in pairs:
+        window, _ = _window(sources, 2 * half, rng)
+        first, second = (window[:half], window[half:]) if rng.random() < 0.5 else (
+            window[half:], window[:half])
+        windows += [_with_headroom(first, rng), _with_headroom(second, rng)]
+        settings += [style_setting(a, sample_rate, rng), style_setting(b, sample_rate, rng)]
+    if not windows:
+        return np.zeros((0, half)), np.zeros((0, half))
+    wet = _styled(windows, settings, sample_rate)
+    return wet[0::2], wet[1::2]
+
+
+def _with_headroom(window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``window`` peak-normalized with 3–9 dB of random headroom (a style clip's input)."""
+    headroom = 10 ** (-rng.uniform(3.0, 9.0) / 20)
+    return window * headroom / max(float(np.max(np.abs(window))), 1e-9)
+
+
+def _styled(windows: Sequence[np.ndarray], settings: Sequence[Setting],
+            sample_rate: int) -> np.ndarray:
+    """Each window through its setting, then peak-normalized to -1 dBFS (a style clip)."""
+    wet = apply_settings(np.stack(windows), settings, sample_rate)
+    peaks = np.maximum(np.max(np.abs(wet), axis=1, keepdims=True), 1e-9)
+    return wet * (10 ** (-1 / 20)) / peaks
 
 
 def blind_examples(sources: Sequence[np.ndarray], sample_rate: int, *, n: int, seconds: float,

@@ -16,6 +16,7 @@ from tasks.examples import (
     chain_params,
     edge_points,
     gradient_points,
+    one_recording_style_pairs,
     setting_from_physical,
     style_examples,
     style_setting,
@@ -78,6 +79,24 @@ def test_style_examples_cover_five_labelled_styles(sources):
     for e in examples:
         assert e.audio.shape == (SR // 4,) and np.all(np.isfinite(e.audio))
         assert np.max(np.abs(e.audio)) == pytest.approx(10 ** (-1 / 20), rel=1e-6)
+
+
+def test_one_recording_pairs_cut_input_and_reference_from_one_source(sources):
+    tones = sources[:5]  # one frequency per recording
+    pairs = [("neutral", "broadcast"), ("warm", "bright"), ("telephone", "neutral")] * 3
+    x, ref = one_recording_style_pairs(tones, SR, pairs=pairs, seconds=0.25, seed=4)
+    assert x.shape == ref.shape == (len(pairs), SR // 4)
+    np.testing.assert_allclose(np.max(np.abs(np.concatenate([x, ref])), axis=1),
+                               10 ** (-1 / 20), rtol=1e-6)
+
+    def pitch(clips):  # the strongest FFT bin, in Hz
+        return np.argmax(np.abs(np.fft.rfft(clips, axis=1)), axis=1) * SR / clips.shape[1]
+
+    np.testing.assert_allclose(pitch(x), pitch(ref), atol=8.0)  # one recording per row
+    assert len(set(np.round(pitch(x), -1))) > 1  # from several recordings
+    again = one_recording_style_pairs(tones, SR, pairs=pairs, seconds=0.25, seed=4)
+    np.testing.assert_array_equal(ref, again[1])
+    assert not np.allclose(x[:, :100], ref[:, :100])  # different halves, other styles
 
 
 def test_blind_triples_carry_true_parameters(sources):
