@@ -88,6 +88,14 @@ class Pruned(Exception):
     """Raised inside a run when the tuner decides to stop an unpromising trial."""
 
 
+SHARED_SETUP = "shared_setup_cpu_s"
+"""The extra fact of a run that computed setup which later runs in its process reuse (a
+gradient task's points and reference gradients for one split and seed: a study's trials share
+one seed, and every strategy's final run of a seed shares it): its CPU seconds. The projection
+(:mod:`bench.report.projection`) counts it once per study and once per final run, not once per
+trial. Runs that reused the setup have no such fact."""
+
+
 @dataclass
 class RunContext:
     """Everything a run may need from the harness: budget, seed, places, progress and timing."""

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.base import Counters, RunContext
+from bench.base import SHARED_SETUP, Counters, RunContext
 from bench.budgets import BUDGETS
 from bench.contract import run_once
 from bench.data import TrainingAudio, default_cache_dir
@@ -143,6 +143,13 @@ def test_stochastic_strategies_get_bias_and_variance_over_draws(artefacts):
     assert 0 <= facts["sign_agreement_ends"] <= 1 and 0 <= facts["sign_agreement_inside"] <= 1
     assert set(facts["per_parameter"]) == {
         p.name for p in registry("task").get("gradient_compressor")().chain.params(16000)}
+
+
+def test_the_run_that_computes_the_points_records_their_cpu_time_once(artefacts, monkeypatch):
+    monkeypatch.setattr(gradient, "_POINTS", {})
+    first = measure("autodiff", "gradient_compressor", artefacts)
+    again = measure("neural_proxy", "gradient_compressor", artefacts)  # same split and seed
+    assert first.extra[SHARED_SETUP] > 0 and SHARED_SETUP not in again.extra
 
 
 def reference_row(task: str, which: str, tmp_path):

@@ -14,16 +14,20 @@ order of preference, from:
    examples for runs that train nothing.
 
 A cell with none of these is listed as unknown and the total says it is incomplete. A run's
-seconds are its CPU seconds where the results record them (:func:`run_walls`).
+seconds are its CPU seconds where the results record them (:func:`run_walls`), less any setup
+it computed for the runs after it (:data:`bench.base.SHARED_SETUP`: a gradient task's points
+and reference gradients), which a measured cell counts once per study and once per final run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from bench.base import SHARED_SETUP
 from bench.budgets import Budget
 from bench.matrix import MatrixCell
 from bench.report.numbers import number
@@ -42,6 +46,8 @@ class CellCost:
     seconds: dict[str, float | None]  # phase -> seconds per run (None: unknown)
     basis: str
     family: str = ""
+    setup: dict[str, float] = field(default_factory=dict)
+    """Shared setup seconds per phase: once for the study (tune), once per run (final)."""
 
     @property
     def total(self) -> float | None:
@@ -49,7 +55,9 @@ class CellCost:
         parts = [(n, self.seconds.get(p)) for p, n in self.runs.items() if n]
         if any(s is None for _, s in parts):
             return None
-        return float(sum(n * s for n, s in parts))
+        once = self.setup.get("tune", 0.0) if self.runs.get("tune") else 0.0
+        per_final = self.runs.get("final", 0) * self.setup.get("final", 0.0)
+        return float(sum(n * s for n, s in parts) + once + per_final)
 
 
 def newest_protocol(frame: pd.DataFrame) -> pd.DataFrame:
@@ -65,8 +73,9 @@ def newest_protocol(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_walls(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per finished run: task, strategy, budget, its protocol version, phase and its
-    seconds (``wall``).
+    """One row per finished run: task, strategy, budget, its protocol version, phase, its
+    seconds (``wall``) and the shared setup it computed for later runs (``shared``, not in
+    ``wall``).
 
     A run's seconds are its CPU seconds where recorded: a busy machine does not inflate them,
     and a worker with a core to itself spends them as wall time. A run without them whose cell
@@ -78,14 +87,21 @@ def run_walls(frame: pd.DataFrame) -> pd.DataFrame:
     main["budget_version"] = budget_version(main.study_name).astype(int)
     main["wall"] = (pd.to_datetime(main.finished_at)
                     - pd.to_datetime(main.started_at)).dt.total_seconds()
-    main["cpu"] = main.cpu_s.astype(float)
+    main["shared"] = [_shared_setup(extra) for extra in main.extra_json]
+    main["cpu"] = main.cpu_s.astype(float) - main.shared
     timed = main[main.cpu.notna() & (main.n_steps > 0)]
     rate = (timed.groupby(["task", "strategy", "budget"]).cpu.sum()
             / timed.groupby(["task", "strategy", "budget"]).n_steps.sum())
     cells = pd.MultiIndex.from_frame(main[["task", "strategy", "budget"]])
     from_steps = (main.n_steps * rate.reindex(cells).to_numpy()).where(main.n_steps > 0)
-    main["wall"] = main.cpu.fillna(from_steps).fillna(main.wall)
-    return main[["task", "strategy", "budget", "budget_version", "phase", "wall"]]
+    main["wall"] = main.cpu.fillna(from_steps).fillna(main.wall).clip(lower=0)
+    return main[["task", "strategy", "budget", "budget_version", "phase", "wall", "shared"]]
+
+
+def _shared_setup(extra: Any) -> float:
+    """A run's :data:`SHARED_SETUP` seconds from its extra facts (0 where it has none)."""
+    facts = json.loads(extra) if isinstance(extra, str) else {}
+    return float(facts.get(SHARED_SETUP) or 0.0)
 
 
 def step_seconds(profile: dict[str, Any] | None) -> dict[tuple[str, str], float]:
@@ -122,6 +138,7 @@ def project(budget: Budget, matrix: list[MatrixCell], walls: pd.DataFrame,
     walls = walls[(walls.budget != budget.name) | (walls.budget_version == budget.version)]
     here = walls[walls.budget == budget.name]  # an older protocol of the budget is stale
     means = here.groupby(["task", "strategy", "phase"]).wall.mean().to_dict()
+    setups = here[here.shared > 0].groupby(["task", "strategy", "phase"]).shared.mean()
     anchors = [c for c in matrix if c.kind == "gradient" and _measured(c, means)]
     cells = []
     for cell in matrix:
@@ -132,8 +149,14 @@ def project(budget: Budget, matrix: list[MatrixCell], walls: pd.DataFrame,
             if "final" in needed and "final" not in own and (
                     sibling := _sibling_final(cell, matrix, means)):
                 own, basis = own | sibling, f"{basis}; final: the family's other tasks"
+            setup = {p: float(setups[(cell.task, cell.strategy, p)]) for p in needed
+                     if (cell.task, cell.strategy, p) in setups}
+            if setup:
+                basis += "; shared setup " + ", ".join(
+                    f"{number(v)} s {'a study' if p == 'tune' else 'a run'} ({p})"
+                    for p, v in setup.items())
             cells.append(CellCost(cell.task, cell.strategy, cell.runs, _per_run(own, needed),
-                                  basis, cell.family))
+                                  basis, cell.family, setup))
         elif cell.kind == "gradient":
             cells.append(_from_steps(cell, needed, anchors, means, steps))
         else:

@@ -14,9 +14,11 @@ STANDARD = get_budget("standard")
 RUNS = {"tune": 12, "final": 3}
 
 
-def walls(*rows: tuple[str, str, str, str, float]) -> pd.DataFrame:
-    """Runs at each budget's current protocol version."""
-    frame = pd.DataFrame(rows, columns=["task", "strategy", "budget", "phase", "wall"])
+def walls(*rows: tuple) -> pd.DataFrame:
+    """Runs at each budget's current protocol version: (task, strategy, budget, phase, wall[,
+    shared setup])."""
+    frame = pd.DataFrame([(*r, 0.0)[:6] for r in rows],
+                         columns=["task", "strategy", "budget", "phase", "wall", "shared"])
     frame["budget_version"] = [BUDGETS[b].version for b in frame.budget]
     return frame
 
@@ -92,14 +94,16 @@ def test_a_run_costs_its_cpu_seconds_else_its_steps_at_the_cells_rate_else_its_w
         "budget": ["standard"] * 5, "phase": ["tune", "tune", "final", "final", "tune"],
         "is_main_metric": [True] * 5, "status": ["ok", "pruned", "ok", "ok", "ok"],
         "is_reference": [False, False, False, True, False],
-        "cpu_s": [12.5, None, None, 1.0, None], "n_steps": [100, 40, 0, 0, 50],
+        "cpu_s": [15.0, None, None, 1.0, None], "n_steps": [100, 40, 0, 0, 50],
         "task_version": ["2"] * 5, "strategy_version": ["1"] * 5,
         "study_name": ["t@2/s@1/standard@2/seed0"] * 5,
-        "started_at": [start] * 5,
+        "started_at": [start] * 5, "extra_json": ['{"shared_setup_cpu_s": 2.5}'] + ["{}"] * 4,
         "finished_at": [start + pd.Timedelta(seconds=s) for s in (40, 30, 20, 5, 9)]})
     rows = run_walls(frame)
-    # 12.5 s measured; 40 steps at 0.125 s a step; no steps: wall; no CPU-timed run: wall
+    # 15 s measured, 2.5 of them setup shared with later runs; 40 steps at 0.125 s a step;
+    # no steps: wall; no CPU-timed run: wall
     assert rows.wall.tolist() == [12.5, 5.0, 20.0, 9.0]  # references are not the matrix's work
+    assert rows.shared.tolist() == [2.5, 0.0, 0.0, 0.0]
 
 
 def test_only_a_cells_newest_protocol_is_costed():
@@ -115,6 +119,7 @@ def test_only_a_cells_newest_protocol_is_costed():
         "phase": ["tune"] * 5, "is_main_metric": [True] * 5, "status": ["ok"] * 5,
         "is_reference": [False] * 5, "cpu_s": [100.0, 50.0, 20.0, 7.0, 3.0],
         "n_steps": [10] * 5, "started_at": [pd.Timestamp("2026-01-01T00:00:00Z")] * 5,
+        "extra_json": ["{}"] * 5,
         "finished_at": [pd.Timestamp("2026-01-01T00:01:00Z")] * 5})
     rows = run_walls(frame)
     # the version-1 standard row has newer task and strategy versions, but an older budget
@@ -152,3 +157,16 @@ def test_a_cell_with_only_its_tuning_measured_takes_its_familys_final_runs():
     assert reverb.basis == "measured (tune); final: the family's other tasks"
     # no sibling of the family measured its finals: the tuning runs stand in, as before
     assert cells["synthetic_music"].seconds == {"tune": 150.0, "final": 150.0}
+
+
+def test_setup_a_run_shares_with_later_runs_counts_once_a_study_and_once_a_final_run():
+    """A gradient task computes a split and seed's points and reference gradients once per
+    process: the first trial's run carries them, the other eleven trials reuse them."""
+    matrix = [MatrixCell("gradient_pb_peq", "neural_proxy", RUNS, "gradient", 0, "gradient")]
+    measured = walls(("gradient_pb_peq", "neural_proxy", "standard", "tune", 3.0, 45.0),
+                     ("gradient_pb_peq", "neural_proxy", "standard", "tune", 5.0),
+                     ("gradient_pb_peq", "neural_proxy", "standard", "final", 2.0, 55.0))
+    cell = project(STANDARD, matrix, measured, {}, BUDGETS)[0]
+    assert cell.seconds == {"tune": 4.0, "final": 2.0}
+    assert cell.total == pytest.approx(12 * 4.0 + 45.0 + 3 * (2.0 + 55.0))
+    assert cell.basis == "measured; shared setup 45 s a study (tune), 55 s a run (final)"
