@@ -245,11 +245,13 @@ def style_examples(sources: Sequence[np.ndarray], sample_rate: int, *, per_style
 
 def one_recording_style_pairs(sources: Sequence[np.ndarray], sample_rate: int, *,
                               pairs: Sequence[tuple[str, str]], seconds: float, seed: int,
-                              ) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs, references) for style ``pairs`` (a, b) with both clips cut from one recording:
-    the two halves of a 2·``seconds`` window, in random order, the input in an instance of
-    style a and the reference in one of style b, each made as :func:`style_examples` makes
-    its clips. The realistic tasks' ablation of their cross-recording references."""
+                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inputs, references, restyled inputs) for style ``pairs`` (a, b) with both clips cut
+    from one recording: the two halves of a 2·``seconds`` window, in random order, the input
+    in an instance of style a and the reference in one of style b, each made as
+    :func:`style_examples` makes its clips; the restyled input is the input's half in the
+    reference's own instance of style b (its processing recovered exactly). The realistic
+    tasks' ablation of their cross-recording references."""
     rng = np.random.default_rng(seed)
     half = round(seconds * sample_rate)
     windows, settings = [], []
@@ -257,12 +259,14 @@ def one_recording_style_pairs(sources: Sequence[np.ndarray], sample_rate: int, *
         window, _ = _window(sources, 2 * half, rng)
         first, second = (window[:half], window[half:]) if rng.random() < 0.5 else (
             window[half:], window[:half])
-        windows += [_with_headroom(first, rng), _with_headroom(second, rng)]
-        settings += [style_setting(a, sample_rate, rng), style_setting(b, sample_rate, rng)]
+        first, second = _with_headroom(first, rng), _with_headroom(second, rng)
+        style_a, style_b = style_setting(a, sample_rate, rng), style_setting(b, sample_rate, rng)
+        windows += [first, second, first]
+        settings += [style_a, style_b, style_b]
     if not windows:
-        return np.zeros((0, half)), np.zeros((0, half))
+        return np.zeros((0, half)), np.zeros((0, half)), np.zeros((0, half))
     wet = _styled(windows, settings, sample_rate)
-    return wet[0::2], wet[1::2]
+    return wet[0::3], wet[1::3], wet[2::3]
 
 
 def _with_headroom(window: np.ndarray, rng: np.random.Generator) -> np.ndarray:

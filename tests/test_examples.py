@@ -84,18 +84,27 @@ def test_style_examples_cover_five_labelled_styles(sources):
 def test_one_recording_pairs_cut_input_and_reference_from_one_source(sources):
     tones = sources[:5]  # one frequency per recording
     pairs = [("neutral", "broadcast"), ("warm", "bright"), ("telephone", "neutral")] * 3
-    x, ref = one_recording_style_pairs(tones, SR, pairs=pairs, seconds=0.25, seed=4)
-    assert x.shape == ref.shape == (len(pairs), SR // 4)
-    np.testing.assert_allclose(np.max(np.abs(np.concatenate([x, ref])), axis=1),
+    x, ref, restyled = one_recording_style_pairs(tones, SR, pairs=pairs, seconds=0.25, seed=4)
+    assert x.shape == ref.shape == restyled.shape == (len(pairs), SR // 4)
+    np.testing.assert_allclose(np.max(np.abs(np.concatenate([x, ref, restyled])), axis=1),
                                10 ** (-1 / 20), rtol=1e-6)
 
     def pitch(clips):  # the strongest FFT bin, in Hz
         return np.argmax(np.abs(np.fft.rfft(clips, axis=1)), axis=1) * SR / clips.shape[1]
 
     np.testing.assert_allclose(pitch(x), pitch(ref), atol=8.0)  # one recording per row
+    np.testing.assert_allclose(pitch(restyled), pitch(x), atol=8.0)
+    # restyled is the input's clip in the reference's setting: a warm input made bright
+    # gains treble over its own input
+    def treble(clips):
+        power = np.abs(np.fft.rfft(clips * np.hanning(clips.shape[1]), axis=1)) ** 2
+        return power[:, power.shape[1] // 4:].sum(1) / power.sum(1)
+
+    assert np.all(treble(restyled[1::3]) > treble(x[1::3]))
     assert len(set(np.round(pitch(x), -1))) > 1  # from several recordings
     again = one_recording_style_pairs(tones, SR, pairs=pairs, seconds=0.25, seed=4)
     np.testing.assert_array_equal(ref, again[1])
+    np.testing.assert_array_equal(restyled, again[2])
     assert not np.allclose(x[:, :100], ref[:, :100])  # different halves, other styles
 
 
