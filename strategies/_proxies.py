@@ -27,7 +27,7 @@ from bench.device import of, to_device, to_host
 from bench.dsp import Chain
 from bench.metrics.audio import DEEPAFX_FFT_SIZES, lufs_error_per_example, mrstft_loss
 from bench.metrics.checks import MetricError
-from bench.metrics.gradient import cosine
+from bench.metrics.gradient import cosine, finite_difference
 from bench.parallel import render
 from strategies import _architectures as architectures
 from strategies._proxy_config import (
@@ -416,11 +416,11 @@ def gradient_cosine(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> 
     exact gradient would otherwise dominate and flatter an untrained proxy).
 
     Per held-out excerpt: random parameters and a target rendered by the reference DSP with
-    other random parameters; median and 10th percentile over excerpts. Effects without an
-    exact differentiable version get no figure.
+    other random parameters; median and 10th percentile over excerpts. An effect without an
+    exact differentiable version (a black box) is measured against the second-order finite
+    difference of the same loss through its renders (:func:`bench.metrics.gradient.
+    finite_difference`, the gradient tasks' reference), 1 + 2·n_params renders an excerpt.
     """
-    if not job.effect.differentiable:
-        return {}
     rng = np.random.default_rng(PRETRAIN_SEED + 2)
     n = min(clips.shape[1], round(GRADIENT_SECONDS * job.sample_rate))
     x = random_level(rng, clips[:GRADIENT_CLIPS, :n], job.cfg.train.peak_db).astype(np.float64)
@@ -428,18 +428,30 @@ def gradient_cosine(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> 
     reference = render(job.effect, x, rng.uniform(size=p.shape), job.sample_rate)
     loss = mrstft_loss(fft_sizes=[k for k in (256, 1024) if k <= n])
 
+    def losses(y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss of each row of ``y`` to its row of ``target``."""
+        return torch.stack([loss(y[i][None, None], target[i][None, None])
+                            + (y[i] - target[i]).abs().mean() for i in range(len(y))])
+
     def grad(forward: Any, dtype: torch.dtype, where: str) -> np.ndarray:
         pt = to_device(p, where, dtype=dtype).requires_grad_(True)
-        target = to_device(reference, where)
         y = forward(to_device(x, where, dtype=dtype), pt).double()
-        per_clip = [loss(y[i][None, None], target[i][None, None]) + (y[i] - target[i]).abs()
-                    .mean() for i in range(len(x))]
-        torch.stack(per_clip).sum().backward()
+        losses(y, to_device(reference, where)).sum().backward()
         return to_host(pt.grad).astype(np.float64)
 
+    def differenced(i: int) -> np.ndarray:
+        def at(points: np.ndarray) -> np.ndarray:
+            y = render(job.effect, np.repeat(x[i:i + 1], len(points), 0), points,
+                       job.sample_rate)
+            with torch.no_grad():
+                return losses(torch.from_numpy(np.asarray(y, np.float64)), torch.from_numpy(
+                    np.repeat(reference[i:i + 1], len(points), 0).astype(np.float64))).numpy()
+        return finite_difference(at, p[i])
+
     with torch.enable_grad():  # the exact gradient is the reference: the CPU's Numba path
-        exact = grad(lambda a, q: job.effect.torch_process(a, q, job.sample_rate), torch.float64,
-                     "cpu")
+        exact = (grad(lambda a, q: job.effect.torch_process(a, q, job.sample_rate),
+                      torch.float64, "cpu") if job.effect.differentiable
+                 else np.stack([differenced(i) for i in range(len(x))]))
         ours = grad(proxy, torch.float32, job.device)
     learned = to_host(proxy.cond_index)
     cos, cos_learned = cosine(ours, exact), cosine(ours[:, learned], exact[:, learned])

@@ -185,3 +185,20 @@ def test_gradient_cosine_is_one_for_the_exact_effect_and_lower_for_a_random_prox
     assert same["grad_clips"] == 4 and same["grad_cosine_p10"] > 0.999
     random = randomized(_proxies.build_network(effect, SAMPLE_RATE, "tcn", TINY))
     assert _proxies.gradient_cosine(random, job, audio)["grad_cosine_median"] < 0.9
+
+
+def test_a_black_boxs_gradient_cosine_is_measured_against_finite_differences():
+    """An effect without a differentiable version is measured against the finite difference of
+    the same loss through its renders: the exact effect still scores 1 against it."""
+    class Opaque(Peq):  # the EQ, as a black box would be seen
+        differentiable = False
+
+    effect = Opaque()
+    audio = (0.3 * np.random.default_rng(4).standard_normal((3, SAMPLE_RATE))).astype(
+        np.float32)
+    job = _proxies.Pretraining(effect, SAMPLE_RATE, "tcn", TINY, audio)
+    exact = _proxies.EffectProxy(effect, SAMPLE_RATE, _ExactNet(Peq()))
+    same = _proxies.gradient_cosine(exact, job, audio)
+    assert same["grad_clips"] == 3 and same["grad_cosine_median"] > 0.99
+    random = randomized(_proxies.build_network(effect, SAMPLE_RATE, "tcn", TINY))
+    assert _proxies.gradient_cosine(random, job, audio)["grad_cosine_median"] < 0.9
