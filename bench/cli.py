@@ -117,8 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("publish", help="copy results into a small committable directory "
                                        "(rows, perf files, a few MP3 examples)")
-    p.add_argument("--results-dir", type=Path, default=Path("results"),
-                   help="results to publish (default: results)")
+    p.add_argument("--results-dir", type=Path, action="append", default=None,
+                   help="results to publish (default: results); repeat it to merge the chunks "
+                        "of one sweep (a run or study in several: the first run, the study "
+                        "with the most trials)")
     p.add_argument("--to", type=Path, default=Path("results/published"),
                    help="target directory (default: results/published)")
     p.add_argument("--examples", type=int, default=1,
@@ -386,7 +388,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
     """Publish the results for committing; `report --results-dir <target>` rebuilds from it."""
     from bench.publish import publish
 
-    written = publish(args.results_dir, args.to, args.examples, args.with_journal)
+    written = publish(args.results_dir or [Path("results")], args.to, args.examples,
+                      args.with_journal)
     size = sum(p.stat().st_size for p in written)
     print(f"published {len(written)} files ({size / 1e6:.2f} MB) to {args.to}")
     return 0

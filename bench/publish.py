@@ -5,7 +5,8 @@ tidy rows in one Parquet file, the perf and steering JSON files and, instead of 
 dump, a few listening examples per task as short MP3s. The Optuna journal stays behind (search
 state, not results), so reports rebuilt from a published set have no importance figures, unless
 ``--with-journal`` copies it: a long sweep published in chunks keeps its studies, and a sweep run
-on a copy of the published directory resumes where the chunk stopped.
+on a copy of the published directory resumes where the chunk stopped. Several results
+directories publish as one set (chunks run apart, on other machines or journals, merged).
 
 The committed ``reports/`` belong to ``results/published``: `report` writes there only when
 built from exactly that directory (or when ``--reports-dir`` says so); a report of any other
@@ -14,8 +15,12 @@ results goes to ``results/report/`` by default, so a local run never replaces th
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from bench.errors import BenchError
 from bench.optuna_storage import JOURNAL_NAME
@@ -31,27 +36,38 @@ MP3_COMPRESSION = 0.8
 """libsndfile's MP3 compression level (0 = highest bit rate): 40 kbit/s mono at 24 kHz."""
 
 
-def publish(source: Path, target: Path, examples: int = 1,
+def publish(sources: Path | list[Path], target: Path, examples: int = 1,
             with_journal: bool = False) -> list[Path]:
-    """Write ``source``'s rows, perf and steering files, ``examples`` clips per task and,
-    ``with_journal``, its Optuna journal to ``target`` (replacing what a previous publish wrote
-    there); returns the files written."""
+    """Write the rows, perf and steering files of ``sources`` (one results directory, or several
+    chunks of one sweep merged), ``examples`` clips per task and, ``with_journal``, their Optuna
+    studies to ``target`` (replacing what a previous publish wrote there); returns the files
+    written.
+
+    Chunks merge run by run: a run (``run_key``) found in several keeps the first chunk's rows;
+    a study found in several keeps the copy with the most trials (a chunk run on a copy of an
+    earlier published one holds that one's studies too); a perf or steering file found in
+    several keeps the first. One source's journal is copied byte for byte.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from bench.results import SCHEMA
 
-    source, target = Path(source), Path(target)
-    frame = read_results(source)
-    if frame.empty:
-        raise BenchError(f"no results under {source}; run `python -m bench run` first or pass "
-                         f"--results-dir")
-    if target.resolve() == source.resolve():
-        raise BenchError("publish needs a target directory different from the results directory")
-    journal = source / JOURNAL_NAME
-    if with_journal and not journal.exists():
-        raise BenchError(f"no Optuna journal {journal} to publish: the sweep used another "
+    sources = [Path(s) for s in (sources if isinstance(sources, list) else [sources])]
+    target = Path(target)
+    frames = [read_results(s) for s in sources]
+    for source, frame in zip(sources, frames, strict=True):
+        if frame.empty:
+            raise BenchError(f"no results under {source}; run `python -m bench run` first or "
+                             f"pass --results-dir")
+        if target.resolve() == source.resolve():
+            raise BenchError("publish needs a target directory different from the results "
+                             "directories")
+    journals = [s / JOURNAL_NAME for s in sources]
+    if with_journal and (missing := [j for j in journals if not j.exists()]):
+        raise BenchError(f"no Optuna journal {missing[0]} to publish: the sweep used another "
                          "storage; publish without --with-journal")
+    frame = merged_runs(frames)
     for sub in (RUNS_SUBDIR, PERF_SUBDIR, STEER_SUBDIR, AUDIO_SUBDIR):
         shutil.rmtree(target / sub, ignore_errors=True)
     frame = frame.sort_values(["task", "strategy", "budget", "run_key", "split", "metric"],
@@ -62,17 +78,54 @@ def publish(source: Path, target: Path, examples: int = 1,
                    compression="zstd")
     written = [rows]
     for sub in (PERF_SUBDIR, STEER_SUBDIR):
-        for path in sorted((source / sub).glob("*.json")):
-            (target / sub).mkdir(parents=True, exist_ok=True)
-            written.append(Path(shutil.copyfile(path, target / sub / path.name)))
+        for path in sorted(p for s in sources for p in (s / sub).glob("*.json")):
+            out = target / sub / path.name
+            if out not in written:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                written.append(Path(shutil.copyfile(path, out)))
     if with_journal:
-        written.append(Path(shutil.copyfile(journal, target / JOURNAL_NAME)))
-    for ex in find_examples([source], examples):
+        written.append(merge_journals(journals, target / JOURNAL_NAME))
+    for ex in find_examples(sources, examples):
         for row in ex.files.values():
             for path in row.values():
-                out = target / path.relative_to(source).with_suffix(".mp3")
-                written.append(to_mp3(path, out))
+                rel = Path(AUDIO_SUBDIR, ex.budget, ex.task, ex.seed, path.parent.name, path.name)
+                written.append(to_mp3(path, (target / rel).with_suffix(".mp3")))
     return written
+
+
+def merged_runs(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The rows of several chunks, each run (``run_key``) from the first chunk that has it."""
+    seen: set[str] = set()
+    kept = []
+    for frame in frames:
+        kept.append(frame[~frame.run_key.isin(seen)])
+        seen |= set(frame.run_key)
+    return pd.concat(kept, ignore_index=True)
+
+
+def merge_journals(journals: list[Path], out: Path) -> Path:
+    """Write the studies of ``journals`` to the journal ``out``: one journal is copied as it is;
+    of several, each study from the journal where it has the most trials (the first on a tie).
+    Written beside ``out`` and moved into place, so a failure leaves the old file."""
+    if len(journals) == 1:
+        return Path(shutil.copyfile(journals[0], out))
+    import optuna
+
+    from bench.optuna_storage import open_storage
+
+    best: dict[str, tuple[int, Any]] = {}
+    for journal in journals:
+        storage = open_storage(f"journal:{journal}", journal.parent)
+        for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+            if summary.study_name not in best or summary.n_trials > best[summary.study_name][0]:
+                best[summary.study_name] = (summary.n_trials, storage)
+    partial = out.with_name(out.name + ".partial")
+    partial.unlink(missing_ok=True)
+    merged = open_storage(f"journal:{partial}", out.parent)
+    for name, (_, storage) in sorted(best.items()):
+        optuna.copy_study(from_study_name=name, from_storage=storage, to_storage=merged)
+    os.replace(partial, out)
+    return out
 
 
 def report_plan(results_dirs: list[Path] | None,

@@ -76,3 +76,34 @@ def test_with_journal_the_studies_travel_and_a_missing_journal_changes_nothing(
     with pytest.raises(BenchError, match="no Optuna journal"):
         publish(no_journal, target, with_journal=True)
     assert sorted(p.relative_to(target) for p in target.rglob("*")) == before
+
+
+def test_chunks_merge_run_by_run_and_study_by_study(results_dir: Path, tmp_path: Path):
+    """A second chunk run on a copy of the first (its studies resumed, one new) publishes with
+    the first into one set: each run once, each study with its most trials."""
+    import shutil
+
+    import optuna
+
+    from bench.optuna_storage import open_storage
+    from tests.report.conftest import write_results
+
+    second = write_results(tmp_path / "second", shift=1.0)  # the same runs, other values
+    shutil.copyfile(results_dir / "optuna.journal", second / "optuna.journal")
+    storage = open_storage(None, second)
+    optuna.load_study(study_name="toy_a@1/alpha@1/smoke/seed0", storage=storage).optimize(
+        lambda t: t.suggest_float("lr", 0, 1) + t.suggest_int("k", 1, 3), n_trials=2)
+    optuna.create_study(study_name="toy_b@1/alpha@1/smoke/seed0", storage=storage).optimize(
+        lambda t: t.suggest_float("lr", 0, 1), n_trials=3)
+
+    target = tmp_path / "merged"
+    assert main(["publish", "--results-dir", str(results_dir), "--results-dir", str(second),
+                 "--to", str(target), "--with-journal"]) == 0
+    key = ["run_key", "metric"]
+    pd.testing.assert_frame_equal(  # the first chunk's rows, not the shifted copies
+        read_results(target).sort_values(key).reset_index(drop=True),
+        read_results(results_dir).sort_values(key).reset_index(drop=True))
+    merged = {s.study_name: s.n_trials for s in optuna.get_all_study_summaries(
+        open_storage(None, target), include_best_trial=False)}
+    assert merged == {"toy_a@1/alpha@1/smoke/seed0": 8, "toy_b@1/alpha@1/smoke/seed0": 3}
+    assert not list(target.glob("*.partial"))
