@@ -162,11 +162,14 @@ def report_plan(results_dirs: list[Path] | None,
 
 
 def to_mp3(path: Path, out: Path) -> Path:
-    """Re-encode one listening example as a constant-bit-rate MP3 (plays in every browser)."""
+    """Re-encode one listening example as a constant-bit-rate MP3 (plays in every browser); an
+    MP3 (a published set published again) is copied as it is, never encoded twice."""
     import soundfile as sf
 
-    audio, rate = sf.read(path, dtype="float32")
     out.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".mp3":
+        return Path(shutil.copyfile(path, out))
+    audio, rate = sf.read(path, dtype="float32")
     sf.write(out, audio, rate, format="MP3", subtype="MPEG_LAYER_III", bitrate_mode="CONSTANT",
              compression_level=MP3_COMPRESSION)
     return out

@@ -107,3 +107,12 @@ def test_chunks_merge_run_by_run_and_study_by_study(results_dir: Path, tmp_path:
         open_storage(None, target), include_best_trial=False)}
     assert merged == {"toy_a@1/alpha@1/smoke/seed0": 8, "toy_b@1/alpha@1/smoke/seed0": 3}
     assert not list(target.glob("*.partial"))
+
+
+def test_a_published_set_published_again_keeps_its_mp3s_byte_for_byte(published: Path,
+                                                                         tmp_path: Path):
+    again = tmp_path / "again"
+    publish(published, again)
+    clips = sorted(p.relative_to(published) for p in published.rglob("*.mp3"))
+    assert clips and clips == sorted(p.relative_to(again) for p in again.rglob("*.mp3"))
+    assert all((again / c).read_bytes() == (published / c).read_bytes() for c in clips)
