@@ -440,13 +440,13 @@ def gradient_cosine(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> 
         return to_host(pt.grad).astype(np.float64)
 
     def differenced(i: int) -> np.ndarray:
-        def at(points: np.ndarray) -> np.ndarray:
+        def fd_losses(points: np.ndarray) -> np.ndarray:
             y = render(job.effect, np.repeat(x[i:i + 1], len(points), 0), points,
                        job.sample_rate)
             with torch.no_grad():
                 return losses(torch.from_numpy(np.asarray(y, np.float64)), torch.from_numpy(
                     np.repeat(reference[i:i + 1], len(points), 0).astype(np.float64))).numpy()
-        return finite_difference(at, p[i])
+        return finite_difference(fd_losses, p[i])
 
     with torch.enable_grad():  # the exact gradient is the reference: the CPU's Numba path
         exact = (grad(lambda a, q: job.effect.torch_process(a, q, job.sample_rate),

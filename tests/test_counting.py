@@ -27,6 +27,7 @@ UNCOUNTED = {
     ("strategies/_proxies.py", "__call__"): "proxy pre-training (cached, reported apart)",
     ("strategies/_proxies.py", "fidelity"): "proxy fidelity against the DSP (cached)",
     ("strategies/_proxies.py", "gradient_cosine"): "proxy gradient fidelity (cached)",
+    ("strategies/_proxies.py", "fd_losses"): "a black box's proxy gradient fidelity (cached)",
 }
 """(module, enclosing function) whose direct renders are not a strategy's work, and why."""
 
