@@ -105,25 +105,36 @@ def merged_runs(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def merge_journals(journals: list[Path], out: Path) -> Path:
     """Write the studies of ``journals`` to the journal ``out``: one journal is copied as it is;
-    of several, each study from the journal where it has the most trials (the first on a tie).
-    Written beside ``out`` and moved into place, so a failure leaves the old file."""
+    of several, each study from the journal where it has the most trials (the first on a tie),
+    and the workers' claims (:data:`bench.run_once.CLAIMS_STUDY`) of every chunk together, the
+    finished ones (a running claim in a published set is a dead worker's). Written beside
+    ``out`` and moved into place, so a failure leaves the old file."""
     if len(journals) == 1:
         return Path(shutil.copyfile(journals[0], out))
     import optuna
 
     from bench.optuna_storage import open_storage
+    from bench.run_once import CLAIMS_STUDY
 
     best: dict[str, tuple[int, Any]] = {}
+    claims = []
     for journal in journals:
         storage = open_storage(f"journal:{journal}", journal.parent)
         for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
-            if summary.study_name not in best or summary.n_trials > best[summary.study_name][0]:
+            if summary.study_name == CLAIMS_STUDY:
+                claims.append(optuna.load_study(study_name=CLAIMS_STUDY, storage=storage))
+            elif summary.study_name not in best or summary.n_trials > best[summary.study_name][0]:
                 best[summary.study_name] = (summary.n_trials, storage)
     partial = out.with_name(out.name + ".partial")
     partial.unlink(missing_ok=True)
     merged = open_storage(f"journal:{partial}", out.parent)
     for name, (_, storage) in sorted(best.items()):
         optuna.copy_study(from_study_name=name, from_storage=storage, to_storage=merged)
+    if claims:
+        union = optuna.create_study(study_name=CLAIMS_STUDY, storage=merged)
+        for study in claims:
+            union.add_trials([t for t in study.get_trials(deepcopy=False)
+                              if t.state.is_finished()])
     os.replace(partial, out)
     return out
 

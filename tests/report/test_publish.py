@@ -86,6 +86,7 @@ def test_chunks_merge_run_by_run_and_study_by_study(results_dir: Path, tmp_path:
     import optuna
 
     from bench.optuna_storage import open_storage
+    from bench.run_once import CLAIMS_STUDY, Claims
     from tests.report.conftest import write_results
 
     second = write_results(tmp_path / "second", shift=1.0)  # the same runs, other values
@@ -95,9 +96,15 @@ def test_chunks_merge_run_by_run_and_study_by_study(results_dir: Path, tmp_path:
         lambda t: t.suggest_float("lr", 0, 1) + t.suggest_int("k", 1, 3), n_trials=2)
     optuna.create_study(study_name="toy_b@1/alpha@1/smoke/seed0", storage=storage).optimize(
         lambda t: t.suggest_float("lr", 0, 1), n_trials=3)
+    first = results_dir.parent / "first-chunk"  # the first chunk, with a claim of its own
+    shutil.rmtree(first, ignore_errors=True)
+    shutil.copytree(results_dir, first)
+    for chunk, key in ((first, "run-a"), (second, "run-b")):
+        claims = Claims(open_storage(None, chunk))
+        claims.release(claims.acquire(key)[1], "ok", 1.0)
 
     target = tmp_path / "merged"
-    assert main(["publish", "--results-dir", str(results_dir), "--results-dir", str(second),
+    assert main(["publish", "--results-dir", str(first), "--results-dir", str(second),
                  "--to", str(target), "--with-journal"]) == 0
     key = ["run_key", "metric"]
     pd.testing.assert_frame_equal(  # the first chunk's rows, not the shifted copies
@@ -105,7 +112,10 @@ def test_chunks_merge_run_by_run_and_study_by_study(results_dir: Path, tmp_path:
         read_results(results_dir).sort_values(key).reset_index(drop=True))
     merged = {s.study_name: s.n_trials for s in optuna.get_all_study_summaries(
         open_storage(None, target), include_best_trial=False)}
-    assert merged == {"toy_a@1/alpha@1/smoke/seed0": 8, "toy_b@1/alpha@1/smoke/seed0": 3}
+    assert merged == {"toy_a@1/alpha@1/smoke/seed0": 8, "toy_b@1/alpha@1/smoke/seed0": 3,
+                      CLAIMS_STUDY: 2}  # every chunk's finished claims
+    claims = Claims(open_storage(None, target))
+    assert claims.acquire("run-a") == (Claims.DONE, 1.0) == claims.acquire("run-b")
     assert not list(target.glob("*.partial"))
 
 
