@@ -95,7 +95,8 @@ def run_walls(frame: pd.DataFrame) -> pd.DataFrame:
     cells = pd.MultiIndex.from_frame(main[["task", "strategy", "budget"]])
     from_steps = (main.n_steps * rate.reindex(cells).to_numpy()).where(main.n_steps > 0)
     main["wall"] = main.cpu.fillna(from_steps).fillna(main.wall).clip(lower=0)
-    return main[["task", "strategy", "budget", "budget_version", "phase", "wall", "shared"]]
+    return main[["task", "task_version", "strategy", "budget", "budget_version", "phase", "wall",
+                 "shared"]]
 
 
 def _shared_setup(extra: Any) -> float:
@@ -237,12 +238,13 @@ def _size_scale(kind: str, phase: str, budget: Budget, base: Budget) -> float:
 def _measured_ratio(strategy: str, base: str, target: str, phase: str,
                     walls: pd.DataFrame) -> tuple[str, float] | None:
     """(task, seconds per ``phase`` run at ``target`` ÷ at ``base``) of the first task where
-    ``strategy`` ran that phase at both budgets, or None."""
+    ``strategy`` ran that phase at both budgets under one task version (a newer version may do
+    other work: realistic v4 also scores a second set of pairs), or None."""
     mine = walls[(walls.strategy == strategy) & (walls.phase == phase)]
-    means = mine.groupby(["task", "budget"]).wall.mean()
-    for task in sorted(mine.task.unique()):
-        if (task, base) in means and (task, target) in means:
-            return task, float(means[(task, target)] / means[(task, base)])
+    means = mine.groupby(["task", "task_version", "budget"]).wall.mean()
+    for task, version in sorted(set(zip(mine.task, mine.task_version, strict=True))):
+        if (task, version, base) in means and (task, version, target) in means:
+            return task, float(means[(task, version, target)] / means[(task, version, base)])
     return None
 
 

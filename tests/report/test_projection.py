@@ -19,6 +19,7 @@ def walls(*rows: tuple) -> pd.DataFrame:
     shared setup])."""
     frame = pd.DataFrame([(*r, 0.0)[:6] for r in rows],
                          columns=["task", "strategy", "budget", "phase", "wall", "shared"])
+    frame["task_version"] = "1"
     frame["budget_version"] = [BUDGETS[b].version for b in frame.budget]
     return frame
 
@@ -135,8 +136,12 @@ def test_a_measured_cell_of_the_same_strategy_sets_the_ratio_between_budgets():
                      ("synthetic_music", "cmaes", "standard", "final", 60.0),
                      ("blind_music", "cmaes", "quick", "final", 4.0))
     stale = walls(("blind_music", "cmaes", "standard", "final", 999.0)).assign(budget_version=1)
-    cells = {c.task: c for c in project(STANDARD, matrix, pd.concat([measured, stale]), {},
-                                        BUDGETS)}
+    # a task measured at the two budgets under different versions sets no ratio
+    other = walls(("chain_music", "cmaes", "quick", "final", 1.0),
+                  ("chain_music", "cmaes", "standard", "final", 500.0))
+    other.loc[other.budget == "standard", "task_version"] = "2"
+    cells = {c.task: c for c in project(STANDARD, matrix, pd.concat([measured, stale, other]),
+                                        {}, BUDGETS)}
     assert cells["synthetic_music"].basis == "measured"  # the stale version-1 run is not
     assert cells["blind_music"].seconds == pytest.approx({"tune": 24.0, "final": 24.0})
     assert cells["blind_music"].basis == "quick × 6 (the ratio measured on synthetic_music)"
