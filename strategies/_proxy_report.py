@@ -22,14 +22,15 @@ def status_table(rows: list[dict[str, Any]], clips: str = "held-out clips") -> s
     def num(value: float | None) -> str:
         return "" if value is None else number(value)
 
-    head = (f"{'domain':<7} {'effect':<11} {'arch':<9} {'MR-STFT':>8} {'LUFS err':>9} "
+    width = max([11, *(len(r["effect"]) for r in rows)])  # the black boxes' longer names
+    head = (f"{'domain':<7} {'effect':<{width}} {'arch':<9} {'MR-STFT':>8} {'LUFS err':>9} "
             f"{'grad cos':>9} {'learned':>8} {'steps':>6} {'CPU min':>8}  gates")
     lines = [head, "-" * len(head)]
     for r in rows:
         failed = [k for k, ok in (r["gates"] or {}).items() if not ok]
         verdict = "pass" if r["gates_pass"] else "fail: " + ", ".join(failed or list(GATES))
         cpu = r["cpu_s"] / 60 if r["cpu_s"] is not None else None
-        lines.append(f"{r['domain']:<7} {r['effect']:<11} {r['arch']:<9} "
+        lines.append(f"{r['domain']:<7} {r['effect']:<{width}} {r['arch']:<9} "
                      f"{num(r['mrstft']):>8} {num(r['lufs_error']):>9} "
                      f"{num(r['grad_cosine_median']):>9} "
                      f"{num(r['grad_cosine_learned_median']):>8} {r['steps_run'] or 0:>6} "
