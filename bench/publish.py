@@ -85,11 +85,14 @@ def publish(sources: Path | list[Path], target: Path, examples: int = 1,
                 written.append(Path(shutil.copyfile(path, out)))
     if with_journal:
         written.append(merge_journals(journals, target / JOURNAL_NAME))
-    for ex in find_examples(sources, examples):
-        for row in ex.files.values():
-            for path in row.values():
-                rel = Path(AUDIO_SUBDIR, ex.budget, ex.task, ex.seed, path.parent.name, path.name)
-                written.append(to_mp3(path, (target / rel).with_suffix(".mp3")))
+    for source in sources:  # each chunk's examples: a task's strategies may sit in several
+        for ex in find_examples([source], examples):
+            for row in ex.files.values():
+                for path in row.values():
+                    out = (target / AUDIO_SUBDIR / ex.budget / ex.task / ex.seed
+                           / path.parent.name / path.name).with_suffix(".mp3")
+                    if out not in written:
+                        written.append(to_mp3(path, out))
     return written
 
 

@@ -117,6 +117,13 @@ def test_chunks_merge_run_by_run_and_study_by_study(results_dir: Path, tmp_path:
     claims = Claims(open_storage(None, target))
     assert claims.acquire("run-a") == (Claims.DONE, 1.0) == claims.acquire("run-b")
     assert not list(target.glob("*.partial"))
+    # every chunk's listening examples: one with a strategy's clip the other lacks
+    extra = second / "audio/smoke/toy_a/seed0/gamma/0_output.flac"
+    extra.parent.mkdir(parents=True)
+    shutil.copyfile(results_dir / "audio/smoke/toy_a/seed0/alpha/0_output.flac", extra)
+    publish([first, second], target)
+    assert (target / "audio/smoke/toy_a/seed0/gamma/0_output.mp3").exists()
+    assert (target / "audio/smoke/toy_a/seed0/alpha/0_output.mp3").exists()
 
 
 def test_a_published_set_published_again_keeps_its_mp3s_byte_for_byte(published: Path,
