@@ -59,7 +59,14 @@ class StyleTransfer(Task):
         y = self.estimate(strategy, ctx, test)
         with ctx.timed("eval"):
             ctx.save_audio({"output": y})
-            return self.score(y, test, ctx)
+            outcome = self.score(y, test, ctx)
+        return self.scored_further(strategy, ctx, test, outcome)
+
+    def scored_further(self, strategy: Strategy, ctx: RunContext, test: ExampleSet,
+                       outcome: Outcome) -> Outcome:
+        """``outcome`` with any scores a task adds on other examples derived from ``test``
+        (none here)."""
+        return outcome
 
     def estimate(self, strategy: Strategy, ctx: RunContext, test: ExampleSet) -> np.ndarray:
         """``strategy``'s output for each (input, reference) row of ``test``."""
@@ -281,13 +288,11 @@ class RealisticStyleTransfer(StyleTransfer):
             seed=derive_seed(ctx.seed, self.name, split, "one recording"))
         return ExampleSet(x, restyled, reference=ref, labels=test.labels)
 
-    def run(self, strategy: Strategy, ctx: RunContext) -> Outcome:
-        """The style pairs' scores, plus the MSD of the same strategy on the one-recording
-        pairs."""
-        outcome = super().run(strategy, ctx)
+    def scored_further(self, strategy: Strategy, ctx: RunContext, test: ExampleSet,
+                       outcome: Outcome) -> Outcome:
+        """``outcome`` plus the MSD of the same strategy on ``test``'s one-recording pairs."""
         with ctx.timed("setup"):
-            same = self.one_recording(self.examples(ctx.split, ctx, ctx.budget.eval_examples),
-                                      ctx)
+            same = self.one_recording(test, ctx)
         y = self.estimate(strategy, ctx, same)
         with ctx.timed("eval"):
             outcome.metrics[ONE_RECORDING.name] = self.one_recording_msd(y, same, ctx)
