@@ -539,11 +539,11 @@ def convolution_floor(proxy: EffectProxy, batch: int, samples: int,
     gen, where = torch.Generator().manual_seed(0), of(proxy)
     x = 0.1 * torch.randn(batch, samples, generator=gen).to(where)
     p = torch.rand(batch, proxy.n_params, generator=gen).to(where).requires_grad_(True)
-    shapes, length = [], samples + net.receptive_field - 1
-    for block in net.blocks:
+    shapes = []
+    for block in net.blocks:  # each block's input: its window of padding, then the samples
         w, d = block.conv.weight.detach(), block.conv.dilation[0]
+        length = samples + (w.shape[-1] - 1) * d + 1
         shapes.append((torch.randn(batch, w.shape[1], length, generator=gen).to(where), w, d))
-        length -= (w.shape[-1] - 1) * d
 
     def full() -> None:
         proxy(x, p).square().mean().backward()

@@ -216,7 +216,15 @@ class TcnBlock(nn.Module):
 
 
 class ConditionalTcn(nn.Module):
-    """Causal cTCN proxy: input left-padded by RF − 1, so the output has the input's length.
+    """Causal cTCN proxy: as if the input were left-padded by RF − 1 zeros, so the output has
+    the input's length.
+
+    Each block is a causal, time-invariant window of (kernel − 1)·dilation samples, so on the
+    zero padding every block's output is one constant per example and channel. The forward pass
+    therefore pads each block's input with that constant by its own window only (plus one
+    sample, whose output is the next block's constant) instead of carrying RF − 1 padded
+    samples through every block: the same numbers, and each block computes the input's length.
+    A 4.2-s reverb proxy on 0.5-s patches did 9.4× the convolution work the old way.
 
     ``block`` is the block class (:class:`TcnBlock`, or another with its signature: the gated
     block of :mod:`strategies._architectures.gcn`), ``conditioning_name`` how p enters each
@@ -236,6 +244,17 @@ class ConditionalTcn(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """y = x + TCN(x | c)."""
+        h, emb = x[:, None], self.cond(c)
+        pad = h.new_zeros(h.shape[:2])  # the padding's value at each block's input (B, C)
+        for block in self.blocks:
+            window = (block.conv.kernel_size[0] - 1) * block.conv.dilation[0] + 1
+            out = block(torch.cat([pad[..., None].expand(-1, -1, window), h], dim=-1), emb)
+            pad, h = out[..., 0], out[..., 1:]
+        return x + conv(self.out, h, self.blocks[0].fast)[:, 0]
+
+    def padded_forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """The same output computed the plain way, every block over the RF − 1 zeros (the
+        reference :meth:`forward` is checked against)."""
         h = F.pad(x[:, None], (self.receptive_field - 1, 0))
         emb = self.cond(c)
         for block in self.blocks:

@@ -9,7 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from bench.dsp.peq import Peq  # noqa: E402
-from strategies import _proxies  # noqa: E402
+from bench.dsp.reverb import Reverb  # noqa: E402
+from strategies import _architectures, _proxies  # noqa: E402
 from strategies._proxy_nets import DilatedConv, FilmPreluAdd, conv, film  # noqa: E402
 from tests.strategies.conftest import SAMPLE_RATE  # noqa: E402
 from tests.strategies.test_proxies import TINY, randomized  # noqa: E402
@@ -118,6 +119,37 @@ def test_tcn_proxy_with_fast_kernels_matches_plain_torch_output_and_parameter_gr
     torch.testing.assert_close(outs[1][0], outs[0][0], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(outs[1][1], outs[0][1], rtol=1e-4, atol=1e-7)
     assert outs[0][1].abs().max() > 0  # a real gradient was compared
+
+
+@pytest.mark.parametrize("cell", ["tcn-film", "tcn-concat", "tcn-hyper", "gcn-film",
+                                  "gcn-hyper"])
+@pytest.mark.parametrize("fast", [False, True])
+def test_tcn_pads_each_block_by_its_window_with_the_same_output_and_gradients(cell, fast):
+    """The reverb's receptive field (4.2 s) is many times the input here, and random weights
+    make the padding's constant non-zero after the first block: the short padding must give
+    the output and every gradient of padding the input by the whole receptive field."""
+    effect = Reverb()
+    net = randomized(_architectures.build(cell, effect, SAMPLE_RATE, TINY, effect.n_params))
+    for block in net.blocks:
+        block.fast = fast
+    assert net.receptive_field > 10 * 1500
+    gen = torch.Generator().manual_seed(3)
+    x = 0.1 * torch.randn(2, 1500, generator=gen)
+    p = torch.rand(2, effect.n_params, generator=gen)
+    results = []
+    for forward in (net.padded_forward, net.forward):
+        net.zero_grad()
+        pp = p.clone().requires_grad_(True)
+        y = forward(x, pp)
+        y.square().mean().backward()
+        results.append((y.detach(), pp.grad, [w.grad.clone() for w in net.parameters()]))
+    (y0, g0, w0), (y1, g1, w1) = results
+    assert (y0 - x).abs().max() > 1e-3  # the network changes the signal
+    torch.testing.assert_close(y1, y0, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(g1, g0, rtol=1e-4, atol=1e-6)
+    for a, b in zip(w1, w0, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert g0.abs().max() > 0
 
 
 def test_pretraining_with_fast_kernels_follows_the_plain_torch_trajectory():
