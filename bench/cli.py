@@ -221,7 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run the command, turn user errors into one line and exit code 2."""
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what extra workers re-run
+    from bench.env import keep_freed_memory
     from bench.errors import BenchError
+
+    keep_freed_memory()
 
     try:
         if args.command in COMMANDS:

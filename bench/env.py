@@ -82,6 +82,31 @@ def git_state() -> tuple[str, bool]:
     return sha, dirty
 
 
+HELD_BYTES = 1 << 30
+"""Freed heap memory a process keeps for its next allocations (glibc's mmap and trim
+thresholds): a proxy's padded activations and their gradients are tens of MB each step."""
+
+
+def keep_freed_memory() -> bool:
+    """Serve large allocations from the heap and keep freed memory for the next ones.
+
+    glibc maps every allocation above 32 MiB (dynamically, from 128 KiB) afresh and returns it
+    on free, so each training step page-faults its large tensors in again: a reverb proxy's
+    step at standard sizes spent 0.115 of its 0.23 CPU s in the kernel (54 000 page faults a
+    step), 0.002 of 0.10 s with the memory kept. Returns whether the allocator took the
+    setting (False where libc has no ``mallopt``: not glibc).
+    """
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, HELD_BYTES)) and bool(
+        mallopt(m_trim_threshold, HELD_BYTES))
+
+
 def limit_threads() -> None:
     """One Numba thread and one torch thread, for timings comparable across runs.
 
