@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="evaluate at this sample rate, train at the budget's (e.g. 44100)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--workers", type=int, default=1,
-                   help="worker processes on this machine sharing the matrix, one core each "
-                        "(default: 1)")
+                   help="worker processes on this machine sharing the matrix, one core each: "
+                        "each renders the DSP on its share of the cores (default: 1)")
     device_option(p, "auto")
     common_options(p)
 

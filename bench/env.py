@@ -102,9 +102,9 @@ def keep_freed_memory() -> bool:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(mallopt(m_mmap_threshold, HELD_BYTES)) and bool(
-        mallopt(m_trim_threshold, HELD_BYTES))
+    m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8
+    return all(mallopt(option, value) for option, value in (
+        (m_mmap_threshold, HELD_BYTES), (m_trim_threshold, HELD_BYTES), (m_arena_max, 1)))
 
 
 def limit_threads() -> None:

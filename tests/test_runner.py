@@ -191,6 +191,23 @@ def test_two_workers_share_the_matrix_and_run_each_key_once(tmp_path):
                                     ("final", "toy_search"): 2, ("tune", "toy_search"): 8}
 
 
+def test_workers_share_the_cores_for_rendering_unless_told(monkeypatch):
+    from bench import workers
+
+    monkeypatch.setattr(workers.os, "cpu_count", lambda: 4)
+    monkeypatch.delenv(workers.DSP_THREADS, raising=False)
+    workers.share_cores(1)  # one worker renders on every core
+    assert workers.DSP_THREADS not in workers.os.environ
+    workers.share_cores(3)
+    assert workers.os.environ[workers.DSP_THREADS] == "1"
+    monkeypatch.setenv(workers.DSP_THREADS, "3")  # the user's choice stands
+    workers.share_cores(2)
+    assert workers.os.environ[workers.DSP_THREADS] == "3"
+    monkeypatch.delenv(workers.DSP_THREADS)
+    workers.share_cores(2)
+    assert workers.os.environ[workers.DSP_THREADS] == "2"
+
+
 def test_worker_command_line_drops_workers_and_hides_progress():
     from bench.workers import worker_argv
 
