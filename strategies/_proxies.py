@@ -376,6 +376,15 @@ FIDELITY_RMS_DB = -20.0
 """RMS level (dBFS) each clip's reference output is brought to before fidelity is measured."""
 
 
+def at_common_level(reference: np.ndarray, estimate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``reference`` and ``estimate`` (clips, samples), each clip's pair scaled by the one
+    factor that puts its reference at :data:`FIDELITY_RMS_DB` RMS: the loudest clips no longer
+    decide a level-dependent distance, and a level error of the estimate survives."""
+    rms = np.sqrt(np.mean(np.square(reference, dtype=np.float64), axis=1, keepdims=True))
+    scale = (10 ** (FIDELITY_RMS_DB / 20) / np.maximum(rms, 1e-12)).astype(reference.dtype)
+    return reference * scale, estimate * scale
+
+
 def fidelity(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> dict[str, float]:
     """Proxy vs reference DSP on whole held-out clips, seeded random parameters and levels.
 
@@ -394,9 +403,7 @@ def fidelity(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> dict[st
     start = time.perf_counter()
     y = proxy_render(proxy, x, p)
     rtf = (time.perf_counter() - start) / (x.size / job.sample_rate)
-    rms = np.sqrt(np.mean(np.square(reference, dtype=np.float64), axis=1, keepdims=True))
-    scale = (10 ** (FIDELITY_RMS_DB / 20) / np.maximum(rms, 1e-12)).astype(reference.dtype)
-    reference, y = reference * scale, y * scale
+    reference, y = at_common_level(reference, y)
     sizes = [n for n in DEEPAFX_FFT_SIZES if n // 2 < x.shape[1]]
     loss = mrstft_loss(fft_sizes=sizes)
     with torch.no_grad():

@@ -138,6 +138,20 @@ def test_training_seconds_come_from_the_models_facts():
     assert modeling.training_seconds({"a": {"steps": 3}}).error.startswith("a model reported")
 
 
+def test_fidelity_weighs_every_example_at_one_level_and_keeps_a_level_error():
+    rng = np.random.default_rng(0)
+    target = rng.standard_normal((2, 24000)).astype(np.float32)
+    y = target + 0.1 * rng.standard_normal((2, 24000)).astype(np.float32)
+    base = modeling.fidelity(y, target, 24000)
+    gains = np.array([[25.0], [0.01]], dtype=np.float32)  # +28 dB and −40 dB examples
+    louder = modeling.fidelity(y * gains, target * gains, 24000)
+    for name in modeling.FIDELITY:
+        assert louder[name] == pytest.approx(base[name], rel=1e-3), name
+    off = modeling.fidelity(y * 2.0, target, 24000)  # 6 dB too loud
+    assert off["lufs"] == pytest.approx(base["lufs"] + 6.02, abs=0.1)
+    assert off["mrstft"] > base["mrstft"] + 0.1
+
+
 @pytest.mark.slow
 def test_a_smoke_grid_run_and_a_steering_run_reach_the_report(tmp_path):
     for strategies, fixed in (("modeling", ["--param", "arch=iir"]),

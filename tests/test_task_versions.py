@@ -118,12 +118,12 @@ def test_gradient_protocol_changes_bump_the_version(name):
 
 
 MODELING_EXPECTED = {  # task -> (version, protocol fingerprint)
-    "modeling_compressor": ("1", "15fa764a0f8e1952"),
-    "modeling_delay": ("1", "25f546000d245229"),
-    "modeling_distortion": ("1", "544eaa937cecfc75"),
-    "modeling_peq": ("1", "b5e656f0b2597c24"),
-    "modeling_reverb": ("1", "216eacf8f2d8e58a"),
-    "modeling_zam_comp": ("1", "4a7514fcbe5d4f89"),
+    "modeling_compressor": ("2", "ca1db02f6ca0e0c3"),
+    "modeling_delay": ("2", "e8200eb2b9ebefd0"),
+    "modeling_distortion": ("2", "2a3a9c84a5a5fe02"),
+    "modeling_peq": ("2", "a1bd3aa4927800a8"),
+    "modeling_reverb": ("2", "da62db23170fcae1"),
+    "modeling_zam_comp": ("2", "8fde004b2034f2c4"),
 }
 
 
@@ -131,6 +131,7 @@ def modeling_protocol(task) -> dict:
     """Everything of a modeling task that decides its runs, as plain data (the models are the
     strategies': their sizes and training are in their cache keys and versions)."""
     from bench.metrics import modeling as measures
+    from strategies._proxies import FIDELITY_RMS_DB
     from tasks import modeling
 
     sweep = measures.sine_sweep(16000, 0.0)
@@ -143,6 +144,7 @@ def modeling_protocol(task) -> dict:
         "aliasing": [modeling.ALIASING_SETTINGS, list(sweep.bins), sweep.length,
                      sweep.amplitude], "validation_seed": modeling.VALIDATION_SEED,
         "fit": [list(r) for r in measures.FIT_RANGES_DB],
+        "fidelity_level_db": FIDELITY_RMS_DB,  # version 2: fidelity at a common level
     }
 
 
