@@ -82,21 +82,28 @@ def fidelity_figure(root: Path) -> Path | None:
     if not rows:
         return None
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(GATES), figsize=(3.8 * len(GATES), 3.6), layout="constrained")
+    fig, axes = plt.subplots(1, len(GATES), figsize=(3.8 * len(GATES), 4.6), layout="constrained")
     labels = {"mrstft": "MR-STFT", "lufs_error": "LUFS error (LU)",
               "grad_cosine_median": "gradient cosine (median)",
               "grad_cosine_learned_median": "… learned parameters only"}
+    effects = sorted({r["effect"] for r in rows})  # one colour per effect, a style per domain
+    cmap = plt.get_cmap("tab10" if len(effects) <= 10 else "tab20")
+    colours = {e: cmap(i % cmap.N) for i, e in enumerate(effects)}
     for ax, (name, bound) in zip(axes, GATES.items(), strict=True):
         for r in rows:
             steps = [p["step"] for p in r["curve"]]
             values = [math.nan if p.get(name) is None else p[name] for p in r["curve"]]
-            ax.plot(steps, values, marker="o", ms=3,
+            music = r["domain"] == "music"
+            ax.plot(steps, values, marker="o" if music else "^", ms=3, lw=1.2,
+                    ls="-" if music else ":", color=colours[r["effect"]],
                     label=f"{r['domain']} {r['effect']} ({r['arch']})")
         ax.axhline(bound, color="black", ls="--", lw=1)
         ax.set_xlabel("pre-training step")
         ax.set_title(labels.get(name, name))
         if not name.startswith("grad_cosine"):
             ax.set_yscale("log")
-    axes[0].legend(fontsize=7)
-    fig.suptitle("Committed proxies: held-out fidelity against the reference DSP (dashed: gate)")
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=6, fontsize=7)
+    fig.suptitle("Committed proxies: held-out fidelity against the reference DSP (dashed black: "
+                 "gate; solid: music, dotted: speech)")
     return save_png(fig, Path(root) / FIGURE)
