@@ -327,6 +327,9 @@ class Pretrainer:
 
 Report = Callable[[int, float], None]
 """Takes (step, held-out loss) during pre-training; raises to stop it (a pruned tuning trial)."""
+SCREEN = "screen"
+"""Metadata key of the (step, held-out loss) pairs a screened pre-training reported, which a
+cached model reports again (:func:`pretrained_proxy`)."""
 
 
 def pretrain(proxy: EffectProxy, job: Pretraining, progress: bool = True,
@@ -347,14 +350,17 @@ def pretrain(proxy: EffectProxy, job: Pretraining, progress: bool = True,
     proxy.train()
     start, cpu = time.perf_counter(), time.process_time()
     desc = f"pre-training the {job.effect.name} proxy ({job.arch})"
+    screen = []
     for step in tqdm(range(1, tc.steps + 1), desc=desc, unit="step", leave=False,
                      disable=not progress):
         trainer.step()
         if report is not None and every and step % every == 0 and step < tc.steps:
-            report(step, trainer.val_loss())
+            screen.append([step, trainer.val_loss()])
+            report(*screen[-1])
     seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu
     proxy.eval()
     return {"pretrain_s": seconds, "pretrain_cpu_s": cpu_s, "pretrain_steps": tc.steps,
+            **({SCREEN: screen} if screen else {}),
             "pretrain_dsp_evals": tc.steps * tc.batch, "val_loss_before": before,
             "val_loss_after": trainer.val_loss(),
             **fidelity(proxy, job, trainer.held[: tc.eval_clips])}
@@ -485,13 +491,20 @@ def pretrained_proxy(job: Pretraining, cache_dir: Path, progress: bool = True,
                      every: int = 0) -> tuple[EffectProxy, dict[str, Any]]:
     """The cached proxy for ``job`` (pre-trained and saved on a miss, on ``job.device``),
     frozen, with metadata; ``report`` and ``every`` as for :func:`pretrain` (a run it stops
-    caches nothing)."""
+    caches nothing). A cached model reports the losses its screened pre-training reported, so
+    a tuner screens it as it would have screened the training (the first trial of a study at
+    a new task version found its cell cached, reported nothing, and the next cell, compared
+    with nothing, ran to the end)."""
     with torch.random.fork_rng():
         torch.manual_seed(PRETRAIN_SEED)
         proxy = build_network(job.effect, job.sample_rate, job.arch, job.cfg).to(job.device)
     parts = job.key()
     meta = load_or_build(artefact_path(cache_dir, "proxy", parts), proxy,
                          lambda: pretrain(proxy, job, progress, report, every), parts)
+    if report is not None and every and meta.get("reused"):
+        for step, loss in meta.get(SCREEN, []):
+            if step % every == 0:
+                report(step, loss)
     proxy.requires_grad_(False)
     proxy.eval()
     return proxy, meta

@@ -250,7 +250,13 @@ def proxy_chain(chain: Chain, sample_rate: int, ctx: RunContext, audio: Training
     ``budget.val_every`` steps, which may stop it (successive halving over the cells).
     """
     from strategies import _architectures as architectures
-    from strategies._proxies import Pretraining, ProxyChain, effect_arch, pretrained_proxy
+    from strategies._proxies import (
+        SCREEN,
+        Pretraining,
+        ProxyChain,
+        effect_arch,
+        pretrained_proxy,
+    )
     from strategies._proxy_config import PRETRAIN
 
     cfg = PRETRAIN[ctx.budget.name]
@@ -271,7 +277,7 @@ def proxy_chain(chain: Chain, sample_rate: int, ctx: RunContext, audio: Training
                     jobs[-1], ctx.cache_dir, ctx.progress,
                     (lambda step, value, o=offset: ctx.intermediate(o + step, value))
                     if screened else None, ctx.budget.val_every)
-            report[effect.name] = {**{k: v for k, v in meta.items() if k != "curve"},
+            report[effect.name] = {**{k: v for k, v in meta.items() if k not in ("curve", SCREEN)},
                                    "arch": name, "model": model, "parameters": sum(
                 p.numel() for p in built[effect.name].parameters())}
     return ProxyChain([built[e.name] for e in chain.effects], ctx.counters, jobs).to(ctx.device)

@@ -175,7 +175,8 @@ def test_a_model_of_an_identity_effect_reaches_near_zero_error(cell):
     assert after < 1e-3 and after < before / 10, (before, after)
 
 
-def test_a_screened_cell_reports_its_held_out_loss_and_a_stopped_one_caches_nothing(tmp_path):
+def test_a_screened_cell_reports_its_held_out_loss_cached_or_not_and_a_stopped_one_caches_nothing(
+        tmp_path):
     cfg = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, steps=12))
     job = _proxies.Pretraining(get_effect("peq"), SAMPLE_RATE, "iir-film", cfg, clips())
     seen = []
@@ -200,3 +201,10 @@ def test_a_screened_cell_reports_its_held_out_loss_and_a_stopped_one_caches_noth
         _proxies.pretrained_proxy(job, tmp_path / "c", False, stop, every=4)
     assert not list((tmp_path / "c").rglob("*.safetensors"))  # (its lock file only)
     assert list((tmp_path / "a").rglob("*.safetensors"))
+    # a cached cell reports its screening losses again, so a tuner screens it as if it trained
+    again = []
+    _, meta = _proxies.pretrained_proxy(job, tmp_path / "a", False,
+                                        lambda s, v: again.append((s, v)), every=4)
+    assert meta["reused"] and again == seen
+    with pytest.raises(Stop):
+        _proxies.pretrained_proxy(job, tmp_path / "a", False, stop, every=4)
