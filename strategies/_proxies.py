@@ -28,6 +28,7 @@ from bench.dsp import Chain
 from bench.metrics.audio import DEEPAFX_FFT_SIZES, lufs_error_per_example, mrstft_loss
 from bench.metrics.checks import MetricError
 from bench.metrics.gradient import cosine, finite_difference
+from bench.metrics.modeling import at_common_level
 from bench.parallel import render
 from strategies import _architectures as architectures
 from strategies._proxy_config import (
@@ -378,26 +379,14 @@ def lufs_error(estimate: np.ndarray, reference: np.ndarray, sample_rate: int) ->
     return float(np.mean(diffs)) if diffs else float("nan")
 
 
-FIDELITY_RMS_DB = -20.0
-"""RMS level (dBFS) each clip's reference output is brought to before fidelity is measured."""
-
-
-def at_common_level(reference: np.ndarray, estimate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``reference`` and ``estimate`` (clips, samples), each clip's pair scaled by the one
-    factor that puts its reference at :data:`FIDELITY_RMS_DB` RMS: the loudest clips no longer
-    decide a level-dependent distance, and a level error of the estimate survives."""
-    rms = np.sqrt(np.mean(np.square(reference, dtype=np.float64), axis=1, keepdims=True))
-    scale = (10 ** (FIDELITY_RMS_DB / 20) / np.maximum(rms, 1e-12)).astype(reference.dtype)
-    return reference * scale, estimate * scale
-
-
 def fidelity(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> dict[str, float]:
     """Proxy vs reference DSP on whole held-out clips, seeded random parameters and levels.
 
-    Each clip's two outputs are scaled by the one factor that puts the reference at
-    :data:`FIDELITY_RMS_DB`: random settings reach +28 dBFS (stacked EQ boosts) and −72 dBFS
-    (deep compression), where MR-STFT's linear-magnitude term grows with level and BS.1770's
-    −70 LUFS absolute gate drops blocks, so one such clip would decide the mean. A level error
+    Each clip's two outputs are scaled by the one factor that puts the reference at a common
+    RMS (:func:`~bench.metrics.modeling.at_common_level`): random settings reach +28 dBFS
+    (stacked EQ boosts) and −72 dBFS (deep compression), where MR-STFT's linear-magnitude term
+    grows with level and BS.1770's −70 LUFS absolute gate drops blocks, so one such clip would
+    decide the mean. A level error
     of the proxy survives the common factor. MR-STFT uses DeepAFx-ST's resolutions that fit the
     clip (all of them from 0.7 s at 24 kHz); RTF is proxy CPU seconds per second of audio (no
     gradient, batches of ``RENDER_BATCH``).

@@ -43,7 +43,13 @@ from bench.base import (
     safe_metrics,
 )
 from bench.metrics import METRICS
-from bench.metrics.modeling import SineSweep, aliasing_per_tone, esr_per_example, sine_sweep
+from bench.metrics.modeling import (
+    SineSweep,
+    aliasing_per_tone,
+    at_common_level,
+    esr_per_example,
+    sine_sweep,
+)
 from bench.seeding import derive_seed
 from tasks import _audio
 
@@ -208,7 +214,7 @@ def fidelity(y: np.ndarray, target: np.ndarray,
     proxies' fidelity uses (``at_common_level``): raw, uniform random EQ settings stack boosts
     to +28 dBFS, where MR-STFT's linear term grows with level, so a few loud examples decided
     the mean (the committed EQ proxy scored 5.93, 0.853 and 0.480 on three seeds' test clips)."""
-    from strategies._proxies import at_common_level, lufs_error
+    from strategies._proxies import lufs_error
 
     target, y = at_common_level(target, y)
     return safe_metrics(lambda: {

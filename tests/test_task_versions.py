@@ -131,7 +131,6 @@ def modeling_protocol(task) -> dict:
     """Everything of a modeling task that decides its runs, as plain data (the models are the
     strategies': their sizes and training are in their cache keys and versions)."""
     from bench.metrics import modeling as measures
-    from strategies._proxies import FIDELITY_RMS_DB
     from tasks import modeling
 
     sweep = measures.sine_sweep(16000, 0.0)
@@ -144,7 +143,7 @@ def modeling_protocol(task) -> dict:
         "aliasing": [modeling.ALIASING_SETTINGS, list(sweep.bins), sweep.length,
                      sweep.amplitude], "validation_seed": modeling.VALIDATION_SEED,
         "fit": [list(r) for r in measures.FIT_RANGES_DB],
-        "fidelity_level_db": FIDELITY_RMS_DB,  # version 2: fidelity at a common level
+        "fidelity_level_db": measures.FIDELITY_RMS_DB,  # version 2: fidelity at a common level
     }
 
 

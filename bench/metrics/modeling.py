@@ -1,5 +1,6 @@
-"""Measures of a model of an effect beyond its spectral distance: error-to-signal ratio,
-aliasing on a stepped sine sweep and reverberation time from the Schroeder backward integral.
+"""Measures of a model of an effect beyond its spectral distance: the common level fidelity is
+measured at, error-to-signal ratio, aliasing on a stepped sine sweep and reverberation time
+from the Schroeder backward integral.
 
 Pure NumPy; invalid inputs raise :class:`MetricError` like the other metrics.
 """
@@ -12,6 +13,19 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from bench.metrics.checks import MetricError, audio_pair, checked_rate
+
+FIDELITY_RMS_DB = -20.0
+"""RMS level (dBFS) each clip's reference output is brought to before a model's fidelity is
+measured (the proxies' and the modeling tasks')."""
+
+
+def at_common_level(reference: np.ndarray, estimate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``reference`` and ``estimate`` (clips, samples), each clip's pair scaled by the one
+    factor that puts its reference at :data:`FIDELITY_RMS_DB` RMS: the loudest clips no longer
+    decide a level-dependent distance, and a level error of the estimate survives."""
+    rms = np.sqrt(np.mean(np.square(reference, dtype=np.float64), axis=1, keepdims=True))
+    scale = (10 ** (FIDELITY_RMS_DB / 20) / np.maximum(rms, 1e-12)).astype(reference.dtype)
+    return reference * scale, estimate * scale
 
 
 def esr_per_example(estimate: ArrayLike, target: ArrayLike) -> np.ndarray:
