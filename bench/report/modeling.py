@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.report.compare import change
 from bench.report.figures import decades, pyplot, save_png, slug
 from bench.report.leaderboard import modeling_tasks, ok_runs
 from bench.report.numbers import cell, finite_mean
@@ -28,6 +29,7 @@ from bench.results import STEER_SUBDIR
 COLUMNS = (("mrstft", "↓", ""), ("esr", "↓", ""), ("lufs", "↓", "LU"), ("aliasing", "↓", ""),
            ("rtf", "↓", "s/s"), ("parameters", "↓", ""), ("train_s", "↓", "s"))
 MAIN = "mrstft"
+SWITCH_ALPHA = 0.05  # a best model replaces the default only when its gap is this significant
 FIGURE_PREFIX, STEER_PREFIX = "fidelity_cost_", "steer_"
 BEST_FILE = "modeling_best.json"
 AUTO = "auto"
@@ -69,9 +71,12 @@ def settings(runs: pd.DataFrame) -> list[dict[str, Any]]:
         entry = {"task": task, "budget": budget, "strategy": strategy, "model": model,
                  "params": str(g.params_json.iloc[0]), "reference": bool(g.is_reference.iloc[0]),
                  "phases": dict(sorted(g.phase.value_counts().items()))}
+        entry["values"] = {}
         for name, part in (("tune", g[g.phase == "tune"]), ("final", g[g.phase == "final"])):
             entry[name] = {m: finite_mean(part[m]) if m in part else math.nan
                            for m, _, _ in COLUMNS}
+            main = part[MAIN] if MAIN in part else pd.Series(dtype=float)
+            entry["values"][name] = sorted(float(v) for v in main if math.isfinite(v))
         out.append(entry)
     return out
 
@@ -85,7 +90,9 @@ def shown(entry: dict[str, Any]) -> dict[str, float]:
 def best_models(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per ``task (budget)``: the best model on the main metric and the default it would
     replace. Final runs decide (every strategy's final runs share their test clips), tuning
-    runs where a task has no final runs; fewer parameters break ties."""
+    runs where a task has no final runs; fewer parameters break ties. A switch is asked for
+    only when the best model beats the default by more than the spread over seeds (Welch
+    t-test over their runs, p < :data:`SWITCH_ALPHA`); ``verdict`` says why or why not."""
     out = {}
     for key in sorted({(e["task"], e["budget"]) for e in entries}):
         mine = [e for e in entries if (e["task"], e["budget"]) == key and not e["reference"]]
@@ -96,17 +103,34 @@ def best_models(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             continue
         defaults = [e for e in ranked if _auto(e)]
         best = ranked[0]
+        switch, verdict, p = _switch(best, defaults[0] if defaults else None, phase)
         out[f"{key[0]} ({key[1]})"] = {
             "task": key[0], "budget": key[1], "decided_on": phase,
             "best": _summary(best, phase),
             "default": _summary(defaults[0], phase) if defaults else None,
-            "switch": bool(defaults) and best is not defaults[0]}
+            "switch": switch, "verdict": verdict, "p": p}
     return out
+
+
+def _switch(best: dict[str, Any], default: dict[str, Any] | None,
+            phase: str) -> tuple[bool, str, float | None]:
+    """(switch?, why, Welch p) for replacing ``default`` by ``best`` on ``phase``'s runs."""
+    if default is None:
+        return False, "no default proxy measured", None
+    if best is default:
+        return False, "the default is best", None
+    mark, p = change(default["values"][phase], best["values"][phase], higher=False,
+                     alpha=SWITCH_ALPHA)
+    if math.isnan(p):
+        return False, "too few runs to tell (two a side needed)", None
+    if mark == "+":
+        return True, f"better beyond the seed spread (Welch p = {p:.2g})", p
+    return False, f"a tie within the seed spread (Welch p = {p:.2g})", p
 
 
 def _summary(entry: dict[str, Any], phase: str) -> dict[str, Any]:
     return {"strategy": entry["strategy"], "model": entry["model"],
-            "params": json.loads(entry["params"]),
+            "params": json.loads(entry["params"]), "runs": len(entry["values"][phase]),
             **{m: (v if math.isfinite(v) else None) for m, v in entry[phase].items()}}
 
 
@@ -160,7 +184,9 @@ def _grid_markdown(runs: pd.DataFrame, figures: dict[str, str],
            "forward pass per second of audio; train_s CPU seconds of pre-training.", "",
            "## Best model per effect", "",
            f"The lowest {MAIN} (final runs: every strategy's share their test clips; tuning "
-           f"runs where there are none). It becomes the default proxy of `neural_proxy` and "
+           f"runs where there are none). A switch is asked for only when the best model beats "
+           f"the default by more than the spread over seeds (Welch t-test, p < "
+           f"{SWITCH_ALPHA}); it becomes the default proxy of `neural_proxy` and "
            f"`proxy_hybrid` only once measured at the standard budget (README, \"Effect "
            f"modeling\"); `{BEST_FILE}` holds this table.", "",
            "| task | best model | strategy | mrstft ↓ | rtf ↓ | parameters | default today "
@@ -170,7 +196,7 @@ def _grid_markdown(runs: pd.DataFrame, figures: dict[str, str],
         out.append(f"| {title} | {b['best']['model']} | {b['best']['strategy']} | "
                    f"{cell(b['best'][MAIN])} | {cell(b['best']['rtf'])} | "
                    f"{cell(b['best']['parameters'])} | {d.get('model', '—')} | "
-                   f"{cell(d.get(MAIN))} | {'yes' if b['switch'] else 'no'} |")
+                   f"{cell(d.get(MAIN))} | {'yes' if b['switch'] else 'no'}: {b['verdict']} |")
     out.append("")
     head = ["model", "strategy", "runs", *(f"{m} {a}" + (f" ({u})" if u else "")
                                           for m, a, u in COLUMNS), f"test {MAIN} ↓"]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bench.report import build_reports
 from bench.report.modeling import BEST_FILE, best_models, modeling_runs, settings
 from bench.results import STEER_SUBDIR, ResultWriter, read_results
@@ -74,7 +76,26 @@ def test_the_best_model_is_decided_on_the_shared_test_clips_against_the_default(
     best = best_models(settings(modeling_runs(read_results(tmp_path))))[f"{TASK} (smoke)"]
     assert best["decided_on"] == "final"
     assert (best["best"]["model"], best["best"]["mrstft"]) == ("gru-hyper", 1.2)
-    assert best["default"]["model"] == "auto: gain" and best["switch"]
+    assert best["default"]["model"] == "auto: gain"
+    assert not best["switch"] and best["verdict"].startswith("too few runs")  # one run a side
+
+
+@pytest.mark.parametrize(("grid", "default", "switch"), [
+    ((1.0, 1.1, 1.2), (1.4, 1.5, 1.6), True),   # apart beyond the spread over seeds
+    ((0.6, 1.1, 1.6), (0.8, 1.3, 1.8), False),  # a lower mean inside the spread: a tie
+])
+def test_a_switch_needs_a_gap_beyond_the_spread_over_seeds(tmp_path, grid, default, switch):
+    cell = {"arch": "gru", "conditioning": "hyper"}
+    ResultWriter(tmp_path, batch_id="s").add([
+        *(r for i, v in enumerate(grid)
+          for r in rows("modeling", i, v, arch="gru-hyper", model="gru-hyper", phase="final",
+                        params=cell)),
+        *(r for i, v in enumerate(default)
+          for r in rows("neural_proxy", 10 + i, v, arch="gain", model="auto", phase="final"))])
+    best = best_models(settings(modeling_runs(read_results(tmp_path))))[f"{TASK} (smoke)"]
+    assert best["best"]["model"] == "gru-hyper" and best["best"]["runs"] == 3
+    assert best["switch"] is switch and 0 < best["p"] < 1
+    assert best["verdict"].startswith("better beyond" if switch else "a tie within")
 
 
 def test_build_writes_the_section_its_figures_best_file_and_steering(tmp_path):
