@@ -25,7 +25,14 @@ import pandas as pd
 from bench.errors import BenchError
 from bench.optuna_storage import JOURNAL_NAME
 from bench.report.audio import AUDIO_SUBDIR, find_examples
-from bench.results import PERF_SUBDIR, RUNS_SUBDIR, STEER_SUBDIR, read_results, result_files
+from bench.results import (
+    PERF_SUBDIR,
+    RUNS_SUBDIR,
+    STEER_SUBDIR,
+    read_results,
+    result_files,
+    steering_files,
+)
 
 PUBLISHED_FILE = "published.parquet"
 RESULTS_DIR = Path("results")
@@ -57,9 +64,9 @@ def publish(sources: Path | list[Path], target: Path, examples: int = 1,
     target = Path(target)
     frames = [read_results(s) for s in sources]
     for source, frame in zip(sources, frames, strict=True):
-        if frame.empty:
-            raise BenchError(f"no results under {source}; run `python -m bench run` first or "
-                             f"pass --results-dir")
+        if frame.empty and not steering_files(source):
+            raise BenchError(f"no results under {source} (no runs, no steering experiments); "
+                             f"run `python -m bench run` or `steer` first or pass --results-dir")
         if target.resolve() == source.resolve():
             raise BenchError("publish needs a target directory different from the results "
                              "directories")
@@ -162,10 +169,11 @@ def report_plan(results_dirs: list[Path] | None,
             raise BenchError(f"results directory {path} does not exist; run `python -m bench "
                              f"run` first or pass the --results-dir it wrote to; nothing was "
                              f"written")
-        if not result_files(path):
+        if not (result_files(path) or steering_files(path)):
             raise BenchError(f"no results under {path} (no Parquet files in {path}/"
-                             f"{RUNS_SUBDIR}); run `python -m bench run` first or pass another "
-                             f"--results-dir; nothing was written")
+                             f"{RUNS_SUBDIR}, no steering experiments in {path}/"
+                             f"{STEER_SUBDIR}); run `python -m bench run` first or pass "
+                             f"another --results-dir; nothing was written")
     if reports_dir is None:
         published = all(Path(d).resolve() == PUBLISHED_DIR.resolve() for d in results_dirs)
         reports_dir = PUBLISHED_REPORTS if published else LOCAL_REPORTS

@@ -277,6 +277,12 @@ def result_files(results_dir: Path) -> list[Path]:
                   if not p.name.startswith("."))
 
 
+def steering_files(results_dir: Path) -> list[Path]:
+    """Every steering experiment's JSON in ``results_dir/steer`` (`python -m bench steer`),
+    sorted: results of their own, which a directory may hold without any runs."""
+    return sorted(Path(results_dir, STEER_SUBDIR).glob("*.json"))
+
+
 def read_results(results_dir: Path | Iterable[Path]) -> pd.DataFrame:  # noqa: F821
     """Read, validate and concatenate result files; later rows of a (run_key, metric) win.
     ``converged`` is re-derived from each row's stored validation curve by today's rule

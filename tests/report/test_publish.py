@@ -133,3 +133,23 @@ def test_a_published_set_published_again_keeps_its_mp3s_byte_for_byte(published:
     clips = sorted(p.relative_to(published) for p in published.rglob("*.mp3"))
     assert clips and clips == sorted(p.relative_to(again) for p in again.rglob("*.mp3"))
     assert all((again / c).read_bytes() == (published / c).read_bytes() for c in clips)
+
+
+def test_a_steering_only_directory_publishes_and_reports(results_dir: Path, tmp_path: Path):
+    """`bench steer` writes a results directory with no runs: it merges into a published set,
+    and its heatmap reports on its own; a directory with neither is still an error."""
+    from tests.report.test_modeling import steering
+
+    steer = tmp_path / "steer"
+    steering(steer)
+    target = tmp_path / "merged"
+    publish([results_dir, steer], target)
+    assert (target / "steer" / "compressor-smoke-seed0.json").exists()
+    assert not read_results(target).empty
+    out = tmp_path / "report"
+    assert main(["report", "--results-dir", str(steer), "--reports-dir", str(out)]) == 0
+    assert "## Steering from one example" in (out / "modeling.md").read_text()
+    assert (out / "figures" / "steer_compressor_smoke_seed0.png").stat().st_size > 0
+    (steer / "steer" / "compressor-smoke-seed0.json").unlink()
+    with pytest.raises(BenchError, match="no runs, no steering experiments"):
+        publish(steer, tmp_path / "nothing")
