@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "the results directory)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="fix a strategy hyperparameter (repeatable)")
+    p.add_argument("--best-from", type=Path, default=None, metavar="RESULTS_DIR",
+                   help="fix each strategy's hyperparameters on each task to the configuration "
+                        "its final runs used in RESULTS_DIR (same budget, default data): "
+                        "retrain a tuned setting on other data without tuning again, one trial "
+                        "a study; --param still wins")
     p.add_argument("--data", action="append", default=[], metavar="DOMAIN=SPEC",
                    help="training data of a domain (repeatable, comma-separated): a dataset "
                         "(speech, music, libritts, daps, vctk, musdb18, musdb18hq, mtg_jamendo), "
@@ -296,6 +301,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             results_dir=args.results_dir, data_root=args.data_root, cache_dir=args.cache_dir,
             params=params, progress=not args.no_progress, device=args.device,
             data=args.data, test_data=args.test_data, test_rate=args.test_rate,
+            best_from=args.best_from,
         ))
     rebuilt = (f", {summary.artefacts_rebuilt} unloadable cached artefacts rebuilt (see the "
                f"warnings)" if summary.artefacts_rebuilt else "")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
@@ -33,6 +34,24 @@ def parse_params(items: list[str]) -> dict[str, Any]:
             raise BenchError(f"--param {item!r} is not KEY=VALUE, e.g. --param lr=0.001")
         params[key] = _literal(value)
     return params
+
+
+def best_params(results_dir: Path, budget: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """(task, strategy) -> the hyperparameters of that strategy's final runs on that task in
+    ``results_dir`` at ``budget`` (the best configuration its sweep chose; the newest protocol,
+    the task's default data), for `run --best-from`."""
+    from bench.results import current_protocol, label_data, read_results
+
+    if not Path(results_dir).is_dir():
+        raise BenchError(f"--best-from {results_dir}: no such results directory")
+    frame = current_protocol(label_data(read_results(results_dir)))
+    final = frame[(frame.phase == "final") & ~frame.is_reference.astype(bool)
+                  & (frame.budget == budget) & (frame.task == frame.task_name)]
+    if final.empty:
+        raise BenchError(f"--best-from {results_dir}: no final runs at the {budget} budget on "
+                         f"the default data there; pass the results of a {budget} sweep")
+    return {key: json.loads(g.sort_values("run_key").params_json.iloc[0])
+            for key, g in final.groupby(["task", "strategy"])}
 
 
 def check_params(strategies: list[type], params: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +110,11 @@ def _fits(value: Any, kind: str) -> bool:
     if kind == "float":
         return isinstance(value, (int, float)) and math.isfinite(value)
     return isinstance(value, int if kind == "int" else str)
+
+
+def search_space_keys(cls: type) -> set[str]:
+    """The hyperparameters ``cls`` tunes (those its search space suggests)."""
+    return set(_search_space(cls))
 
 
 def _search_space(cls: type) -> dict[str, Any]:

@@ -11,16 +11,17 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench import artefacts, device
-from bench.base import Task
+from bench.base import Strategy, Task
 from bench.budgets import Budget, get_budget
 from bench.data import default_cache_dir
 from bench.data_choice import DataPlan, data_plan
 from bench.errors import BenchError, first_line
 from bench.matrix import MatrixCell
 from bench.optuna_storage import open_storage, storage_errors
-from bench.params import check_params
+from bench.params import best_params, check_params
 from bench.registry import discover, registry
 from bench.results import ResultWriter
 from bench.run_once import Claims
@@ -43,6 +44,7 @@ def run(opts: RunOptions) -> Summary:
         if value is not None and value < 1:
             raise BenchError(f"{flag} must be at least 1, got {value}")
     params = check_params(strategies, opts.params)
+    best = best_params(opts.best_from, budget.name) if opts.best_from else {}
     where = device.resolve(opts.device)
     plan = data_plan(opts.data, opts.test_data, opts.test_rate,
                      cache_dir=Path(opts.cache_dir) if opts.cache_dir else default_cache_dir(),
@@ -61,6 +63,8 @@ def run(opts: RunOptions) -> Summary:
             task = task_cls()
             for strategy_cls in strategies:
                 overrides = {k: v for k, v in params.items() if k in strategy_cls.defaults}
+                if opts.best_from:
+                    overrides = {**best_setting(best, task, strategy_cls, opts), **overrides}
                 for i in range(opts.seeds):
                     for data in plan.choices(task.domains):
                         StudyRun(sweep, task, strategy_cls, overrides, opts.seed + i,
@@ -71,6 +75,20 @@ def run(opts: RunOptions) -> Summary:
                          f"again to resume") from exc
     summary.artefacts_rebuilt = len(artefacts.REBUILT) - rebuilt_before
     return summary
+
+
+def best_setting(best: dict[tuple[str, str], dict[str, Any]], task: Task,
+                 strategy_cls: type[Strategy], opts: RunOptions) -> dict[str, Any]:
+    """The hyperparameters ``--best-from`` gives ``strategy_cls`` on ``task`` (empty where the
+    pair does not run); a pair that runs but has no best configuration there is an error."""
+    if (task.name, strategy_cls.name) in best:
+        return best[(task.name, strategy_cls.name)]
+    strategy = strategy_cls()
+    if strategy.skip_reason(task) or task.skip_reason(strategy) or not strategy_cls.tunable():
+        return {}
+    raise BenchError(f"--best-from {opts.best_from} has no final runs of {strategy_cls.name} "
+                     f"on {task.name} at the {opts.budget} budget: run that sweep there first, "
+                     f"or leave {strategy_cls.name} out of --strategy")
 
 
 def announce_selection(opts: RunOptions) -> None:

@@ -320,11 +320,14 @@ def queued_settings(strategy_cls: type[Strategy], task: Task,
 
 def tuning_trials(strategy_cls: type[Strategy], task: Task, budget: Budget,
                   overrides: dict[str, Any], trials: int | None = None) -> int:
-    """Trials a study runs: 1 for a strategy with nothing to tune, else ``trials`` when given
-    (else the budget's), or more where the queued settings need more. A strategy whose grid
-    (``Strategy.settings``) covers the task runs just that grid unless ``trials`` asks for more:
-    the budget's count would only pad it with repeats and cells that cannot run."""
-    if not strategy_cls.tunable():
+    """Trials a study runs: 1 for a strategy with nothing to tune (no search space, or every
+    hyperparameter in it fixed), else ``trials`` when given (else the budget's), or more where
+    the queued settings need more. A strategy whose grid (``Strategy.settings``) covers the task
+    runs just that grid unless ``trials`` asks for more: the budget's count would only pad it
+    with repeats and cells that cannot run."""
+    from bench.params import search_space_keys
+
+    if not strategy_cls.tunable() or search_space_keys(strategy_cls) <= set(overrides):
         return 1
     queued = len(queued_settings(strategy_cls, task, overrides))
     if strategy_cls.settings(task):

@@ -34,6 +34,7 @@ class RunOptions:
     data: list[str] = field(default_factory=list)       # --data DOMAIN=SPEC[,SPEC…], repeated
     test_data: list[str] = field(default_factory=list)  # --test-data DOMAIN=SPEC[,SPEC…]
     test_rate: int | None = None                        # --test-rate HZ
+    best_from: Path | None = None  # --best-from: fix each cell to its best setting there
 
 
 @dataclass

@@ -62,6 +62,35 @@ def test_final_seeds_overrides_the_budget_and_more_resume_the_missing_ones(tmp_p
     assert bad.returncode != 0 and "--final-seeds must be at least 1, got 0" in bad.stderr
 
 
+def test_best_from_fixes_each_cell_to_its_tuned_setting_in_one_trial(tmp_path):
+    """`--best-from A` retrains A's best configuration without tuning: one trial a study, with
+    the hyperparameters A's final runs used; --param still wins; no sweep there is an error."""
+    args = (*SMOKE, "--strategy", "toy_search")
+    assert bench_cmd(*args, "--trials", "3", "--results-dir", "a", cwd=tmp_path).returncode == 0
+    finals = lambda d: read_results(tmp_path / d).query(  # noqa: E731
+        "phase == 'final' and strategy == 'toy_search'")
+    tuned = json.loads(finals("a").params_json.iloc[0])
+    out = bench_cmd(*args, "--best-from", "a", "--results-dir", "b", "--seed", "5",
+                    cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    names = [n for n in optuna.get_all_study_names(open_storage(None, tmp_path / "b"))
+             if n.startswith("toy@1/toy_search@2/smoke/seed5/")]  # fixed settings: own study
+    assert len(names) == 1
+    study = load_study(tmp_path / "b", names[0])
+    assert len(study.trials) == 1 and study.trials[0].user_attrs["resolved"] == tuned
+    assert json.loads(finals("b").params_json.iloc[0]) == tuned
+    out = bench_cmd(*args, "--best-from", "a", "--param", "shrink=0.9", "--results-dir", "c",
+                    cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(finals("c").params_json.iloc[0]) == {**tuned, "shrink": 0.9}
+    (tmp_path / "empty").mkdir()
+    for source, needle in (("empty", "no final runs at the smoke budget"),
+                           ("nope", "no such results directory")):
+        bad = bench_cmd(*args, "--best-from", source, "--results-dir", "d", cwd=tmp_path)
+        assert bad.returncode != 0 and needle in bad.stderr
+    assert not (tmp_path / "d" / "runs").exists()
+
+
 def test_closing_line_puts_the_result_next_to_its_reference_rows(tmp_path):
     out = bench_cmd(*SMOKE, "--strategy", "toy_search", "--trials", "1", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
