@@ -44,7 +44,12 @@ def run(opts: RunOptions) -> Summary:
         if value is not None and value < 1:
             raise BenchError(f"{flag} must be at least 1, got {value}")
     params = check_params(strategies, opts.params)
-    best = best_params(opts.best_from, budget.name) if opts.best_from else {}
+    fixed = {(t.name, s.name): {k: v for k, v in params.items() if k in s.defaults}
+             for t in tasks for s in strategies}
+    if opts.best_from:  # checked for every pair before anything runs
+        best = best_params(opts.best_from, budget.name)
+        fixed = {(t.name, s.name): {**best_setting(best, t(), s, opts), **fixed[t.name, s.name]}
+                 for t in tasks for s in strategies}
     where = device.resolve(opts.device)
     plan = data_plan(opts.data, opts.test_data, opts.test_rate,
                      cache_dir=Path(opts.cache_dir) if opts.cache_dir else default_cache_dir(),
@@ -62,9 +67,7 @@ def run(opts: RunOptions) -> Summary:
         for task_cls in tasks:
             task = task_cls()
             for strategy_cls in strategies:
-                overrides = {k: v for k, v in params.items() if k in strategy_cls.defaults}
-                if opts.best_from:
-                    overrides = {**best_setting(best, task, strategy_cls, opts), **overrides}
+                overrides = fixed[task.name, strategy_cls.name]
                 for i in range(opts.seeds):
                     for data in plan.choices(task.domains):
                         StudyRun(sweep, task, strategy_cls, overrides, opts.seed + i,
