@@ -149,6 +149,8 @@ def render_markdown(frame: pd.DataFrame, figures: dict[str, str]) -> str | None:
            "coordinates at or near 0 and 1), against the reference gradient. One row per "
            "strategy and setting: every ok run with those hyperparameters (tuning trials on "
            "validation points, final runs on test points), metrics averaged over the runs; "
+           "a sweep's other settings, which only tuning trials ran, fold into one row of "
+           "ranges under the chosen one; "
            "_italic_ rows are the task's reference rows. Cosine: mean and 10th percentile over "
            "points and draws; rel_error: median ‖g − g*‖ / ‖g*‖; sign_agreement: share of "
            "entries whose sign matches. Bias and std: of repeated draws of each point's "
@@ -169,8 +171,12 @@ def render_markdown(frame: pd.DataFrame, figures: dict[str, str]) -> str | None:
         mine = [e for e in entries if e["task"] == task and e["budget"] == budget]
         out += [f"## {task} ({budget} budget)", "", reference_line(rows), "",
                 "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+        folded = foldable(mine)
+        hidden = {id(e) for group in folded.values() for e in group}
         for e in sorted(mine, key=lambda e: (e["reference"], -_key(e[QUALITY]), e["strategy"],
                                              e["params"])):
+            if id(e) in hidden:
+                continue
             others = [o["params"] for o in mine if o["strategy"] == e["strategy"]]
             name = f"_{e['strategy']}_" if e["reference"] else e["strategy"]
             label = "—" if e["reference"] else setting_label(e["params"], others)
@@ -181,8 +187,37 @@ def render_markdown(frame: pd.DataFrame, figures: dict[str, str]) -> str | None:
             out.append("| " + " | ".join([name, label, runs_text,
                                           *(cell(e[m]) for m, _ in COLUMNS), cell(e["bias"]),
                                           cell(e["std"]), proxies]) + " |")
+            if e["strategy"] in folded and "final" in e["phases"]:
+                out.append(_folded_row(e["strategy"], folded.pop(e["strategy"])))
         out.append("")
     return "\n".join(out)
+
+
+def foldable(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Per strategy with final runs, its settings that only tuning trials ran, where there are
+    several: a sweep's other trials, shown as one row of ranges beside the chosen setting."""
+    out = {}
+    for strategy in sorted({e["strategy"] for e in entries if not e["reference"]}):
+        mine = [e for e in entries if e["strategy"] == strategy and not e["reference"]]
+        tuned = [e for e in mine if set(e["phases"]) == {"tune"}]
+        if len(tuned) > 1 and any("final" in e["phases"] for e in mine):
+            out[strategy] = tuned
+    return out
+
+
+def _folded_row(strategy: str, group: list[dict[str, Any]]) -> str:
+    """One table row for a strategy's other tuning settings: each metric's range over them."""
+    def span(key: str) -> str:
+        values = [e[key] for e in group if math.isfinite(e[key])]
+        if not values:
+            return "—"
+        low, high = cell(min(values)), cell(max(values))
+        return low if low == high else f"{low} – {high}"
+
+    return "| " + " | ".join([strategy, f"{len(group)} other settings tried (ranges)",
+                              f"{sum(e['runs'] for e in group)} tune",
+                              *(span(m) for m, _ in COLUMNS), span("bias"), span("std"),
+                              "—"]) + " |"
 
 
 def _key(x: float) -> float:

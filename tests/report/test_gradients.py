@@ -90,3 +90,23 @@ def test_a_setting_is_labelled_by_what_tells_it_from_the_strategys_others():
     a, b = json.dumps({"lr": 0.001, "k": 2}), json.dumps({"lr": 0.001, "k": 8})
     assert setting_label(a, [a, b]) == "k=2"
     assert setting_label(a, [a]) == "k=2, lr=0.001"
+
+
+def test_a_sweeps_other_settings_fold_into_one_row_of_ranges(tmp_path):
+    """A strategy with final runs and several tuning-only settings shows the chosen setting,
+    then one row with each metric's range over the others; a lone tuning setting stays."""
+    ResultWriter(tmp_path, batch_id="f").add([
+        *rows("gradient_peq", "spsa", 0, 0.5, 7.0, gradient=EXACT,
+              params={"lr": 0.001, "perturbations": 8}),
+        *(r for i, (cos, k) in enumerate(((0.2, 1), (0.3, 2), (0.4, 4)))
+          for r in rows("gradient_peq", "spsa", 1 + i, cos, 3.0 * k, gradient=EXACT,
+                        phase="tune", params={"lr": 0.001, "perturbations": k})),
+        *rows("gradient_peq", "autodiff", 9, 1.0, 2.0, gradient=EXACT, phase="tune",
+              params={"lr": 0.003})])
+    text = render_markdown(read_results(tmp_path), {})
+    lines = [line for line in text.splitlines() if line.startswith("| ")][1:]
+    assert [line.split(" | ")[:3] for line in lines] == [
+        ["| autodiff", "lr=0.003", "1 tune"],
+        ["| spsa", "perturbations=8", "1 final"],
+        ["| spsa", "3 other settings tried (ranges)", "3 tune"]]
+    assert "| 0.2 – 0.4 |" in lines[2] and "| 3 – 12 |" in lines[2]  # cosine, ms per gradient
