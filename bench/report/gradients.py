@@ -226,8 +226,9 @@ def _key(x: float) -> float:
 
 def figures(frame: pd.DataFrame, out: Path) -> dict[str, Path]:
     """Per budget, one figure: a panel per gradient task, each strategy setting's cosine_mean
-    against its ms_per_gradient (log scale), reference rows in grey; proxy settings are labelled
-    with their proxies' mean MR-STFT (output fidelity)."""
+    against its ms_per_gradient (log scale), reference rows in grey; the chosen settings (those
+    with final runs) drawn large, a sweep's other settings small and faint; chosen proxy
+    settings are labelled with their proxies' mean MR-STFT (output fidelity)."""
     runs = gradient_runs(frame)
     if runs.empty:
         return {}
@@ -255,9 +256,13 @@ def figures(frame: pd.DataFrame, out: Path) -> dict[str, Path]:
                     ax.annotate(e["strategy"], (x, y), xytext=(-3, -9), ha="right",
                                 textcoords="offset points", fontsize=6, color=REFERENCE_COLOR)
                     continue
-                ax.scatter(x, y, color=colors[e["strategy"]], s=22, alpha=0.8)
+                chosen = "final" in e["phases"] or not any(
+                    "final" in o["phases"] for o in entries
+                    if (o["task"], o["budget"], o["strategy"]) == (task, budget, e["strategy"]))
+                ax.scatter(x, y, color=colors[e["strategy"]], s=26 if chosen else 9,
+                           alpha=0.9 if chosen else 0.35, zorder=3 if chosen else 2)
                 fidelity = finite_mean(v["mrstft"] for v in e["proxies"].values())
-                if math.isfinite(fidelity):
+                if chosen and math.isfinite(fidelity):
                     ax.annotate(f"MR-STFT {number(fidelity)}", (x, y), xytext=(3, 3),
                                 textcoords="offset points", fontsize=6)
             decades(ax)
@@ -273,7 +278,8 @@ def figures(frame: pd.DataFrame, out: Path) -> dict[str, Path]:
                                   label="reference row"))
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8)
         fig.suptitle(f"Gradient quality against cost ({budget} budget)\none point per strategy "
-                     "and setting; proxies labelled with their output fidelity")
+                     "and setting (large: the chosen one; faint: the sweep's others); proxies "
+                     "labelled with their output fidelity")
         paths[budget] = save_png(fig, out / f"{FIGURE_PREFIX}{slug(budget)}.png")
     return paths
 
