@@ -130,7 +130,7 @@ def test_convergence_gate_names_how_far_each_unconverged_run_still_fell():
 
 
 def test_cli_names_every_failing_gate_of_the_published_quick_run(tmp_path):
-    done = bench_cmd("sanity", "--results-dir", str(ROOT / "results" / "published"),
+    done = bench_cmd("sanity", "--results-dir", str(ROOT / "results" / "published-quick"),
                      cwd=tmp_path, plugins="")
     assert done.returncode == 1, done.stderr
     assert "failed gates: a, b, c, d, e, f" in done.stdout
