@@ -25,10 +25,9 @@ from bench.artefacts import artefact_path, load_or_build
 from bench.base import Counters
 from bench.device import of, to_device, to_host
 from bench.dsp import Chain
-from bench.metrics.audio import DEEPAFX_FFT_SIZES, lufs_error_per_example, mrstft_loss
-from bench.metrics.checks import MetricError
+from bench.metrics.audio import DEEPAFX_FFT_SIZES, mrstft_loss
 from bench.metrics.gradient import cosine, finite_difference
-from bench.metrics.modeling import at_common_level
+from bench.metrics.modeling import at_common_level, measurable_lufs_error
 from bench.parallel import render
 from strategies import _architectures as architectures
 from strategies._proxy_config import (
@@ -367,18 +366,6 @@ def pretrain(proxy: EffectProxy, job: Pretraining, progress: bool = True,
             **fidelity(proxy, job, trainer.held[: tc.eval_clips])}
 
 
-def lufs_error(estimate: np.ndarray, reference: np.ndarray, sample_rate: int) -> float:
-    """Mean of the metric's absolute integrated-loudness difference (LU) over the pairs where
-    both are measurable (NaN when none is): a proxy's output may be silent or non-finite."""
-    diffs = []
-    for e, r in zip(estimate, reference, strict=True):
-        try:
-            diffs.append(float(lufs_error_per_example(e, r, sample_rate)[0]))
-        except MetricError:
-            continue
-    return float(np.mean(diffs)) if diffs else float("nan")
-
-
 def fidelity(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> dict[str, float]:
     """Proxy vs reference DSP on whole held-out clips, seeded random parameters and levels.
 
@@ -404,8 +391,9 @@ def fidelity(proxy: EffectProxy, job: Pretraining, clips: np.ndarray) -> dict[st
     with torch.no_grad():
         mrstft = np.mean([float(loss(*(to_device(a, job.device)[None, None] for a in (e, r))))
                           for e, r in zip(y, reference, strict=True)])
-    return {"mrstft": float(mrstft), "lufs_error": lufs_error(y, reference, job.sample_rate),
-            "rtf": rtf, "heldout_clips": len(x), **gradient_cosine(proxy, job, clips)}
+    return {"mrstft": float(mrstft),
+            "lufs_error": measurable_lufs_error(y, reference, job.sample_rate), "rtf": rtf,
+            "heldout_clips": len(x), **gradient_cosine(proxy, job, clips)}
 
 
 GRADIENT_CLIPS, GRADIENT_SECONDS = 8, 0.5

@@ -28,6 +28,21 @@ def at_common_level(reference: np.ndarray, estimate: np.ndarray) -> tuple[np.nda
     return reference * scale, estimate * scale
 
 
+def measurable_lufs_error(estimate: np.ndarray, reference: np.ndarray,
+                          sample_rate: int) -> float:
+    """Mean absolute integrated-loudness difference (LU) over the pairs where both are
+    measurable (NaN when none is): a model's output may be silent or non-finite."""
+    from bench.metrics.audio import lufs_error_per_example
+
+    diffs = []
+    for e, r in zip(estimate, reference, strict=True):
+        try:
+            diffs.append(float(lufs_error_per_example(e, r, sample_rate)[0]))
+        except MetricError:
+            continue
+    return float(np.mean(diffs)) if diffs else float("nan")
+
+
 def esr_per_example(estimate: ArrayLike, target: ArrayLike) -> np.ndarray:
     """Error-to-signal ratio Σ(y − t)² / Σt² of each example (0 is exact; 1 is as large an
     error as the target itself; Wright et al. 2019). A silent target raises."""
