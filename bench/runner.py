@@ -48,8 +48,9 @@ def run(opts: RunOptions) -> Summary:
              for t in tasks for s in strategies}
     if opts.best_from:  # checked for every pair before anything runs
         best = best_params(opts.best_from, budget.name)
-        fixed = {(t.name, s.name): {**best_setting(best, t(), s, opts), **fixed[t.name, s.name]}
-                 for t in tasks for s in strategies}
+        fixed = {(task.name, s.name): {**best_setting(best, task, s, opts),
+                                       **fixed[task.name, s.name]}
+                 for task in (t() for t in tasks) for s in strategies}
     where = device.resolve(opts.device)
     plan = data_plan(opts.data, opts.test_data, opts.test_rate,
                      cache_dir=Path(opts.cache_dir) if opts.cache_dir else default_cache_dir(),
