@@ -80,13 +80,14 @@ def test_with_journal_the_studies_travel_and_a_missing_journal_changes_nothing(
 
 def test_chunks_merge_run_by_run_and_study_by_study(results_dir: Path, tmp_path: Path):
     """A second chunk run on a copy of the first (its studies resumed, one new) publishes with
-    the first into one set: each run once, each study with its most trials."""
+    the first into one set: each run once, each study with its most trials, quietly."""
     import shutil
 
     import optuna
 
     from bench.optuna_storage import open_storage
     from bench.run_once import CLAIMS_STUDY, Claims
+    from tests.conftest import bench_cmd
     from tests.report.conftest import write_results
 
     second = write_results(tmp_path / "second", shift=1.0)  # the same runs, other values
@@ -104,8 +105,10 @@ def test_chunks_merge_run_by_run_and_study_by_study(results_dir: Path, tmp_path:
         claims.release(claims.acquire(key)[1], "ok", 1.0)
 
     target = tmp_path / "merged"
-    assert main(["publish", "--results-dir", str(first), "--results-dir", str(second),
-                 "--to", str(target), "--with-journal"]) == 0
+    done = bench_cmd("publish", "--results-dir", str(first), "--results-dir", str(second),
+                     "--to", str(target), "--with-journal", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "A new study created" not in done.stderr  # not one line per copied study
     key = ["run_key", "metric"]
     pd.testing.assert_frame_equal(  # the first chunk's rows, not the shifted copies
         read_results(target).sort_values(key).reset_index(drop=True),
