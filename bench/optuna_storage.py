@@ -22,14 +22,23 @@ PG_DRIVERS = {  # module -> how to install it, in order of preference for a plai
 }
 
 
+def quiet_optuna() -> None:
+    """Optuna without its chatter: no line per study created or copied, none of the
+    experimental-feature or heartbeat warnings; what afx-bench prints is what it means."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+
+
 def open_storage(url: str | None, results_dir: Path) -> Any:
     """An Optuna storage: default is an embedded journal file under ``results_dir``; a database
     URL gives an RDB storage with heartbeats (``AFX_BENCH_HEARTBEAT_S``, ``AFX_BENCH_GRACE_S``)."""
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+    quiet_optuna()
     if not url or url.startswith("journal:"):
         path = Path(url.removeprefix("journal:")) if url else Path(results_dir) / JOURNAL_NAME
         try:

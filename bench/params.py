@@ -121,6 +121,9 @@ def _search_space(cls: type) -> dict[str, Any]:
     """The distributions ``cls.search_space`` suggests, read from one in-memory trial."""
     import optuna
 
+    from bench.optuna_storage import quiet_optuna
+
+    quiet_optuna()
     trial = optuna.create_study(storage=optuna.storages.InMemoryStorage()).ask()
     cls.search_space(trial)
     return dict(trial.distributions)

@@ -126,7 +126,6 @@ def merge_journals(journals: list[Path], out: Path) -> Path:
     from bench.optuna_storage import open_storage
     from bench.run_once import CLAIMS_STUDY
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "new study" line per copied study
     best: dict[str, tuple[int, Any]] = {}
     claims = []
     for journal in journals:

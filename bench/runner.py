@@ -31,9 +31,6 @@ from bench.sweep import RunOptions, Summary, Sweep, done_keys
 
 def run(opts: RunOptions) -> Summary:
     """Run the selected matrix; returns a summary (failures are in the results, not raised)."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     set_threads()
     budget = get_budget(opts.budget)
     tasks = registry("task").select(opts.tasks)

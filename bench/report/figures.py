@@ -282,18 +282,16 @@ def study_importances(results_dirs: Iterable[Path]) -> dict[str, dict[str, dict[
     parameter are skipped."""
     import optuna
     from optuna.importance import get_param_importances
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
     from optuna.trial import TrialState
 
-    from bench.optuna_storage import JOURNAL_NAME
+    from bench.optuna_storage import JOURNAL_NAME, open_storage
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     collected: dict[str, dict[str, list[dict[str, float]]]] = {}
     for results in results_dirs:
         path = Path(results) / JOURNAL_NAME
         if not path.exists():
             continue
-        storage = JournalStorage(JournalFileBackend(str(path)))
+        storage = open_storage(f"journal:{path}", path.parent)
         for summary in sorted(optuna.get_all_study_summaries(storage),
                               key=lambda s: s.study_name):
             parts = summary.study_name.split("/")
